@@ -1,0 +1,497 @@
+//! Running a checked plan: steps in order, references resolved from earlier
+//! results, retries with backoff, per-step timeouts, a run deadline,
+//! cancellation, output caps and redaction. Progress goes out as [`RunEvent`]s;
+//! the executor itself stores nothing.
+
+use crate::clock::Clock;
+use crate::plan::{Plan, RetryPolicy, StepSpec};
+use crate::redact::Redactor;
+use crate::registry::{CredentialSource, Credentials, ProviderResult, Registry, StepContext, StepError};
+use crate::template::{self, Scope};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Output kept per step; larger outputs are cut with a marker.
+pub const MAX_OUTPUT_BYTES: usize = 10 * 1024 * 1024;
+/// Characters of output kept in the log's preview.
+pub const PREVIEW_CHARS: usize = 500;
+/// The longest a `Retry-After` may make us wait.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Success,
+    Failed,
+    Cancelled,
+    /// Left `running` by a crash; set when the store is reopened.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Success => "success",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "running" => Self::Running,
+            "success" => Self::Success,
+            "failed" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            "interrupted" => Self::Interrupted,
+            _ => return None,
+        })
+    }
+
+    pub fn is_finished(self) -> bool {
+        !matches!(self, Self::Running)
+    }
+}
+
+/// A step log row's status, as in the seeds (`success`, `error`, `retrying`, `timeout`) plus `skipped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Success,
+    Error,
+    Retrying,
+    Timeout,
+    Skipped,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Retrying => "retrying",
+            Self::Timeout => "timeout",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "success" => Self::Success,
+            "error" => Self::Error,
+            "retrying" => Self::Retrying,
+            "timeout" => Self::Timeout,
+            "skipped" => Self::Skipped,
+            _ => return None,
+        })
+    }
+}
+
+/// One step log row (the seeds' fields), already redacted and capped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub run_id: String,
+    pub step_number: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    pub provider: String,
+    pub action: String,
+    pub status: StepStatus,
+    pub attempt: u32,
+    pub message: String,
+    pub latency_ms: u64,
+    pub output_preview: String,
+    /// The output, capped at [`MAX_OUTPUT_BYTES`]; null for failed or skipped steps.
+    pub output: Value,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub plan_name: String,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The final record of each step (retry rows left out).
+    pub steps: Vec<StepRecord>,
+}
+
+/// Live progress of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RunEvent {
+    RunStarted { run_id: String, plan_name: String, step_count: usize, started_at: DateTime<Utc> },
+    StepStarted { run_id: String, step_number: usize, provider: String, action: String, attempt: u32 },
+    /// An attempt failed and will be retried after `retry_in_ms`; `record` has status `retrying`.
+    StepRetrying { record: StepRecord, retry_in_ms: u64 },
+    /// A step's final record. `last` marks the run's final row, which is repeated
+    /// in `RunFinished` so a store can write it with the run's status atomically.
+    StepFinished { record: StepRecord, last: bool },
+    RunFinished { outcome: RunOutcome, last_step: Option<StepRecord> },
+}
+
+/// Receives run events; the store writes them, the app forwards them to the UI.
+pub trait RunObserver: Send + Sync {
+    fn on_event(&self, event: &RunEvent);
+}
+
+/// Ignores everything.
+#[derive(Debug, Default)]
+pub struct NoObserver;
+impl RunObserver for NoObserver {
+    fn on_event(&self, _: &RunEvent) {}
+}
+
+impl<F: Fn(&RunEvent) + Send + Sync> RunObserver for F {
+    fn on_event(&self, event: &RunEvent) {
+        self(event)
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub run_id: String,
+    pub plan: Plan,
+    /// What started it: `{"type": "manual"}`, `{"type": "cron", "scheduled_for": ...}`.
+    pub trigger: Value,
+    /// The whole run must finish within this.
+    pub deadline: Option<Duration>,
+}
+
+/// Runs plans. Cheap to clone; one per app.
+#[derive(Clone)]
+pub struct Executor {
+    registry: Registry,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    credentials: Arc<dyn CredentialSource>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor").field("registry", &self.registry).finish_non_exhaustive()
+    }
+}
+
+/// The HTTP client every step shares: bounded connect and read time (reqwest has
+/// no default timeout); the whole request is bounded by the step's timeout.
+pub fn default_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(120))
+        .user_agent(concat!("Flowpilot/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+struct Attempted {
+    result: Result<ProviderResult, StepError>,
+    attempts: u32,
+    latency_ms: u64,
+}
+
+impl Executor {
+    pub fn new(registry: Registry, clock: Arc<dyn Clock>, credentials: Arc<dyn CredentialSource>) -> Self {
+        Self { registry, http: default_http_client(), clock, credentials }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Run a plan to the end, or until it fails, is cancelled or passes its deadline.
+    pub async fn run(&self, req: RunRequest, observer: &dyn RunObserver, cancel: CancellationToken) -> RunOutcome {
+        let started_at = self.clock.now();
+        let plan_name = req.plan.name().to_string();
+        let steps = req.plan.steps();
+        let deadline = req.deadline.map(|d| Instant::now() + d);
+        observer.on_event(&RunEvent::RunStarted {
+            run_id: req.run_id.clone(),
+            plan_name: plan_name.clone(),
+            step_count: steps.len(),
+            started_at,
+        });
+
+        let mut scope = Scope {
+            steps: Vec::with_capacity(steps.len()),
+            plan: json!({"name": plan_name, "step_count": steps.len()}),
+            run: json!({"id": req.run_id, "started_at": started_at}),
+            trigger: req.trigger.clone(),
+        };
+        let mut redactor = Redactor::default();
+        let mut records: Vec<StepRecord> = Vec::with_capacity(steps.len());
+        let mut status = RunStatus::Success;
+        let mut run_error: Option<String> = None;
+
+        let count = steps.len();
+        // Each final row goes out as soon as it exists; the run's last row is
+        // flagged so a store can write it together with the run's status.
+        let finish = |record: StepRecord, records: &mut Vec<StepRecord>| {
+            let last = record.step_number + 1 == count;
+            observer.on_event(&RunEvent::StepFinished { record: record.clone(), last });
+            records.push(record);
+        };
+        for (index, step) in steps.iter().enumerate() {
+            if status != RunStatus::Success {
+                finish(self.skipped(&req.run_id, index, step), &mut records);
+                continue;
+            }
+            if cancel.is_cancelled() {
+                status = RunStatus::Cancelled;
+                run_error = Some("the run was cancelled".into());
+                finish(self.skipped(&req.run_id, index, step), &mut records);
+                continue;
+            }
+            let mut timeout = req.plan.step_timeout(index, &self.registry);
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    status = RunStatus::Failed;
+                    run_error = Some("the run passed its deadline".into());
+                    finish(self.skipped(&req.run_id, index, step), &mut records);
+                    continue;
+                }
+                timeout = timeout.min(left);
+            }
+            let ctx = StepContext {
+                run_id: req.run_id.clone(),
+                plan_name: plan_name.clone(),
+                step_index: index,
+                attempt: 1,
+                http: self.http.clone(),
+            };
+            let attempted = self
+                .run_step_with_retries(step, &scope, &ctx, timeout, &mut redactor, observer, &cancel)
+                .await;
+            let record = self.record(&req.run_id, index, step, &attempted, &redactor);
+            let result_value = match &attempted.result {
+                Ok(r) => json!({"success": r.success, "output": record.output, "message": record.message, "metadata": record.metadata}),
+                Err(_) => json!({"success": false, "output": Value::Null, "message": record.message, "metadata": {}, "error": record.error}),
+            };
+            scope.steps.push((step.id.clone(), result_value));
+            if let Err(e) = &attempted.result {
+                if matches!(e, StepError::Cancelled) {
+                    status = RunStatus::Cancelled;
+                    run_error = Some("the run was cancelled".into());
+                } else if !step.continue_on_error {
+                    status = RunStatus::Failed;
+                    run_error = Some(format!("step {} ({}.{}) failed: {}", index, step.provider, step.action, record.message));
+                }
+            }
+            finish(record, &mut records);
+        }
+
+        let last_step = records.last().cloned();
+        let outcome = RunOutcome {
+            run_id: req.run_id.clone(),
+            plan_name,
+            status,
+            started_at,
+            finished_at: self.clock.now(),
+            error: run_error.map(|e| redactor.redact_str(&e)),
+            steps: records,
+        };
+        observer.on_event(&RunEvent::RunFinished { outcome: outcome.clone(), last_step });
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_step_with_retries(
+        &self,
+        step: &StepSpec,
+        scope: &Scope,
+        ctx: &StepContext,
+        timeout: Duration,
+        redactor: &mut Redactor,
+        observer: &dyn RunObserver,
+        cancel: &CancellationToken,
+    ) -> Attempted {
+        let started = Instant::now();
+        let policy = step.retry_policy();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            observer.on_event(&RunEvent::StepStarted {
+                run_id: ctx.run_id.clone(),
+                step_number: ctx.step_index,
+                provider: step.provider.clone(),
+                action: step.action.clone(),
+                attempt,
+            });
+            let attempt_started = Instant::now();
+            let ctx = StepContext { attempt, ..ctx.clone() };
+            let result = self.attempt(step, scope, &ctx, timeout, redactor, cancel).await;
+            let retry_in = match &result {
+                Err(e) if e.is_retryable() && attempt < policy.max_attempts => Some(backoff(&policy, attempt, e)),
+                _ => None,
+            };
+            let Some(retry_in) = retry_in else {
+                return Attempted { result, attempts: attempt, latency_ms: millis(started.elapsed()) };
+            };
+            let failed = Attempted { result, attempts: attempt, latency_ms: millis(attempt_started.elapsed()) };
+            let mut record = self.record(&ctx.run_id, ctx.step_index, step, &failed, redactor);
+            record.status = crate::executor::StepStatus::Retrying;
+            observer.on_event(&RunEvent::StepRetrying { record, retry_in_ms: millis(retry_in) });
+            tokio::select! {
+                _ = tokio::time::sleep(retry_in) => {}
+                _ = cancel.cancelled() => {
+                    return Attempted { result: Err(StepError::Cancelled), attempts: attempt, latency_ms: millis(started.elapsed()) };
+                }
+            }
+        }
+    }
+
+    /// One attempt: resolve references, read credentials, run with timeout and cancellation.
+    async fn attempt(
+        &self,
+        step: &StepSpec,
+        scope: &Scope,
+        ctx: &StepContext,
+        timeout: Duration,
+        redactor: &mut Redactor,
+        cancel: &CancellationToken,
+    ) -> Result<ProviderResult, StepError> {
+        let provider = self
+            .registry
+            .get(&step.provider)
+            .ok_or_else(|| StepError::fatal("UNKNOWN_PROVIDER", format!("unknown provider `{}`", step.provider)))?;
+        let params = template::resolve(&step.params, scope)
+            .map_err(|(path, e)| StepError::fatal("REFERENCE", format!("params.{path}: {e}")))?;
+        let credentials = Credentials::new(self.credentials.clone(), provider.name());
+        let child = cancel.child_token();
+        let run = provider.run(&step.action, params, &credentials, ctx, child.clone());
+        let result = tokio::select! {
+            r = tokio::time::timeout(timeout, run) => r.unwrap_or(Err(StepError::Timeout(timeout))),
+            _ = cancel.cancelled() => Err(StepError::Cancelled),
+        };
+        // Stop anything the provider left running (it was dropped, but be explicit).
+        child.cancel();
+        for v in credentials.used_values() {
+            redactor.add(&v);
+        }
+        result
+    }
+
+    fn skipped(&self, run_id: &str, index: usize, step: &StepSpec) -> StepRecord {
+        StepRecord {
+            run_id: run_id.to_string(),
+            step_number: index,
+            step_id: step.id.clone(),
+            provider: step.provider.clone(),
+            action: step.action.clone(),
+            status: StepStatus::Skipped,
+            attempt: 0,
+            message: "skipped: an earlier step failed or the run was cancelled".into(),
+            latency_ms: 0,
+            output_preview: String::new(),
+            output: Value::Null,
+            metadata: Map::new(),
+            error: None,
+            timestamp: self.clock.now(),
+        }
+    }
+
+    fn record(&self, run_id: &str, index: usize, step: &StepSpec, attempted: &Attempted, redactor: &Redactor) -> StepRecord {
+        let (status, message, mut output, mut metadata, error) = match &attempted.result {
+            Ok(r) if r.success => (StepStatus::Success, r.message.clone(), r.output.clone(), r.metadata.clone(), None),
+            Ok(r) => (
+                StepStatus::Error,
+                r.message.clone(),
+                r.output.clone(),
+                r.metadata.clone(),
+                Some(r.error.clone().unwrap_or_else(|| "ERROR".into())),
+            ),
+            Err(e @ StepError::Timeout(_)) => (StepStatus::Timeout, e.to_string(), Value::Null, Map::new(), Some(e.code().to_string())),
+            Err(e) => (StepStatus::Error, e.to_string(), Value::Null, Map::new(), Some(e.code().to_string())),
+        };
+        redactor.redact_value(&mut output);
+        let mut meta_value = Value::Object(std::mem::take(&mut metadata));
+        redactor.redact_value(&mut meta_value);
+        let metadata = match meta_value {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let output = cap_output(output);
+        StepRecord {
+            run_id: run_id.to_string(),
+            step_number: index,
+            step_id: step.id.clone(),
+            provider: step.provider.clone(),
+            action: step.action.clone(),
+            status,
+            attempt: attempted.attempts,
+            message: redactor.redact_str(&message),
+            latency_ms: attempted.latency_ms,
+            output_preview: preview(&output),
+            output,
+            metadata,
+            error: error.map(|e| redactor.redact_str(&e)),
+            timestamp: self.clock.now(),
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Exponential backoff with full jitter; a server's `Retry-After` wins (capped).
+pub fn backoff(policy: &RetryPolicy, attempt: u32, error: &StepError) -> Duration {
+    if let StepError::Retryable { after: Some(after), .. } = error {
+        return (*after).min(MAX_RETRY_AFTER);
+    }
+    let exp = policy.backoff_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(30));
+    let ceiling = exp.min(policy.max_backoff_ms);
+    Duration::from_millis(rand::rng().random_range(0..=ceiling))
+}
+
+/// Cut an output larger than [`MAX_OUTPUT_BYTES`] down to a string with a marker.
+pub fn cap_output(output: Value) -> Value {
+    let size = match &output {
+        Value::String(s) => s.len(),
+        Value::Null | Value::Bool(_) | Value::Number(_) => return output,
+        other => serde_json::to_string(other).map(|s| s.len()).unwrap_or(0),
+    };
+    if size <= MAX_OUTPUT_BYTES {
+        return output;
+    }
+    let text = match output {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let mut cut = MAX_OUTPUT_BYTES - 100;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Value::String(format!("{}…[truncated: output was {size} bytes]", &text[..cut]))
+}
+
+/// The first [`PREVIEW_CHARS`] characters of an output, as text.
+pub fn preview(output: &Value) -> String {
+    let text = template::to_text(output);
+    match text.char_indices().nth(PREVIEW_CHARS) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
+}

@@ -1,0 +1,322 @@
+//! The provider registry: what a provider is, what it returns, how its failures
+//! are classified, and the static list of built-in providers.
+
+use crate::sensitive::Sensitive;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The result of one step, in the seeds' shape. This is what later steps
+/// reference as `steps.N` (`output`, `message`, `metadata`, `success`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderResult {
+    pub success: bool,
+    pub output: Value,
+    pub message: String,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ProviderResult {
+    pub fn ok(output: Value, message: impl Into<String>) -> Self {
+        Self { success: true, output, message: message.into(), metadata: Map::new(), error: None }
+    }
+
+    pub fn with_metadata(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.metadata.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// Why a step failed, and whether trying again could help (after apalis).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StepError {
+    /// Transient: connection failures, timeouts, 429, 5xx. `after` is the
+    /// server's own wish (Retry-After), if it said one.
+    #[error("{message}")]
+    Retryable { code: String, message: String, after: Option<Duration> },
+    /// Trying again would fail the same way: 4xx, bad params, a failed assertion.
+    #[error("{message}")]
+    Fatal { code: String, message: String },
+    /// The step ran out of its time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The run was cancelled while the step ran.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl StepError {
+    pub fn fatal(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Fatal { code: code.into(), message: message.into() }
+    }
+
+    pub fn retryable(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Retryable { code: code.into(), message: message.into(), after: None }
+    }
+
+    /// A short machine-readable code, as the seeds' `error` field
+    /// (`HTTP_404`, `TIMEOUT`, `MISSING_CREDENTIALS`...).
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Retryable { code, .. } | Self::Fatal { code, .. } => code,
+            Self::Timeout(_) => "TIMEOUT",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Retryable { .. } | Self::Timeout(_))
+    }
+}
+
+/// One action of a provider, as shown to users, the UI's forms and an LLM.
+#[derive(Debug, Clone)]
+pub struct ActionSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// JSON Schema (draft 2020-12) of the action's params.
+    pub params_schema: Value,
+    /// Whether running it changes something outside Flowpilot (a POST, an email).
+    pub side_effects: bool,
+}
+
+/// Why a credential could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialError {
+    /// No keychain (Secret Service) to read from; the message names the fix.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("keychain error: {0}")]
+    Other(String),
+}
+
+/// Where credential values come from: the OS keychain in the app, a map in tests.
+#[async_trait]
+pub trait CredentialSource: Send + Sync {
+    async fn get(&self, provider: &str, field: &str) -> Result<Option<Sensitive<String>>, CredentialError>;
+}
+
+/// No credentials at all.
+#[derive(Debug, Default)]
+pub struct NoCredentials;
+
+#[async_trait]
+impl CredentialSource for NoCredentials {
+    async fn get(&self, _: &str, _: &str) -> Result<Option<Sensitive<String>>, CredentialError> {
+        Ok(None)
+    }
+}
+
+/// Credentials from a map keyed by `(provider, field)`; for tests and dry runs.
+#[derive(Debug, Default, Clone)]
+pub struct StaticCredentials(pub BTreeMap<(String, String), Sensitive<String>>);
+
+impl StaticCredentials {
+    pub fn with(mut self, provider: &str, field: &str, value: &str) -> Self {
+        self.0.insert((provider.to_string(), field.to_string()), Sensitive::new(value.to_string()));
+        self
+    }
+}
+
+#[async_trait]
+impl CredentialSource for StaticCredentials {
+    async fn get(&self, provider: &str, field: &str) -> Result<Option<Sensitive<String>>, CredentialError> {
+        Ok(self.0.get(&(provider.to_string(), field.to_string())).cloned())
+    }
+}
+
+/// A step's view of the credentials of its provider. Every value read through it
+/// is remembered, so the executor can redact it from everything the step produced.
+pub struct Credentials {
+    source: Arc<dyn CredentialSource>,
+    provider: String,
+    used: std::sync::Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("provider", &self.provider).finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    pub fn new(source: Arc<dyn CredentialSource>, provider: impl Into<String>) -> Self {
+        Self { source, provider: provider.into(), used: Default::default() }
+    }
+
+    /// The value of `field`, if it is set. A keychain that cannot be reached is a fatal step error.
+    pub async fn get(&self, field: &str) -> Result<Option<Sensitive<String>>, StepError> {
+        let value = self.source.get(&self.provider, field).await.map_err(|e| match e {
+            CredentialError::Unavailable(m) => StepError::fatal("KEYCHAIN_UNAVAILABLE", m),
+            CredentialError::Other(m) => StepError::fatal("KEYCHAIN_ERROR", m),
+        })?;
+        if let Some(v) = &value
+            && !v.expose().is_empty()
+        {
+            self.used.lock().unwrap_or_else(|e| e.into_inner()).push(v.expose().clone());
+        }
+        Ok(value)
+    }
+
+    /// The value of `field`, or a `MISSING_CREDENTIALS` error that says how to set it.
+    pub async fn require(&self, field: &str) -> Result<Sensitive<String>, StepError> {
+        self.get(field).await?.ok_or_else(|| {
+            StepError::fatal(
+                "MISSING_CREDENTIALS",
+                format!("no `{field}` is set for {p}; set it with `flowpilot-cli credentials set {p} {field}` or in Credentials", p = self.provider),
+            )
+        })
+    }
+
+    /// Every value read so far (for redaction).
+    pub fn used_values(&self) -> Vec<String> {
+        self.used.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// What a running step knows besides its params.
+#[derive(Debug, Clone)]
+pub struct StepContext {
+    pub run_id: String,
+    pub plan_name: String,
+    pub step_index: usize,
+    pub attempt: u32,
+    /// The HTTP client shared by all steps of all runs (timeouts set).
+    pub http: reqwest::Client,
+}
+
+/// A provider: a named group of actions. Providers validate params when a plan
+/// is loaded (`prepare`) and run later (`run`).
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    /// Other names this provider answers to (the seeds' `custom_api` for `http`).
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn description(&self) -> &'static str;
+
+    fn actions(&self) -> Vec<ActionSpec>;
+
+    /// Credential fields this provider reads from the keychain.
+    fn credential_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The default time one attempt of a step may take.
+    fn default_timeout(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+
+    /// Checks beyond the JSON Schema, run when the plan is loaded. Params may
+    /// still hold unresolved references (`${...}`); skip checks on those.
+    /// Returns `(path inside params, message)` pairs.
+    fn prepare(&self, _action: &str, _params: &Value) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Run one attempt of `action` with resolved params.
+    async fn run(
+        &self,
+        action: &str,
+        params: Value,
+        credentials: &Credentials,
+        ctx: &StepContext,
+        cancel: CancellationToken,
+    ) -> Result<ProviderResult, StepError>;
+}
+
+/// The providers Flowpilot knows, looked up by name or alias.
+#[derive(Clone)]
+pub struct Registry {
+    providers: Vec<Arc<dyn Provider>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.providers.iter().map(|p| p.name())).finish()
+    }
+}
+
+impl Registry {
+    /// Every built-in provider.
+    pub fn builtin() -> Self {
+        Self { providers: crate::providers::builtin() }
+    }
+
+    pub fn from_providers(providers: Vec<Arc<dyn Provider>>) -> Self {
+        Self { providers }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.iter().find(|p| p.name() == name || p.aliases().contains(&name))
+    }
+
+    pub fn action(&self, provider: &str, action: &str) -> Option<ActionSpec> {
+        self.get(provider)?.actions().into_iter().find(|a| a.name == action)
+    }
+
+    pub fn providers(&self) -> &[Arc<dyn Provider>] {
+        &self.providers
+    }
+
+    /// The catalogue: every provider with its actions and params schemas.
+    pub fn catalogue(&self) -> Vec<ProviderInfo> {
+        self.providers
+            .iter()
+            .map(|p| ProviderInfo {
+                name: p.name().to_string(),
+                aliases: p.aliases().iter().map(|a| a.to_string()).collect(),
+                description: p.description().to_string(),
+                credential_fields: p.credential_fields().iter().map(|f| f.to_string()).collect(),
+                actions: p
+                    .actions()
+                    .into_iter()
+                    .map(|a| ActionInfo {
+                        name: a.name.to_string(),
+                        description: a.description.to_string(),
+                        params_schema: a.params_schema,
+                        side_effects: a.side_effects,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// A provider as the catalogue describes it (serialisable).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProviderInfo {
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub description: String,
+    pub credential_fields: Vec<String>,
+    pub actions: Vec<ActionInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActionInfo {
+    pub name: String,
+    pub description: String,
+    pub params_schema: Value,
+    pub side_effects: bool,
+}
+
+/// The JSON Schema of a params type, from its `schemars` derive.
+pub fn schema_of<T: schemars::JsonSchema>() -> Value {
+    serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Bool(true))
+}
+
+/// Deserialise resolved params into the action's typed params.
+pub fn parse_params<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, StepError> {
+    serde_json::from_value(params).map_err(|e| StepError::fatal("INVALID_PARAMS", format!("invalid params: {e}")))
+}
