@@ -136,14 +136,28 @@ pub struct RunOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RunEvent {
-    RunStarted { run_id: String, plan_name: String, step_count: usize, started_at: DateTime<Utc> },
-    StepStarted { run_id: String, step_number: usize, provider: String, action: String, attempt: u32 },
+    RunStarted {
+        run_id: String,
+        plan_name: String,
+        step_count: usize,
+        started_at: DateTime<Utc>,
+    },
+    StepStarted {
+        run_id: String,
+        step_number: usize,
+        provider: String,
+        action: String,
+        attempt: u32,
+    },
     /// An attempt failed and will be retried after `retry_in_ms`; `record` has status `retrying`.
     StepRetrying { record: StepRecord, retry_in_ms: u64 },
     /// A step's final record. `last` marks the run's final row, which is repeated
     /// in `RunFinished` so a store can write it with the run's status atomically.
     StepFinished { record: StepRecord, last: bool },
-    RunFinished { outcome: RunOutcome, last_step: Option<StepRecord> },
+    RunFinished {
+        outcome: RunOutcome,
+        last_step: Option<StepRecord>,
+    },
 }
 
 /// Receives run events; the store writes them, the app forwards them to the UI.
@@ -186,7 +200,9 @@ pub struct Executor {
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Executor").field("registry", &self.registry).finish_non_exhaustive()
+        f.debug_struct("Executor")
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
     }
 }
 
@@ -209,7 +225,12 @@ struct Attempted {
 
 impl Executor {
     pub fn new(registry: Registry, clock: Arc<dyn Clock>, credentials: Arc<dyn CredentialSource>) -> Self {
-        Self { registry, http: default_http_client(), clock, credentials }
+        Self {
+            registry,
+            http: default_http_client(),
+            clock,
+            credentials,
+        }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -249,7 +270,10 @@ impl Executor {
         // flagged so a store can write it together with the run's status.
         let finish = |record: StepRecord, records: &mut Vec<StepRecord>| {
             let last = record.step_number + 1 == count;
-            observer.on_event(&RunEvent::StepFinished { record: record.clone(), last });
+            observer.on_event(&RunEvent::StepFinished {
+                record: record.clone(),
+                last,
+            });
             records.push(record);
         };
         for (index, step) in steps.iter().enumerate() {
@@ -286,8 +310,12 @@ impl Executor {
                 .await;
             let record = self.record(&req.run_id, index, step, &attempted, &redactor);
             let result_value = match &attempted.result {
-                Ok(r) => json!({"success": r.success, "output": record.output, "message": record.message, "metadata": record.metadata}),
-                Err(_) => json!({"success": false, "output": Value::Null, "message": record.message, "metadata": {}, "error": record.error}),
+                Ok(r) => {
+                    json!({"success": r.success, "output": record.output, "message": record.message, "metadata": record.metadata})
+                }
+                Err(_) => {
+                    json!({"success": false, "output": Value::Null, "message": record.message, "metadata": {}, "error": record.error})
+                }
             };
             scope.steps.push((step.id.clone(), result_value));
             if let Err(e) = &attempted.result {
@@ -296,7 +324,10 @@ impl Executor {
                     run_error = Some("the run was cancelled".into());
                 } else if !step.continue_on_error {
                     status = RunStatus::Failed;
-                    run_error = Some(format!("step {} ({}.{}) failed: {}", index, step.provider, step.action, record.message));
+                    run_error = Some(format!(
+                        "step {} ({}.{}) failed: {}",
+                        index, step.provider, step.action, record.message
+                    ));
                 }
             }
             finish(record, &mut records);
@@ -312,7 +343,10 @@ impl Executor {
             error: run_error.map(|e| redactor.redact_str(&e)),
             steps: records,
         };
-        observer.on_event(&RunEvent::RunFinished { outcome: outcome.clone(), last_step });
+        observer.on_event(&RunEvent::RunFinished {
+            outcome: outcome.clone(),
+            last_step,
+        });
         outcome
     }
 
@@ -347,12 +381,23 @@ impl Executor {
                 _ => None,
             };
             let Some(retry_in) = retry_in else {
-                return Attempted { result, attempts: attempt, latency_ms: millis(started.elapsed()) };
+                return Attempted {
+                    result,
+                    attempts: attempt,
+                    latency_ms: millis(started.elapsed()),
+                };
             };
-            let failed = Attempted { result, attempts: attempt, latency_ms: millis(attempt_started.elapsed()) };
+            let failed = Attempted {
+                result,
+                attempts: attempt,
+                latency_ms: millis(attempt_started.elapsed()),
+            };
             let mut record = self.record(&ctx.run_id, ctx.step_index, step, &failed, redactor);
             record.status = crate::executor::StepStatus::Retrying;
-            observer.on_event(&RunEvent::StepRetrying { record, retry_in_ms: millis(retry_in) });
+            observer.on_event(&RunEvent::StepRetrying {
+                record,
+                retry_in_ms: millis(retry_in),
+            });
             tokio::select! {
                 _ = tokio::time::sleep(retry_in) => {}
                 _ = cancel.cancelled() => {
@@ -412,9 +457,22 @@ impl Executor {
         }
     }
 
-    fn record(&self, run_id: &str, index: usize, step: &StepSpec, attempted: &Attempted, redactor: &Redactor) -> StepRecord {
+    fn record(
+        &self,
+        run_id: &str,
+        index: usize,
+        step: &StepSpec,
+        attempted: &Attempted,
+        redactor: &Redactor,
+    ) -> StepRecord {
         let (status, message, mut output, mut metadata, error) = match &attempted.result {
-            Ok(r) if r.success => (StepStatus::Success, r.message.clone(), r.output.clone(), r.metadata.clone(), None),
+            Ok(r) if r.success => (
+                StepStatus::Success,
+                r.message.clone(),
+                r.output.clone(),
+                r.metadata.clone(),
+                None,
+            ),
             Ok(r) => (
                 StepStatus::Error,
                 r.message.clone(),
@@ -422,8 +480,20 @@ impl Executor {
                 r.metadata.clone(),
                 Some(r.error.clone().unwrap_or_else(|| "ERROR".into())),
             ),
-            Err(e @ StepError::Timeout(_)) => (StepStatus::Timeout, e.to_string(), Value::Null, Map::new(), Some(e.code().to_string())),
-            Err(e) => (StepStatus::Error, e.to_string(), Value::Null, Map::new(), Some(e.code().to_string())),
+            Err(e @ StepError::Timeout(_)) => (
+                StepStatus::Timeout,
+                e.to_string(),
+                Value::Null,
+                Map::new(),
+                Some(e.code().to_string()),
+            ),
+            Err(e) => (
+                StepStatus::Error,
+                e.to_string(),
+                Value::Null,
+                Map::new(),
+                Some(e.code().to_string()),
+            ),
         };
         redactor.redact_value(&mut output);
         let mut meta_value = Value::Object(std::mem::take(&mut metadata));
@@ -461,7 +531,9 @@ pub fn backoff(policy: &RetryPolicy, attempt: u32, error: &StepError) -> Duratio
     if let StepError::Retryable { after: Some(after), .. } = error {
         return (*after).min(MAX_RETRY_AFTER);
     }
-    let exp = policy.backoff_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(30));
+    let exp = policy
+        .backoff_ms
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(30));
     let ceiling = exp.min(policy.max_backoff_ms);
     Duration::from_millis(rand::rng().random_range(0..=ceiling))
 }

@@ -83,7 +83,9 @@ pub enum Trigger {
 pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
     let fields = expr.split_whitespace().count();
     if !(5..=6).contains(&fields) {
-        return Err(format!("a cron expression has 5 fields (minute hour day month weekday) or 6 with seconds first; this one has {fields}"));
+        return Err(format!(
+            "a cron expression has 5 fields (minute hour day month weekday) or 6 with seconds first; this one has {fields}"
+        ));
     }
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Optional)
@@ -95,7 +97,8 @@ pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
 
 /// Parse an IANA time zone name.
 pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
-    name.parse::<chrono_tz::Tz>().map_err(|_| format!("unknown time zone `{name}` (use an IANA name such as Europe/Berlin)"))
+    name.parse::<chrono_tz::Tz>()
+        .map_err(|_| format!("unknown time zone `{name}` (use an IANA name such as Europe/Berlin)"))
 }
 
 /// How often and how patiently a step is retried.
@@ -119,7 +122,11 @@ fn default_max_backoff_ms() -> u64 {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: DEFAULT_ATTEMPTS, backoff_ms: default_backoff_ms(), max_backoff_ms: default_max_backoff_ms() }
+        Self {
+            max_attempts: DEFAULT_ATTEMPTS,
+            backoff_ms: default_backoff_ms(),
+            max_backoff_ms: default_max_backoff_ms(),
+        }
     }
 }
 
@@ -134,7 +141,10 @@ pub enum RetrySpec {
 impl RetrySpec {
     pub fn policy(self) -> RetryPolicy {
         match self {
-            Self::Attempts(n) => RetryPolicy { max_attempts: n, ..RetryPolicy::default() },
+            Self::Attempts(n) => RetryPolicy {
+                max_attempts: n,
+                ..RetryPolicy::default()
+            },
             Self::Policy(p) => p,
         }
     }
@@ -188,7 +198,11 @@ pub struct PlanIssue {
 
 impl fmt::Display for PlanIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() { write!(f, "{}", self.message) } else { write!(f, "{}: {}", self.path, self.message) }
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
     }
 }
 
@@ -197,13 +211,21 @@ pub enum PlanError {
     #[error("the plan file is {size} bytes; the limit is {limit}")]
     TooLarge { size: usize, limit: usize },
     #[error("the plan is not valid JSON (line {line}, column {column}): {message}")]
-    Syntax { line: usize, column: usize, message: String },
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{}", issues_text(.0))]
     Invalid(Vec<PlanIssue>),
 }
 
 fn issues_text(issues: &[PlanIssue]) -> String {
-    let mut s = format!("the plan has {} problem{}:", issues.len(), if issues.len() == 1 { "" } else { "s" });
+    let mut s = format!(
+        "the plan has {} problem{}:",
+        issues.len(),
+        if issues.len() == 1 { "" } else { "s" }
+    );
     for i in issues {
         s.push_str("\n  ");
         s.push_str(&i.to_string());
@@ -216,7 +238,10 @@ impl PlanError {
     pub fn issues(&self) -> Vec<PlanIssue> {
         match self {
             Self::Invalid(issues) => issues.clone(),
-            other => vec![PlanIssue { path: String::new(), message: other.to_string() }],
+            other => vec![PlanIssue {
+                path: String::new(),
+                message: other.to_string(),
+            }],
         }
     }
 }
@@ -250,7 +275,10 @@ impl Plan {
     /// Parse and validate plan JSON text.
     pub fn from_json(text: &str, registry: &Registry) -> Result<Plan, PlanError> {
         if text.len() > limits::MAX_FILE_BYTES {
-            return Err(PlanError::TooLarge { size: text.len(), limit: limits::MAX_FILE_BYTES });
+            return Err(PlanError::TooLarge {
+                size: text.len(),
+                limit: limits::MAX_FILE_BYTES,
+            });
         }
         let value: Value = serde_json::from_str(text).map_err(|e| PlanError::Syntax {
             line: e.line(),
@@ -279,7 +307,12 @@ impl Plan {
 
     /// Validate a typed plan file (from the UI or an import).
     pub fn from_file(file: PlanFile, registry: &Registry) -> Result<Plan, PlanError> {
-        let value = serde_json::to_value(&file).map_err(|e| PlanError::Invalid(vec![PlanIssue { path: String::new(), message: e.to_string() }]))?;
+        let value = serde_json::to_value(&file).map_err(|e| {
+            PlanError::Invalid(vec![PlanIssue {
+                path: String::new(),
+                message: e.to_string(),
+            }])
+        })?;
         Self::from_value(value, registry)
     }
 
@@ -287,7 +320,10 @@ impl Plan {
     pub fn required_providers(&self, registry: &Registry) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for step in &self.file.steps {
-            let name = registry.get(&step.provider).map(|p| p.name().to_string()).unwrap_or_else(|| step.provider.clone());
+            let name = registry
+                .get(&step.provider)
+                .map(|p| p.name().to_string())
+                .unwrap_or_else(|| step.provider.clone());
             if !out.contains(&name) {
                 out.push(name);
             }
@@ -352,7 +388,10 @@ fn check_shape_limits(value: &Value, issues: &mut Vec<PlanIssue>) {
     while let Some((v, depth, path)) = stack.pop() {
         if depth > limits::MAX_DEPTH {
             if !deep_reported {
-                issues.push(PlanIssue { path, message: format!("nested deeper than {} levels", limits::MAX_DEPTH) });
+                issues.push(PlanIssue {
+                    path,
+                    message: format!("nested deeper than {} levels", limits::MAX_DEPTH),
+                });
                 deep_reported = true;
             }
             continue;
@@ -360,7 +399,11 @@ fn check_shape_limits(value: &Value, issues: &mut Vec<PlanIssue>) {
         match v {
             Value::String(s) if s.len() > limits::MAX_STRING_BYTES => issues.push(PlanIssue {
                 path,
-                message: format!("a string of {} bytes; the limit is {}", s.len(), limits::MAX_STRING_BYTES),
+                message: format!(
+                    "a string of {} bytes; the limit is {}",
+                    s.len(),
+                    limits::MAX_STRING_BYTES
+                ),
             }),
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
@@ -381,7 +424,10 @@ fn check_shape_limits(value: &Value, issues: &mut Vec<PlanIssue>) {
 }
 
 fn issue(path: impl Into<String>, message: impl Into<String>) -> PlanIssue {
-    PlanIssue { path: path.into(), message: message.into() }
+    PlanIssue {
+        path: path.into(),
+        message: message.into(),
+    }
 }
 
 fn serde_message(e: &serde_json::Error) -> String {
@@ -441,7 +487,10 @@ fn parse_file(value: Value, issues: &mut Vec<PlanIssue>) -> Option<PlanFile> {
                 issues.push(issue("steps", "a plan needs at least one step"));
             }
             if items.len() > limits::MAX_STEPS {
-                issues.push(issue("steps", format!("{} steps; the limit is {}", items.len(), limits::MAX_STEPS)));
+                issues.push(issue(
+                    "steps",
+                    format!("{} steps; the limit is {}", items.len(), limits::MAX_STEPS),
+                ));
             }
             for (i, item) in items.into_iter().enumerate() {
                 if let Some(step) = parse_step(i, item, issues) {
@@ -454,18 +503,40 @@ fn parse_file(value: Value, issues: &mut Vec<PlanIssue>) -> Option<PlanFile> {
     }
     // Derived and legacy fields the seeds wrote; everything else is a typo worth reporting.
     for (key, _) in map {
-        if !["required_providers", "plain_english_steps", "id", "user_id", "created_at", "updated_at"].contains(&key.as_str()) {
+        if ![
+            "required_providers",
+            "plain_english_steps",
+            "id",
+            "user_id",
+            "created_at",
+            "updated_at",
+        ]
+        .contains(&key.as_str())
+        {
             issues.push(issue(key.clone(), "unknown field"));
         }
     }
     if issues.len() > start {
         return None;
     }
-    Some(PlanFile { name: name?, original_prompt, description, steps, trigger, status })
+    Some(PlanFile {
+        name: name?,
+        original_prompt,
+        description,
+        steps,
+        trigger,
+        status,
+    })
 }
 
 fn parse_step(i: usize, item: Value, issues: &mut Vec<PlanIssue>) -> Option<StepSpec> {
-    let at = |field: &str| if field.is_empty() { format!("steps[{i}]") } else { format!("steps[{i}].{field}") };
+    let at = |field: &str| {
+        if field.is_empty() {
+            format!("steps[{i}]")
+        } else {
+            format!("steps[{i}].{field}")
+        }
+    };
     let Value::Object(mut map) = item else {
         issues.push(issue(at(""), "a step is an object with provider, action and params"));
         return None;
@@ -503,7 +574,10 @@ fn parse_step(i: usize, item: Value, issues: &mut Vec<PlanIssue>) -> Option<Step
                 None
             }
             Err(_) => {
-                issues.push(issue(at("retry"), "a number of attempts, or {\"max_attempts\", \"backoff_ms\"?, \"max_backoff_ms\"?}"));
+                issues.push(issue(
+                    at("retry"),
+                    "a number of attempts, or {\"max_attempts\", \"backoff_ms\"?, \"max_backoff_ms\"?}",
+                ));
                 None
             }
         },
@@ -536,7 +610,15 @@ fn parse_step(i: usize, item: Value, issues: &mut Vec<PlanIssue>) -> Option<Step
     if issues.len() > start {
         return None;
     }
-    Some(StepSpec { id, provider: provider?, action: action?, params, retry, timeout_s, continue_on_error })
+    Some(StepSpec {
+        id,
+        provider: provider?,
+        action: action?,
+        params,
+        retry,
+        timeout_s,
+        continue_on_error,
+    })
 }
 
 /// Registry, schema, reference and trigger checks on a well-formed file.
@@ -556,9 +638,15 @@ fn validate(file: &PlanFile, registry: &Registry, issues: &mut Vec<PlanIssue>) {
     for (i, step) in file.steps.iter().enumerate() {
         if let Some(id) = &step.id {
             if !template::is_valid_step_id(id) {
-                issues.push(issue(format!("steps[{i}].id"), "letters, digits, `_` and `-`, not only digits"));
+                issues.push(issue(
+                    format!("steps[{i}].id"),
+                    "letters, digits, `_` and `-`, not only digits",
+                ));
             } else if let Some(first) = ids.insert(id, i) {
-                issues.push(issue(format!("steps[{i}].id"), format!("`{id}` is already the id of steps[{first}]")));
+                issues.push(issue(
+                    format!("steps[{i}].id"),
+                    format!("`{id}` is already the id of steps[{first}]"),
+                ));
                 ids.insert(id, first);
             }
         }
@@ -568,26 +656,46 @@ fn validate(file: &PlanFile, registry: &Registry, issues: &mut Vec<PlanIssue>) {
         let at = |rest: &str| format!("steps[{i}]{rest}");
         let Some(provider) = registry.get(&step.provider) else {
             let known: Vec<&str> = registry.providers().iter().map(|p| p.name()).collect();
-            issues.push(issue(at(".provider"), format!("unknown provider `{}` (known: {})", step.provider, known.join(", "))));
+            issues.push(issue(
+                at(".provider"),
+                format!("unknown provider `{}` (known: {})", step.provider, known.join(", ")),
+            ));
             continue;
         };
         let actions = provider.actions();
         let Some(action) = actions.iter().find(|a| a.name == step.action) else {
             let known: Vec<&str> = actions.iter().map(|a| a.name).collect();
-            issues.push(issue(at(".action"), format!("`{}` has no action `{}` (known: {})", provider.name(), step.action, known.join(", "))));
+            issues.push(issue(
+                at(".action"),
+                format!(
+                    "`{}` has no action `{}` (known: {})",
+                    provider.name(),
+                    step.action,
+                    known.join(", ")
+                ),
+            ));
             continue;
         };
 
         // References: syntax, and that they point at earlier steps.
         for (path, parsed) in template::find_templates(&step.params) {
-            let loc = format!("steps[{i}].params{}", if path.starts_with('[') { path.clone() } else { format!(".{path}") });
+            let loc = format!(
+                "steps[{i}].params{}",
+                if path.starts_with('[') {
+                    path.clone()
+                } else {
+                    format!(".{path}")
+                }
+            );
             match parsed {
                 Err(e) => issues.push(issue(loc, e.to_string())),
                 Ok(t) => {
                     for r in t.references() {
                         if let Root::Step(target) = &r.root {
                             let problem = match target {
-                                StepRef::Index(n) if *n == i => Some("a step cannot refer to its own output".to_string()),
+                                StepRef::Index(n) if *n == i => {
+                                    Some("a step cannot refer to its own output".to_string())
+                                }
                                 StepRef::Index(n) if *n > i => Some(format!("steps[{n}] runs after this step")),
                                 StepRef::Id(id) => match ids.get(id.as_str()) {
                                     None => Some(format!("no step has the id `{id}`")),
@@ -610,7 +718,11 @@ fn validate(file: &PlanFile, registry: &Registry, issues: &mut Vec<PlanIssue>) {
             issues.push(issue(at(&format!(".params{path}")), message));
         }
         for (path, message) in provider.prepare(&step.action, &step.params) {
-            let sep = if path.is_empty() || path.starts_with('[') { "" } else { "." };
+            let sep = if path.is_empty() || path.starts_with('[') {
+                ""
+            } else {
+                "."
+            };
             issues.push(issue(at(&format!(".params{sep}{path}")), message));
         }
     }

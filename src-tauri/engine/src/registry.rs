@@ -25,7 +25,13 @@ pub struct ProviderResult {
 
 impl ProviderResult {
     pub fn ok(output: Value, message: impl Into<String>) -> Self {
-        Self { success: true, output, message: message.into(), metadata: Map::new(), error: None }
+        Self {
+            success: true,
+            output,
+            message: message.into(),
+            metadata: Map::new(),
+            error: None,
+        }
     }
 
     pub fn with_metadata(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -40,7 +46,11 @@ pub enum StepError {
     /// Transient: connection failures, timeouts, 429, 5xx. `after` is the
     /// server's own wish (Retry-After), if it said one.
     #[error("{message}")]
-    Retryable { code: String, message: String, after: Option<Duration> },
+    Retryable {
+        code: String,
+        message: String,
+        after: Option<Duration>,
+    },
     /// Trying again would fail the same way: 4xx, bad params, a failed assertion.
     #[error("{message}")]
     Fatal { code: String, message: String },
@@ -54,11 +64,18 @@ pub enum StepError {
 
 impl StepError {
     pub fn fatal(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Fatal { code: code.into(), message: message.into() }
+        Self::Fatal {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     pub fn retryable(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Retryable { code: code.into(), message: message.into(), after: None }
+        Self::Retryable {
+            code: code.into(),
+            message: message.into(),
+            after: None,
+        }
     }
 
     /// A short machine-readable code, as the seeds' `error` field
@@ -120,7 +137,10 @@ pub struct StaticCredentials(pub BTreeMap<(String, String), Sensitive<String>>);
 
 impl StaticCredentials {
     pub fn with(mut self, provider: &str, field: &str, value: &str) -> Self {
-        self.0.insert((provider.to_string(), field.to_string()), Sensitive::new(value.to_string()));
+        self.0.insert(
+            (provider.to_string(), field.to_string()),
+            Sensitive::new(value.to_string()),
+        );
         self
     }
 }
@@ -142,13 +162,19 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("provider", &self.provider).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
     }
 }
 
 impl Credentials {
     pub fn new(source: Arc<dyn CredentialSource>, provider: impl Into<String>) -> Self {
-        Self { source, provider: provider.into(), used: Default::default() }
+        Self {
+            source,
+            provider: provider.into(),
+            used: Default::default(),
+        }
     }
 
     /// The value of `field`, if it is set. A keychain that cannot be reached is a fatal step error.
@@ -160,7 +186,10 @@ impl Credentials {
         if let Some(v) = &value
             && !v.expose().is_empty()
         {
-            self.used.lock().unwrap_or_else(|e| e.into_inner()).push(v.expose().clone());
+            self.used
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(v.expose().clone());
         }
         Ok(value)
     }
@@ -250,7 +279,9 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// Every built-in provider.
     pub fn builtin() -> Self {
-        Self { providers: crate::providers::builtin() }
+        Self {
+            providers: crate::providers::builtin(),
+        }
     }
 
     pub fn from_providers(providers: Vec<Arc<dyn Provider>>) -> Self {
@@ -258,7 +289,9 @@ impl Registry {
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
-        self.providers.iter().find(|p| p.name() == name || p.aliases().contains(&name))
+        self.providers
+            .iter()
+            .find(|p| p.name() == name || p.aliases().contains(&name))
     }
 
     pub fn action(&self, provider: &str, action: &str) -> Option<ActionSpec> {

@@ -158,7 +158,9 @@ pub fn parse(input: &str) -> Result<Template, TemplateError> {
         } else if after.starts_with("${") {
             text.push_str(&rest[..pos]);
             let body_start = pos + 2;
-            let close = rest[body_start..].find('}').ok_or(TemplateError::Unclosed(offset + pos))?;
+            let close = rest[body_start..]
+                .find('}')
+                .ok_or(TemplateError::Unclosed(offset + pos))?;
             let body = &rest[body_start..body_start + close];
             if !text.is_empty() {
                 segments.push(Segment::Text(std::mem::take(&mut text)));
@@ -181,7 +183,10 @@ pub fn parse(input: &str) -> Result<Template, TemplateError> {
 
 /// Parse the inside of `${...}`.
 pub fn parse_reference(body: &str) -> Result<Reference, TemplateError> {
-    let bad = |reason: &str| TemplateError::BadReference { text: body.to_string(), reason: reason.to_string() };
+    let bad = |reason: &str| TemplateError::BadReference {
+        text: body.to_string(),
+        reason: reason.to_string(),
+    };
     let trimmed = body.trim();
     let mut path = parse_path(trimmed).map_err(|r| bad(&r))?;
     if path.is_empty() {
@@ -212,7 +217,12 @@ pub fn parse_reference(body: &str) -> Result<Reference, TemplateError> {
                         other.to_string().trim_start_matches('.')
                     )));
                 }
-                None => return Err(bad(&format!("say which part of the step: one of {}", STEP_FIELDS.join(", ")))),
+                None => {
+                    return Err(bad(&format!(
+                        "say which part of the step: one of {}",
+                        STEP_FIELDS.join(", ")
+                    )));
+                }
             }
             Root::Step(step)
         }
@@ -243,7 +253,8 @@ fn parse_path(s: &str) -> Result<Vec<PathSeg>, String> {
                 if let Ok(n) = inner.parse::<usize>() {
                     segs.push(PathSeg::Index(n));
                 } else if inner.len() >= 2
-                    && ((inner.starts_with('"') && inner.ends_with('"')) || (inner.starts_with('\'') && inner.ends_with('\'')))
+                    && ((inner.starts_with('"') && inner.ends_with('"'))
+                        || (inner.starts_with('\'') && inner.ends_with('\'')))
                 {
                     segs.push(PathSeg::Key(inner[1..inner.len() - 1].to_string()));
                 } else {
@@ -289,9 +300,11 @@ impl Scope {
             Root::Plan => Ok(&self.plan),
             Root::Run => Ok(&self.run),
             Root::Trigger => Ok(&self.trigger),
-            Root::Step(StepRef::Index(i)) => {
-                self.steps.get(*i).map(|(_, v)| v).ok_or_else(|| format!("step {i} has no result (yet)"))
-            }
+            Root::Step(StepRef::Index(i)) => self
+                .steps
+                .get(*i)
+                .map(|(_, v)| v)
+                .ok_or_else(|| format!("step {i} has no result (yet)")),
             Root::Step(StepRef::Id(id)) => self
                 .steps
                 .iter()
@@ -303,7 +316,10 @@ impl Scope {
 
     /// Look a reference up. Never evaluates anything.
     pub fn lookup(&self, reference: &Reference) -> Result<&Value, ResolveError> {
-        let missing = |reason: String| ResolveError::Missing { reference: reference.to_string(), reason };
+        let missing = |reason: String| ResolveError::Missing {
+            reference: reference.to_string(),
+            reason,
+        };
         let mut value = self.root(&reference.root).map_err(missing)?;
         let mut walked = String::new();
         for seg in &reference.path {
@@ -322,7 +338,10 @@ impl Scope {
                     Value::Number(_) => "a number".to_string(),
                     Value::Bool(_) => "a boolean".to_string(),
                 };
-                missing(format!("path `{}` not found (found {found})", walked.trim_start_matches('.')))
+                missing(format!(
+                    "path `{}` not found (found {found})",
+                    walked.trim_start_matches('.')
+                ))
             })?;
         }
         Ok(value)
@@ -447,7 +466,10 @@ mod tests {
     fn scope() -> Scope {
         Scope {
             steps: vec![
-                (None, json!({"success": true, "output": "Dear readers", "message": "ok", "metadata": {"usage": {"total_tokens": 42}}})),
+                (
+                    None,
+                    json!({"success": true, "output": "Dear readers", "message": "ok", "metadata": {"usage": {"total_tokens": 42}}}),
+                ),
                 (
                     Some("draft".into()),
                     json!({"success": true, "output": {"items": [{"title": "First", "n": 1}], "weird key": true}, "message": "", "metadata": {}}),
@@ -463,9 +485,18 @@ mod tests {
     fn lone_reference_keeps_json_type() {
         let s = scope();
         assert_eq!(resolve_str("${steps.draft.output.items[0].n}", &s).unwrap(), json!(1));
-        assert_eq!(resolve_str("${steps.draft.output.items}", &s).unwrap(), json!([{"title": "First", "n": 1}]));
-        assert_eq!(resolve_str("${steps.0.metadata.usage.total_tokens}", &s).unwrap(), json!(42));
-        assert_eq!(resolve_str("${ steps.1.output[\"weird key\"] }", &s).unwrap(), json!(true));
+        assert_eq!(
+            resolve_str("${steps.draft.output.items}", &s).unwrap(),
+            json!([{"title": "First", "n": 1}])
+        );
+        assert_eq!(
+            resolve_str("${steps.0.metadata.usage.total_tokens}", &s).unwrap(),
+            json!(42)
+        );
+        assert_eq!(
+            resolve_str("${ steps.1.output[\"weird key\"] }", &s).unwrap(),
+            json!(true)
+        );
     }
 
     #[test]
@@ -479,15 +510,24 @@ mod tests {
 
     #[test]
     fn escape_writes_a_literal() {
-        assert_eq!(resolve_str("cost: $${steps.0.output} and $5", &scope()).unwrap(), json!("cost: ${steps.0.output} and $5"));
+        assert_eq!(
+            resolve_str("cost: $${steps.0.output} and $5", &scope()).unwrap(),
+            json!("cost: ${steps.0.output} and $5")
+        );
     }
 
     #[test]
     fn resolved_values_are_never_expanded_again() {
         let mut s = scope();
         s.steps[0].1["output"] = json!("${plan.name} $${x}");
-        assert_eq!(resolve_str("${steps.0.output}", &s).unwrap(), json!("${plan.name} $${x}"));
-        assert_eq!(resolve_str("say ${steps.0.output}", &s).unwrap(), json!("say ${plan.name} $${x}"));
+        assert_eq!(
+            resolve_str("${steps.0.output}", &s).unwrap(),
+            json!("${plan.name} $${x}")
+        );
+        assert_eq!(
+            resolve_str("say ${steps.0.output}", &s).unwrap(),
+            json!("say ${plan.name} $${x}")
+        );
     }
 
     #[test]
@@ -517,7 +557,12 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["${steps.0.output}", "a ${steps.draft.output.items[0][\"x y\"]} b", "$${literal}", "${trigger.scheduled_for}"] {
+        for s in [
+            "${steps.0.output}",
+            "a ${steps.draft.output.items[0][\"x y\"]} b",
+            "$${literal}",
+            "${trigger.scheduled_for}",
+        ] {
             let t = parse(s).unwrap();
             assert_eq!(parse(&t.to_string()).unwrap(), t, "{s}");
         }

@@ -1,6 +1,8 @@
 //! `delay.wait`: pause the plan for a number of seconds; cancellable.
 
-use crate::registry::{ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of};
+use crate::registry::{
+    ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
+};
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -54,11 +56,17 @@ impl Provider for Delay {
         cancel: CancellationToken,
     ) -> Result<ProviderResult, StepError> {
         if action != "wait" {
-            return Err(StepError::fatal("UNKNOWN_ACTION", format!("delay has no action `{action}`")));
+            return Err(StepError::fatal(
+                "UNKNOWN_ACTION",
+                format!("delay has no action `{action}`"),
+            ));
         }
         let p: WaitParams = parse_params(params)?;
         if !(0.0..=MAX_SECONDS).contains(&p.seconds) {
-            return Err(StepError::fatal("INVALID_PARAMS", "seconds must be between 0 and 86400"));
+            return Err(StepError::fatal(
+                "INVALID_PARAMS",
+                "seconds must be between 0 and 86400",
+            ));
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs_f64(p.seconds)) => {

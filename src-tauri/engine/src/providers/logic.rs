@@ -8,11 +8,23 @@ pub struct Logic;
 
 #[async_trait]
 impl Provider for Logic {
-    fn name(&self) -> &'static str { "logic" }
-    fn description(&self) -> &'static str { "LLM chat completions" }
-    fn actions(&self) -> Vec<ActionSpec> { vec![] }
-    async fn run(&self, _a: &str, _p: Value, _c: &Credentials, _x: &StepContext, _k: CancellationToken) -> Result<ProviderResult, StepError> {
+    fn name(&self) -> &'static str {
+        "logic"
+    }
+    fn description(&self) -> &'static str {
+        "LLM chat completions"
+    }
+    fn actions(&self) -> Vec<ActionSpec> {
+        vec![]
+    }
+    async fn run(
+        &self,
+        _a: &str,
+        _p: Value,
+        _c: &Credentials,
+        _x: &StepContext,
+        _k: CancellationToken,
+    ) -> Result<ProviderResult, StepError> {
         Err(StepError::fatal("UNIMPLEMENTED", "not yet"))
     }
 }
-

@@ -8,11 +8,26 @@ pub struct Webhook;
 
 #[async_trait]
 impl Provider for Webhook {
-    fn name(&self) -> &'static str { "webhook" }
-    fn aliases(&self) -> &'static [&'static str] { &[] }
-    fn description(&self) -> &'static str { "HTTP requests to any API" }
-    fn actions(&self) -> Vec<ActionSpec> { vec![] }
-    async fn run(&self, _a: &str, _p: Value, _c: &Credentials, _x: &StepContext, _k: CancellationToken) -> Result<ProviderResult, StepError> {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn description(&self) -> &'static str {
+        "HTTP requests to any API"
+    }
+    fn actions(&self) -> Vec<ActionSpec> {
+        vec![]
+    }
+    async fn run(
+        &self,
+        _a: &str,
+        _p: Value,
+        _c: &Credentials,
+        _x: &StepContext,
+        _k: CancellationToken,
+    ) -> Result<ProviderResult, StepError> {
         Err(StepError::fatal("UNIMPLEMENTED", "not yet"))
     }
 }
