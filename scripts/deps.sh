@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building and testing Flowpilot needs on Debian/Ubuntu.
+# Idempotent: packages already present are not installed again.
+set -euo pipefail
+
+APT_PACKAGES=(
+  build-essential pkg-config file libssl-dev libdbus-1-dev
+  # keychain tests: a real Secret Service on a private session bus
+  dbus dbus-x11 gnome-keyring libsecret-tools
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # A concurrent apt run can delete downloaded .debs: try once more before giving up.
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    || $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is missing: install Rust with rustup (https://rustup.rs) and run this again" >&2
+  exit 1
+fi
