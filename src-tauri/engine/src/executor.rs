@@ -567,3 +567,242 @@ pub fn preview(output: &Value) -> String {
         None => text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::registry::{ActionSpec, Provider, StaticCredentials};
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A provider whose behaviour each test scripts: `echo` returns its params,
+    /// `flaky` fails `fail_times` times (retryable) then succeeds, `fatal` fails,
+    /// `hang` waits for cancellation, `secret` returns its credential.
+    struct Scripted {
+        calls: AtomicU32,
+    }
+
+    #[async_trait]
+    impl Provider for Scripted {
+        fn name(&self) -> &'static str {
+            "test"
+        }
+        fn description(&self) -> &'static str {
+            "scripted"
+        }
+        fn credential_fields(&self) -> &'static [&'static str] {
+            &["token"]
+        }
+        fn actions(&self) -> Vec<ActionSpec> {
+            ["echo", "flaky", "fatal", "hang", "secret", "big"]
+                .into_iter()
+                .map(|name| ActionSpec { name, description: "scripted", params_schema: json!({"type": "object"}), side_effects: false })
+                .collect()
+        }
+        async fn run(
+            &self,
+            action: &str,
+            params: Value,
+            credentials: &Credentials,
+            _ctx: &StepContext,
+            cancel: CancellationToken,
+        ) -> Result<ProviderResult, StepError> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            match action {
+                "echo" => Ok(ProviderResult::ok(params, "echoed")),
+                "flaky" => {
+                    let fail_times = params["fail_times"].as_u64().unwrap_or(1) as u32;
+                    if n <= fail_times {
+                        Err(StepError::Retryable { code: "HTTP_503".into(), message: format!("attempt {n} failed"), after: None })
+                    } else {
+                        Ok(ProviderResult::ok(json!(n), "finally"))
+                    }
+                }
+                "fatal" => Err(StepError::fatal("HTTP_404", "not found")),
+                "hang" => {
+                    cancel.cancelled().await;
+                    Err(StepError::Cancelled)
+                }
+                "secret" => {
+                    let token = credentials.require("token").await?;
+                    Ok(ProviderResult::ok(json!({"echo": format!("token={}", token.expose())}), format!("used {}", token.expose()))
+                        .with_metadata("auth", format!("Bearer {}", token.expose())))
+                }
+                "big" => Ok(ProviderResult::ok(Value::String("x".repeat(MAX_OUTPUT_BYTES + 10)), "big")),
+                _ => Err(StepError::fatal("UNKNOWN_ACTION", action)),
+            }
+        }
+    }
+
+    fn executor() -> Executor {
+        let registry = Registry::from_providers(vec![Arc::new(Scripted { calls: AtomicU32::new(0) })]);
+        let clock = Arc::new(ManualClock::new(DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().to_utc()));
+        Executor::new(registry, clock, Arc::new(StaticCredentials::default().with("test", "token", "s3cr3t-token")))
+    }
+
+    fn plan(steps: Value) -> Plan {
+        let registry = Registry::from_providers(vec![Arc::new(Scripted { calls: AtomicU32::new(0) })]);
+        Plan::from_value(json!({"name": "t", "steps": steps}), &registry).unwrap()
+    }
+
+    #[derive(Default)]
+    struct Events(Mutex<Vec<RunEvent>>);
+    impl RunObserver for Events {
+        fn on_event(&self, e: &RunEvent) {
+            self.0.lock().unwrap().push(e.clone());
+        }
+    }
+
+    async fn run(steps: Value) -> (RunOutcome, Vec<RunEvent>) {
+        run_with(steps, CancellationToken::new()).await
+    }
+
+    async fn run_with(steps: Value, cancel: CancellationToken) -> (RunOutcome, Vec<RunEvent>) {
+        let events = Events::default();
+        let req = RunRequest { run_id: "r1".into(), plan: plan(steps), trigger: json!({"type": "manual"}), deadline: None };
+        let outcome = executor().run(req, &events, cancel).await;
+        (outcome, events.0.into_inner().unwrap())
+    }
+
+    #[tokio::test]
+    async fn later_steps_see_earlier_outputs_with_their_types() {
+        let (outcome, events) = run(json!([
+            {"id": "a", "provider": "test", "action": "echo", "params": {"items": [{"n": 7}]}},
+            {"provider": "test", "action": "echo", "params": {"n": "${steps.a.output.items[0].n}", "text": "n=${steps.0.output.items[0].n} in ${plan.name}/${run.id}"}}
+        ]))
+        .await;
+        assert_eq!(outcome.status, RunStatus::Success);
+        assert_eq!(outcome.steps[1].output, json!({"n": 7, "text": "n=7 in t/r1"}));
+        // The run's last row is flagged and repeated in RunFinished.
+        let finished: Vec<bool> =
+            events.iter().filter_map(|e| if let RunEvent::StepFinished { last, .. } = e { Some(*last) } else { None }).collect();
+        assert_eq!(finished, vec![false, true]);
+        assert!(matches!(events.last(), Some(RunEvent::RunFinished { last_step: Some(s), .. }) if s.step_number == 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retryable_failures_retry_with_backoff_and_are_logged() {
+        let (outcome, events) = run(json!([
+            {"provider": "test", "action": "flaky", "params": {"fail_times": 2}, "retry": {"max_attempts": 3, "backoff_ms": 100}}
+        ]))
+        .await;
+        assert_eq!(outcome.status, RunStatus::Success);
+        assert_eq!(outcome.steps[0].attempt, 3);
+        let retries: Vec<&StepRecord> =
+            events.iter().filter_map(|e| if let RunEvent::StepRetrying { record, .. } = e { Some(record) } else { None }).collect();
+        assert_eq!(retries.len(), 2);
+        assert!(retries.iter().all(|r| r.status == StepStatus::Retrying && r.error.as_deref() == Some("HTTP_503")));
+        assert_eq!(retries.iter().map(|r| r.attempt).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_stop_at_max_attempts() {
+        let (outcome, _) = run(json!([
+            {"provider": "test", "action": "flaky", "params": {"fail_times": 9}, "retry": 2},
+            {"provider": "test", "action": "echo", "params": {}}
+        ]))
+        .await;
+        assert_eq!(outcome.status, RunStatus::Failed);
+        assert_eq!(outcome.steps[0].attempt, 2);
+        assert_eq!(outcome.steps[0].status, StepStatus::Error);
+        assert_eq!(outcome.steps[1].status, StepStatus::Skipped);
+        assert!(outcome.error.unwrap().contains("step 0 (test.flaky) failed"));
+    }
+
+    #[tokio::test]
+    async fn fatal_errors_do_not_retry_and_continue_on_error_goes_on() {
+        let (outcome, events) = run(json!([
+            {"provider": "test", "action": "fatal", "params": {}, "continue_on_error": true},
+            {"provider": "test", "action": "echo", "params": {"prev_ok": "${steps.0.success}", "err": "${steps.0.error}"}}
+        ]))
+        .await;
+        assert_eq!(outcome.status, RunStatus::Success);
+        assert_eq!(outcome.steps[0].attempt, 1);
+        assert_eq!(outcome.steps[0].error.as_deref(), Some("HTTP_404"));
+        assert_eq!(outcome.steps[1].output, json!({"prev_ok": false, "err": "HTTP_404"}));
+        assert!(!events.iter().any(|e| matches!(e, RunEvent::StepRetrying { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_missing_reference_path_fails_the_step_naming_it() {
+        let (outcome, _) = run(json!([
+            {"provider": "test", "action": "echo", "params": {"a": []}},
+            {"provider": "test", "action": "echo", "params": {"x": {"y": "${steps.0.output.a[2]}"}}}
+        ]))
+        .await;
+        assert_eq!(outcome.status, RunStatus::Failed);
+        let msg = &outcome.steps[1].message;
+        assert!(msg.contains("params.x.y") && msg.contains("a[2]"), "{msg}");
+        assert_eq!(outcome.steps[1].error.as_deref(), Some("REFERENCE"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_step_that_overruns_its_timeout_is_logged_as_timeout() {
+        let (outcome, _) =
+            run(json!([{"provider": "test", "action": "hang", "params": {}, "timeout_s": 2, "retry": 1}])).await;
+        assert_eq!(outcome.status, RunStatus::Failed);
+        assert_eq!(outcome.steps[0].status, StepStatus::Timeout);
+        assert_eq!(outcome.steps[0].error.as_deref(), Some("TIMEOUT"));
+    }
+
+    #[tokio::test]
+    async fn cancelling_stops_the_running_step_and_skips_the_rest() {
+        let cancel = CancellationToken::new();
+        let canceller = cancel.clone();
+        let events = Arc::new(Events::default());
+        let observer = {
+            let events = events.clone();
+            move |e: &RunEvent| {
+                // Cancel once the hanging step has started: deterministic, no sleeps.
+                if matches!(e, RunEvent::StepStarted { step_number: 0, .. }) {
+                    canceller.cancel();
+                }
+                events.on_event(e);
+            }
+        };
+        let req = RunRequest {
+            run_id: "r".into(),
+            plan: plan(json!([{"provider": "test", "action": "hang", "params": {}}, {"provider": "test", "action": "echo", "params": {}}])),
+            trigger: json!({}),
+            deadline: None,
+        };
+        let outcome = executor().run(req, &observer, cancel).await;
+        assert_eq!(outcome.status, RunStatus::Cancelled);
+        assert_eq!(outcome.steps[1].status, StepStatus::Skipped);
+    }
+
+    #[tokio::test]
+    async fn credential_values_are_redacted_everywhere() {
+        let (outcome, events) = run(json!([{"provider": "test", "action": "secret", "params": {}}])).await;
+        assert_eq!(outcome.status, RunStatus::Success);
+        let everything = serde_json::to_string(&events).unwrap() + &serde_json::to_string(&outcome).unwrap();
+        assert!(!everything.contains("s3cr3t-token"), "{everything}");
+        assert_eq!(outcome.steps[0].output, json!({"echo": "token=***"}));
+        assert_eq!(outcome.steps[0].metadata["auth"], json!("Bearer ***"));
+        assert_eq!(outcome.steps[0].message, "used ***");
+    }
+
+    #[tokio::test]
+    async fn huge_outputs_are_capped_with_a_marker() {
+        let (outcome, _) = run(json!([{"provider": "test", "action": "big", "params": {}}])).await;
+        let out = outcome.steps[0].output.as_str().unwrap();
+        assert!(out.len() <= MAX_OUTPUT_BYTES);
+        assert!(out.ends_with(&format!("[truncated: output was {} bytes]", MAX_OUTPUT_BYTES + 10)));
+        assert_eq!(outcome.steps[0].output_preview.chars().count(), PREVIEW_CHARS + 1);
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_with_a_cap_and_jitters_otherwise() {
+        let policy = RetryPolicy { max_attempts: 5, backoff_ms: 100, max_backoff_ms: 1_000 };
+        let after = |s| StepError::Retryable { code: "HTTP_429".into(), message: String::new(), after: Some(Duration::from_secs(s)) };
+        assert_eq!(backoff(&policy, 1, &after(7)), Duration::from_secs(7));
+        assert_eq!(backoff(&policy, 1, &after(100_000)), MAX_RETRY_AFTER);
+        let plain = StepError::retryable("CONNECT", "refused");
+        for attempt in 1..10 {
+            let ceiling = (100u64 << (attempt - 1)).min(1_000);
+            assert!(backoff(&policy, attempt, &plain) <= Duration::from_millis(ceiling));
+        }
+    }
+}

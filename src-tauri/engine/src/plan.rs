@@ -767,3 +767,126 @@ fn pointer_to_path(pointer: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn issues(value: Value) -> Vec<String> {
+        match Plan::from_value(value, &Registry::builtin()) {
+            Ok(_) => vec![],
+            Err(e) => e.issues().into_iter().map(|i| i.to_string()).collect(),
+        }
+    }
+
+    fn has(issues: &[String], prefix: &str) -> bool {
+        issues.iter().any(|i| i.starts_with(prefix))
+    }
+
+    #[test]
+    fn every_problem_is_collected_with_its_location() {
+        let found = issues(json!({
+            "name": "broken",
+            "steps": [
+                {"provider": "nope", "action": "x", "params": {}},
+                {"provider": "logic", "action": "fly", "params": {}},
+                {"provider": "delay", "action": "wait", "params": {"seconds": "soon"}},
+                {"provider": "logic", "action": "set", "params": {"value": "${steps.3.output}"}},
+                {"provider": "logic", "action": "set", "params": {"value": "${steps.9.output} ${steps.ghost.output}"}},
+                {"provider": "logic", "action": "extract", "params": {"input": 1}}
+            ],
+            "trigger": {"type": "cron", "cron_expression": "61 * * * *", "timezone": "Mars/Base"}
+        }));
+        for prefix in [
+            "steps[0].provider: unknown provider `nope`",
+            "steps[1].action: `logic` has no action `fly`",
+            "steps[2].params.seconds:",
+            "steps[3].params.value: ${steps.3.output}: a step cannot refer to its own output",
+            "steps[4].params.value: ${steps.9.output}: steps[9] runs after this step",
+            "steps[4].params.value: ${steps.ghost.output}: no step has the id `ghost`",
+            "steps[5].params:",
+            "trigger.cron_expression:",
+            "trigger.timezone: unknown time zone `Mars/Base`",
+        ] {
+            assert!(has(&found, prefix), "missing `{prefix}` in {found:#?}");
+        }
+    }
+
+    #[test]
+    fn structural_problems_are_located_per_field() {
+        let found = issues(json!({
+            "name": "",
+            "steps": [{"action": 3, "params": [], "retry": 0, "timeout_s": -1, "colour": "red"}],
+            "status": "live",
+            "extra": true
+        }));
+        for prefix in [
+            "name: must not be empty",
+            "steps[0].provider: is missing",
+            "steps[0].action: must be a non-empty string",
+            "steps[0].params: must be an object",
+            "steps[0].retry: attempts must be between 1 and 20",
+            "steps[0].timeout_s:",
+            "steps[0].colour: unknown field",
+            "status: must be one of draft, active, archived",
+            "extra: unknown field",
+        ] {
+            assert!(has(&found, prefix), "missing `{prefix}` in {found:#?}");
+        }
+    }
+
+    #[test]
+    fn a_whole_reference_may_stand_for_any_type() {
+        let found = issues(json!({"name": "ok", "steps": [
+            {"id": "n", "provider": "logic", "action": "set", "params": {"value": 2}},
+            {"provider": "delay", "action": "wait", "params": {"seconds": "${steps.n.output}"}}
+        ]}));
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn ids_must_be_unique_and_not_numeric() {
+        let found = issues(json!({"name": "ids", "steps": [
+            {"id": "a", "provider": "logic", "action": "set", "params": {"value": 1}},
+            {"id": "a", "provider": "logic", "action": "set", "params": {"value": 1}},
+            {"id": "7", "provider": "logic", "action": "set", "params": {"value": 1}}
+        ]}));
+        assert!(has(&found, "steps[1].id: `a` is already the id of steps[0]"), "{found:?}");
+        assert!(has(&found, "steps[2].id:"), "{found:?}");
+    }
+
+    #[test]
+    fn limits_are_errors_not_panics() {
+        let registry = Registry::builtin();
+        let big = "x".repeat(limits::MAX_FILE_BYTES + 1);
+        assert!(matches!(Plan::from_json(&big, &registry), Err(PlanError::TooLarge { .. })));
+
+        let mut deep = json!(1);
+        for _ in 0..100 {
+            deep = json!({"a": deep});
+        }
+        let found = issues(json!({"name": "deep", "steps": [{"provider": "logic", "action": "set", "params": {"value": deep}}]}));
+        assert!(found.iter().any(|i| i.contains("nested deeper than 64")), "{found:?}");
+
+        let long = "y".repeat(limits::MAX_STRING_BYTES + 1);
+        let found = issues(json!({"name": "long", "steps": [{"provider": "logic", "action": "set", "params": {"value": long}}]}));
+        assert!(has(&found, "steps[0].params.value: a string of"), "{found:?}");
+
+        let steps: Vec<Value> =
+            (0..=limits::MAX_STEPS).map(|_| json!({"provider": "logic", "action": "set", "params": {"value": 1}})).collect();
+        assert!(has(&issues(json!({"name": "many", "steps": steps})), "steps: 501 steps; the limit is 500"));
+
+        assert!(matches!(Plan::from_json("{\"name\": ", &registry), Err(PlanError::Syntax { line: 1, .. })));
+        assert!(matches!(Plan::from_json("[]", &registry), Err(PlanError::Invalid(_))));
+    }
+
+    #[test]
+    fn cron_accepts_five_or_six_fields_only() {
+        assert!(parse_cron("0 9 * * *").is_ok());
+        assert!(parse_cron("*/5 * * * * *").is_ok());
+        assert!(parse_cron("0 9 * *").is_err());
+        assert!(parse_cron("0 0 9 * * * 2027").is_err());
+        assert!(parse_timezone("America/New_York").is_ok());
+    }
+}
