@@ -8,6 +8,7 @@ pub mod plan;
 pub mod providers;
 pub mod redact;
 pub mod registry;
+pub mod schedule;
 pub mod sensitive;
 pub mod template;
 
