@@ -743,13 +743,23 @@ pub fn schema_issues(schema: &Value, params: &Value) -> Vec<(String, String)> {
         {
             continue;
         }
-        out.push((pointer_to_path(&pointer), schema_message(&err)));
+        let mut path = pointer_to_path(&pointer);
+        // Put "missing" and "unknown" problems on the field they are about, so the
+        // UI can show them there.
+        match err.kind() {
+            jsonschema::error::ValidationErrorKind::Required { property: Value::String(name) } => {
+                path.push_str(&pointer_to_path(&format!("/{name}")));
+                out.push((path, "is required".to_string()));
+            }
+            jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for name in unexpected {
+                    out.push((format!("{path}{}", pointer_to_path(&format!("/{name}"))), "unknown parameter".to_string()));
+                }
+            }
+            _ => out.push((path, err.to_string())),
+        }
     }
     out
-}
-
-fn schema_message(err: &jsonschema::ValidationError<'_>) -> String {
-    err.to_string()
 }
 
 /// `/payload/items/0` into `.payload.items[0]`.
@@ -805,7 +815,7 @@ mod tests {
             "steps[3].params.value: ${steps.3.output}: a step cannot refer to its own output",
             "steps[4].params.value: ${steps.9.output}: steps[9] runs after this step",
             "steps[4].params.value: ${steps.ghost.output}: no step has the id `ghost`",
-            "steps[5].params:",
+            "steps[5].params.path: is required",
             "trigger.cron_expression:",
             "trigger.timezone: unknown time zone `Mars/Base`",
         ] {
