@@ -1,1 +1,8 @@
+//! Flowpilot's cross-cutting integration tests, in one binary (one link, one
+//! process): each module covers one area against real peers, files and services.
 
+mod http_provider;
+mod keychain;
+mod llm_provider;
+mod plans;
+mod webhook_provider;

@@ -1,24 +1,345 @@
-//! `openai`, `groq`, `openai_compatible`: TODO(helper) — being written.
-use crate::registry::{ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError};
+//! `openai`, `groq`, `openai_compatible`: one chat completion from any server
+//! that speaks OpenAI's `/v1/chat/completions` (OpenAI, Groq, Ollama, LM Studio,
+//! vLLM, llama.cpp...). The three differ only in their defaults.
+
+use super::net::{self, Text};
+use crate::registry::{
+    ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
+};
 use async_trait::async_trait;
-use serde_json::Value;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+const CHAT: &str = "chat_completion";
+const API_KEY: &str = "api_key";
 
 pub struct Llm {
     name: &'static str,
+    description: &'static str,
+    /// The public endpoint; `None` when the user must name their own server.
+    default_base_url: Option<&'static str>,
+    default_model: Option<&'static str>,
+    /// OpenAI and Groq deprecated `max_tokens` (OpenAI's reasoning models
+    /// reject it); self-hosted servers mostly know only `max_tokens`.
+    max_tokens_field: &'static str,
 }
+
 impl Llm {
     pub fn openai() -> Self {
-        Self { name: "openai" }
+        Self {
+            name: "openai",
+            description: "OpenAI's chat models (GPT)",
+            default_base_url: Some("https://api.openai.com"),
+            default_model: Some("gpt-4o-mini"),
+            max_tokens_field: "max_completion_tokens",
+        }
     }
+
     pub fn groq() -> Self {
-        Self { name: "groq" }
+        Self {
+            name: "groq",
+            description: "Groq's fast hosted open models (Llama and others)",
+            default_base_url: Some("https://api.groq.com/openai"),
+            default_model: Some("llama-3.1-8b-instant"),
+            max_tokens_field: "max_completion_tokens",
+        }
     }
+
     pub fn openai_compatible() -> Self {
         Self {
             name: "openai_compatible",
+            description: "Any server with an OpenAI-compatible API (Ollama, LM Studio, vLLM, llama.cpp)",
+            default_base_url: None,
+            default_model: None,
+            max_tokens_field: "max_tokens",
         }
     }
+
+    fn model_doc(&self) -> String {
+        match self.default_model {
+            Some(model) => format!("The model to use; {model} when left out."),
+            None => "The model to use, as the server names it (e.g. `llama3.1`). Required.".into(),
+        }
+    }
+
+    fn base_url_doc(&self) -> String {
+        match self.default_base_url {
+            Some(base) => {
+                format!("Another server to send the request to instead of {base}, with or without a trailing /v1.")
+            }
+            None => "The server's address, e.g. http://localhost:11434 (Ollama) or http://localhost:1234 \
+                     (LM Studio), with or without a trailing /v1. Required."
+                .into(),
+        }
+    }
+
+    /// Whether `endpoint` is this provider's public service, which always needs a key.
+    fn is_public_endpoint(&self, endpoint: &str) -> bool {
+        self.default_base_url.is_some_and(|base| chat_url(base) == endpoint)
+    }
+
+    fn check_chat(&self, params: &Value) -> Vec<(String, String)> {
+        let mut issues = Vec::new();
+        let given = |key: &str| params.get(key).is_some_and(|v| !v.is_null());
+        match (given("prompt"), given("messages")) {
+            (true, true) => issues.push((
+                "messages".into(),
+                "give either `prompt` (one message) or `messages` (a conversation), not both".into(),
+            )),
+            (false, false) => issues.push((
+                String::new(),
+                "needs `prompt` (one message) or `messages` (a conversation)".into(),
+            )),
+            _ => {}
+        }
+        if params
+            .get("prompt")
+            .and_then(Value::as_str)
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            issues.push(("prompt".into(), "is empty".into()));
+        }
+        if params
+            .get("messages")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            issues.push(("messages".into(), "needs at least one message".into()));
+        }
+        net::check_url_param(params, "base_url", &mut issues);
+        if self.default_base_url.is_none() && !given("base_url") {
+            issues.push((
+                "base_url".into(),
+                format!(
+                    "is required: {} needs the address of your server, e.g. http://localhost:11434 for Ollama",
+                    self.name
+                ),
+            ));
+        }
+        if self.default_model.is_none() && !given("model") {
+            issues.push((
+                "model".into(),
+                format!(
+                    "is required: {} needs the name of a model your server runs, e.g. llama3.1",
+                    self.name
+                ),
+            ));
+        }
+        issues
+    }
+
+    /// Failures that have a likelier cause than the status alone says.
+    fn explain(&self, error: StepError) -> StepError {
+        match error {
+            StepError::Fatal { code, message } if code == "HTTP_401" || code == "HTTP_403" => StepError::Fatal {
+                message: format!(
+                    "{message}; check the API key: set it with `flowpilot-cli credentials set {} {API_KEY}` or in Credentials",
+                    self.name
+                ),
+                code,
+            },
+            // A 429 about quota or billing will not clear by waiting.
+            StepError::Retryable { code, message, .. }
+                if code == "HTTP_429" && message.to_ascii_lowercase().contains("quota") =>
+            {
+                StepError::Fatal {
+                    code,
+                    message: format!("{message}; the account's quota is used up: check its plan and billing"),
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message of a conversation.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Message {
+    /// Who says it: `system` (instructions), `user` or `assistant` (the model's earlier replies).
+    role: Role,
+    /// What is said.
+    content: Text,
+}
+
+/// Ask a chat model for a reply.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ChatParams {
+    /// The question or instruction, sent as one user message. Give this or `messages`.
+    #[serde(default)]
+    prompt: Option<Text>,
+    /// A whole conversation, oldest first, instead of `prompt`.
+    #[serde(default)]
+    messages: Option<Vec<Message>>,
+    /// Instructions on how to answer (tone, format, role), sent before everything else.
+    #[serde(default)]
+    system: Option<Text>,
+    /// The model to use.
+    #[serde(default)]
+    model: Option<String>,
+    /// Randomness from 0 to 2: lower gives more focused, repeatable answers.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 2))]
+    temperature: Option<f64>,
+    /// The longest reply, in tokens (about ¾ of a word each).
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    max_tokens: Option<u32>,
+    /// Ask for a reply that is a single JSON object. Say "JSON" in the prompt
+    /// too: OpenAI refuses JSON mode otherwise.
+    #[serde(default)]
+    json: bool,
+    /// Ask for a reply that follows this JSON Schema exactly (structured outputs).
+    /// Takes precedence over `json`.
+    #[serde(default)]
+    json_schema: Option<Map<String, Value>>,
+    /// The server to send the request to.
+    #[serde(default)]
+    base_url: Option<String>,
+}
+
+/// The endpoint for a base URL given with or without `/v1`, or already in full.
+fn chat_url(base: &str) -> String {
+    let base = base.trim().trim_end_matches('/');
+    if base.ends_with("/chat/completions") {
+        base.to_string()
+    } else if base.ends_with("/v1") {
+        format!("{base}/chat/completions")
+    } else {
+        format!("{base}/v1/chat/completions")
+    }
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+fn invalid(message: impl Into<String>) -> StepError {
+    StepError::fatal("INVALID_PARAMS", message)
+}
+
+/// The request's `messages`: the system message first, then the prompt or conversation.
+fn build_messages(
+    system: Option<Text>,
+    prompt: Option<Text>,
+    messages: Option<Vec<Message>>,
+) -> Result<Vec<Value>, StepError> {
+    let mut out = Vec::new();
+    if let Some(Text(system)) = system.filter(|s| !s.0.trim().is_empty()) {
+        out.push(json!({"role": "system", "content": system}));
+    }
+    match (prompt, messages) {
+        (Some(_), Some(_)) => return Err(invalid("give either `prompt` or `messages`, not both")),
+        (None, None) => return Err(invalid("needs `prompt` (one message) or `messages` (a conversation)")),
+        (Some(Text(prompt)), None) => out.push(json!({"role": "user", "content": prompt})),
+        (None, Some(messages)) if messages.is_empty() => {
+            return Err(invalid("messages: needs at least one message"));
+        }
+        (None, Some(messages)) => out.extend(
+            messages
+                .into_iter()
+                .map(|m| json!({"role": m.role.as_str(), "content": m.content.0})),
+        ),
+    }
+    Ok(out)
+}
+
+fn response_format(json_mode: bool, schema: Option<Map<String, Value>>) -> Option<Value> {
+    match schema {
+        Some(schema) => Some(json!({
+            "type": "json_schema",
+            "json_schema": {"name": "plan", "schema": schema, "strict": true},
+        })),
+        None if json_mode => Some(json!({"type": "json_object"})),
+        None => None,
+    }
+}
+
+/// The reply text and metadata from a chat completion response.
+fn read_completion(body: &Value, requested_model: &str, url: &str) -> Result<(String, Map<String, Value>), StepError> {
+    let bad = |what: &str| {
+        let excerpt = net::error_detail(body.to_string().as_bytes()).unwrap_or_default();
+        StepError::fatal(
+            "BAD_RESPONSE",
+            format!("{url} answered, but not like an OpenAI-compatible chat API ({what}): {excerpt}"),
+        )
+    };
+    let choice = body.pointer("/choices/0").ok_or_else(|| bad("no `choices`"))?;
+    let finish_reason = choice.get("finish_reason").cloned().unwrap_or(Value::Null);
+    let text = match choice.pointer("/message/content") {
+        Some(Value::String(s)) => s.clone(),
+        // Some servers return content parts; their text is the reply.
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect(),
+        _ => {
+            if let Some(refusal) = choice.pointer("/message/refusal").and_then(Value::as_str) {
+                return Err(StepError::fatal("REFUSED", format!("the model declined: {refusal}")));
+            }
+            return Err(StepError::fatal(
+                "EMPTY_REPLY",
+                format!("the model returned no text (finish_reason: {finish_reason})"),
+            ));
+        }
+    };
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or(requested_model)
+        .to_string();
+    let usage = body.get("usage").cloned().unwrap_or(Value::Null);
+    let usage = json!({
+        "prompt_tokens": usage.get("prompt_tokens").cloned().unwrap_or(Value::Null),
+        "completion_tokens": usage.get("completion_tokens").cloned().unwrap_or(Value::Null),
+        "total_tokens": usage.get("total_tokens").cloned().unwrap_or(Value::Null),
+    });
+    let mut meta = Map::new();
+    meta.insert("model".into(), json!(model));
+    meta.insert("usage".into(), usage);
+    meta.insert("finish_reason".into(), finish_reason);
+    Ok((text, meta))
+}
+
+/// `Reply from gpt-4o-mini (57 tokens)`, and why it stopped if it did not finish.
+fn summary(meta: &Map<String, Value>) -> String {
+    let model = meta.get("model").and_then(Value::as_str).unwrap_or("the model");
+    let mut message = format!("Reply from {model}");
+    if let Some(total) = meta
+        .get("usage")
+        .and_then(|u| u.get("total_tokens"))
+        .and_then(Value::as_u64)
+    {
+        message.push_str(&format!(" ({total} tokens)"));
+    }
+    match meta.get("finish_reason").and_then(Value::as_str) {
+        Some("length") => message.push_str("; cut off at max_tokens"),
+        Some("content_filter") => message.push_str("; cut off by the content filter"),
+        _ => {}
+    }
+    message
 }
 
 #[async_trait]
@@ -26,20 +347,304 @@ impl Provider for Llm {
     fn name(&self) -> &'static str {
         self.name
     }
+
     fn description(&self) -> &'static str {
-        "LLM chat completions"
+        self.description
     }
+
     fn actions(&self) -> Vec<ActionSpec> {
-        vec![]
+        let mut schema = schema_of::<ChatParams>();
+        // One params type serves three providers; only these two docs differ.
+        if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+            if let Some(model) = props.get_mut("model").and_then(Value::as_object_mut) {
+                model.insert("description".into(), self.model_doc().into());
+            }
+            if let Some(base) = props.get_mut("base_url").and_then(Value::as_object_mut) {
+                base.insert("description".into(), self.base_url_doc().into());
+            }
+        }
+        vec![ActionSpec {
+            name: CHAT,
+            description: "Ask a chat model and return its reply as text",
+            params_schema: schema,
+            side_effects: false,
+        }]
     }
+
+    fn credential_fields(&self) -> &'static [&'static str] {
+        &[API_KEY]
+    }
+
+    fn default_timeout(&self) -> Duration {
+        // Long answers from large models take minutes.
+        Duration::from_secs(300)
+    }
+
+    fn prepare(&self, action: &str, params: &Value) -> Vec<(String, String)> {
+        match action {
+            CHAT => self.check_chat(params),
+            _ => Vec::new(),
+        }
+    }
+
     async fn run(
         &self,
-        _a: &str,
-        _p: Value,
-        _c: &Credentials,
-        _x: &StepContext,
-        _k: CancellationToken,
+        action: &str,
+        params: Value,
+        credentials: &Credentials,
+        ctx: &StepContext,
+        cancel: CancellationToken,
     ) -> Result<ProviderResult, StepError> {
-        Err(StepError::fatal("UNIMPLEMENTED", "not yet"))
+        if action != CHAT {
+            return Err(StepError::fatal(
+                "UNKNOWN_ACTION",
+                format!("{} has no action `{action}`", self.name),
+            ));
+        }
+        let p: ChatParams = parse_params(params)?;
+        let messages = build_messages(p.system, p.prompt, p.messages)?;
+        let model = non_empty(p.model)
+            .or(self.default_model.map(String::from))
+            .ok_or_else(|| invalid(format!("model: {} needs the name of a model", self.name)))?;
+        let base = non_empty(p.base_url)
+            .or(self.default_base_url.map(String::from))
+            .ok_or_else(|| invalid(format!("base_url: {} needs the address of your server", self.name)))?;
+        let endpoint = chat_url(&base);
+        let url = net::parse_url("base_url", &endpoint)?;
+
+        let key = credentials
+            .get(API_KEY)
+            .await?
+            .filter(|k| !k.expose().trim().is_empty());
+        if key.is_none() && self.is_public_endpoint(&endpoint) {
+            // `require` words the error (and the fix) like every other provider.
+            credentials.require(API_KEY).await?;
+            return Err(StepError::fatal(
+                "MISSING_CREDENTIALS",
+                format!(
+                    "the `{API_KEY}` for {} is empty; set it with `flowpilot-cli credentials set {} {API_KEY}`",
+                    self.name, self.name
+                ),
+            ));
+        }
+
+        let mut body = json!({"model": model, "messages": messages});
+        if let Some(t) = p.temperature {
+            body["temperature"] = json!(t);
+        }
+        if let Some(n) = p.max_tokens {
+            body[self.max_tokens_field] = json!(n);
+        }
+        if let Some(format) = response_format(p.json, p.json_schema) {
+            body["response_format"] = format;
+        }
+
+        let mut request = ctx.http.post(url).json(&body);
+        if let Some(key) = &key {
+            request = request.bearer_auth(key.expose());
+        }
+        let reply = net::exchange(request, &net::success, None, &cancel)
+            .await
+            .map_err(|e| self.explain(e))?;
+        if reply.truncated {
+            return Err(StepError::fatal(
+                "BAD_RESPONSE",
+                format!("{} sent a reply larger than Flowpilot keeps", reply.url),
+            ));
+        }
+        let body = net::body_value(&reply.body, true);
+        let (text, metadata) = read_completion(&body, &model, &reply.url)?;
+        let mut result = ProviderResult::ok(Value::String(text), summary(&metadata));
+        result.metadata = metadata;
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_join_with_or_without_v1() {
+        assert_eq!(
+            chat_url("https://api.openai.com"),
+            "https://api.openai.com/v1/chat/completions"
+        );
+        assert_eq!(
+            chat_url("https://api.openai.com/"),
+            "https://api.openai.com/v1/chat/completions"
+        );
+        assert_eq!(
+            chat_url("http://localhost:11434/v1"),
+            "http://localhost:11434/v1/chat/completions"
+        );
+        assert_eq!(
+            chat_url("http://localhost:11434/v1/"),
+            "http://localhost:11434/v1/chat/completions"
+        );
+        assert_eq!(
+            chat_url("https://api.groq.com/openai"),
+            "https://api.groq.com/openai/v1/chat/completions"
+        );
+        assert_eq!(chat_url("http://h/v1/chat/completions"), "http://h/v1/chat/completions");
+    }
+
+    #[test]
+    fn public_endpoints_are_recognised() {
+        assert!(Llm::openai().is_public_endpoint(&chat_url("https://api.openai.com/v1")));
+        assert!(!Llm::openai().is_public_endpoint(&chat_url("http://127.0.0.1:9")));
+        assert!(Llm::groq().is_public_endpoint(&chat_url("https://api.groq.com/openai")));
+        assert!(!Llm::openai_compatible().is_public_endpoint(&chat_url("https://api.openai.com")));
+    }
+
+    fn paths(issues: Vec<(String, String)>) -> Vec<String> {
+        issues.into_iter().map(|(p, _)| p).collect()
+    }
+
+    #[test]
+    fn prepare_wants_exactly_one_of_prompt_and_messages() {
+        let openai = Llm::openai();
+        assert!(openai.prepare(CHAT, &json!({"prompt": "hi"})).is_empty());
+        assert!(
+            openai
+                .prepare(CHAT, &json!({"messages": [{"role": "user", "content": "hi"}]}))
+                .is_empty()
+        );
+        let both = openai.prepare(
+            CHAT,
+            &json!({"prompt": "hi", "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        assert_eq!(both[0].0, "messages");
+        assert!(both[0].1.contains("not both"), "{both:?}");
+        let neither = openai.prepare(CHAT, &json!({"system": "be brief"}));
+        assert_eq!(neither[0].0, "");
+        assert!(neither[0].1.contains("needs `prompt`"), "{neither:?}");
+        assert_eq!(paths(openai.prepare(CHAT, &json!({"prompt": " "}))), ["prompt"]);
+        assert_eq!(paths(openai.prepare(CHAT, &json!({"messages": []}))), ["messages"]);
+        assert!(openai.prepare(CHAT, &json!({"prompt": "${steps.0.output}"})).is_empty());
+    }
+
+    #[test]
+    fn prepare_requires_base_url_and_model_for_compatible_servers() {
+        let compat = Llm::openai_compatible();
+        assert_eq!(
+            paths(compat.prepare(CHAT, &json!({"prompt": "hi"}))),
+            ["base_url", "model"]
+        );
+        assert!(
+            compat
+                .prepare(
+                    CHAT,
+                    &json!({"prompt": "hi", "base_url": "http://localhost:11434", "model": "llama3.1"})
+                )
+                .is_empty()
+        );
+        assert!(
+            compat
+                .prepare(
+                    CHAT,
+                    &json!({"prompt": "hi", "base_url": "${steps.0.output}", "model": "m"})
+                )
+                .is_empty()
+        );
+        assert_eq!(
+            paths(compat.prepare(
+                CHAT,
+                &json!({"prompt": "hi", "base_url": "localhost:11434", "model": "m"})
+            )),
+            ["base_url"]
+        );
+        assert!(Llm::groq().prepare(CHAT, &json!({"prompt": "hi"})).is_empty());
+    }
+
+    #[test]
+    fn messages_put_the_system_prompt_first() {
+        let m = build_messages(Some(Text("be brief".into())), Some(Text("hi".into())), None).unwrap();
+        assert_eq!(
+            m,
+            vec![
+                json!({"role": "system", "content": "be brief"}),
+                json!({"role": "user", "content": "hi"})
+            ]
+        );
+        let conversation: Vec<Message> = serde_json::from_value(json!([
+            {"role": "user", "content": "2+2?"},
+            {"role": "assistant", "content": "4"},
+            {"role": "user", "content": 7}
+        ]))
+        .unwrap();
+        let m = build_messages(None, None, Some(conversation)).unwrap();
+        assert_eq!(m[1], json!({"role": "assistant", "content": "4"}));
+        assert_eq!(m[2], json!({"role": "user", "content": "7"}));
+        assert_eq!(build_messages(None, None, None).unwrap_err().code(), "INVALID_PARAMS");
+    }
+
+    #[test]
+    fn json_modes_set_the_response_format() {
+        assert_eq!(response_format(false, None), None);
+        assert_eq!(response_format(true, None), Some(json!({"type": "json_object"})));
+        let schema = json!({"type": "object"}).as_object().cloned();
+        assert_eq!(
+            response_format(true, schema),
+            Some(json!({
+                "type": "json_schema",
+                "json_schema": {"name": "plan", "schema": {"type": "object"}, "strict": true}
+            }))
+        );
+    }
+
+    #[test]
+    fn completions_are_read_with_usage_and_finish_reason() {
+        let body = json!({
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello!"}, "finish_reason": "length"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+        });
+        let (text, meta) = read_completion(&body, "gpt-4o-mini", "u").unwrap();
+        assert_eq!(text, "Hello!");
+        assert_eq!(meta["model"], "gpt-4o-mini-2024-07-18");
+        assert_eq!(meta["usage"]["total_tokens"], 7);
+        assert_eq!(
+            summary(&meta),
+            "Reply from gpt-4o-mini-2024-07-18 (7 tokens); cut off at max_tokens"
+        );
+
+        let refused = json!({"choices": [{"message": {"content": null, "refusal": "I can't help with that."}}]});
+        assert_eq!(read_completion(&refused, "m", "u").unwrap_err().code(), "REFUSED");
+        let empty = json!({"choices": [{"message": {"content": null}, "finish_reason": "tool_calls"}]});
+        assert_eq!(read_completion(&empty, "m", "u").unwrap_err().code(), "EMPTY_REPLY");
+        let wrong = json!({"hello": "world"});
+        let e = read_completion(&wrong, "m", "http://h/v1/chat/completions").unwrap_err();
+        assert_eq!(e.code(), "BAD_RESPONSE");
+        assert!(e.to_string().contains("no `choices`"), "{e}");
+    }
+
+    #[test]
+    fn quota_errors_are_not_retried_and_auth_errors_say_what_to_fix() {
+        let quota = StepError::Retryable {
+            code: "HTTP_429".into(),
+            message: "POST u -> 429 Too Many Requests: You exceeded your current quota".into(),
+            after: None,
+        };
+        assert!(!Llm::openai().explain(quota).is_retryable());
+        let busy = StepError::retryable("HTTP_429", "POST u -> 429 Too Many Requests: slow down");
+        assert!(Llm::openai().explain(busy).is_retryable());
+        let e = Llm::groq().explain(StepError::fatal("HTTP_401", "POST u -> 401 Unauthorized"));
+        assert!(e.to_string().contains("credentials set groq api_key"), "{e}");
+    }
+
+    #[test]
+    fn schema_docs_name_each_providers_defaults() {
+        let spec = &Llm::openai().actions()[0];
+        let doc = spec.params_schema["properties"]["model"]["description"]
+            .as_str()
+            .unwrap();
+        assert!(doc.contains("gpt-4o-mini"), "{doc}");
+        let spec = &Llm::openai_compatible().actions()[0];
+        let doc = spec.params_schema["properties"]["base_url"]["description"]
+            .as_str()
+            .unwrap();
+        assert!(doc.contains("Required"), "{doc}");
+        assert!(!spec.side_effects);
     }
 }

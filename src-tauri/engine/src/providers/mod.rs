@@ -8,6 +8,7 @@ pub mod delay;
 pub mod http;
 pub mod llm;
 pub mod logic;
+pub mod net;
 pub mod webhook;
 
 /// Every built-in provider, in the order the catalogue shows them.

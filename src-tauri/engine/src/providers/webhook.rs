@@ -1,33 +1,110 @@
-//! `webhook`: TODO(helper) — being written.
-use crate::registry::{ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError};
+//! `webhook`: POST a JSON payload to a URL (Slack, Discord, Zapier, n8n, your own
+//! endpoint), in the seeds' `post_request` shape.
+
+use super::net::{self, Scalar};
+use crate::registry::{
+    ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
+};
 use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
 
 pub struct Webhook;
+
+/// POST a JSON payload to a webhook URL.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PostParams {
+    /// The webhook's address, in full: `https://hooks.example.com/...`.
+    url: String,
+    /// The JSON to send, e.g. `{"text": "${steps.0.output}"}`.
+    payload: Value,
+    /// Extra request headers, as name → value.
+    #[serde(default)]
+    headers: BTreeMap<String, Scalar>,
+}
+
+fn check_post(params: &Value) -> Vec<(String, String)> {
+    let mut issues = Vec::new();
+    net::check_url_param(params, "url", &mut issues);
+    net::check_headers_param(params, &mut issues);
+    issues
+}
 
 #[async_trait]
 impl Provider for Webhook {
     fn name(&self) -> &'static str {
         "webhook"
     }
-    fn aliases(&self) -> &'static [&'static str] {
-        &[]
-    }
+
     fn description(&self) -> &'static str {
-        "HTTP requests to any API"
+        "Send data to a webhook URL"
     }
+
     fn actions(&self) -> Vec<ActionSpec> {
-        vec![]
+        vec![ActionSpec {
+            name: "post_request",
+            description: "POST a JSON payload to a URL",
+            params_schema: schema_of::<PostParams>(),
+            side_effects: true,
+        }]
     }
+
+    fn prepare(&self, action: &str, params: &Value) -> Vec<(String, String)> {
+        match action {
+            "post_request" => check_post(params),
+            _ => Vec::new(),
+        }
+    }
+
     async fn run(
         &self,
-        _a: &str,
-        _p: Value,
-        _c: &Credentials,
-        _x: &StepContext,
-        _k: CancellationToken,
+        action: &str,
+        params: Value,
+        _credentials: &Credentials,
+        ctx: &StepContext,
+        cancel: CancellationToken,
     ) -> Result<ProviderResult, StepError> {
-        Err(StepError::fatal("UNIMPLEMENTED", "not yet"))
+        if action != "post_request" {
+            return Err(StepError::fatal(
+                "UNKNOWN_ACTION",
+                format!("webhook has no action `{action}`"),
+            ));
+        }
+        let p: PostParams = parse_params(params)?;
+        let url = net::parse_url("url", &p.url)?;
+        let headers = net::header_map(&p.headers)?;
+        let request = ctx.http.post(url).headers(headers).json(&p.payload);
+        let reply = net::exchange(request, &net::success, None, &cancel).await?;
+        let message = format!("Status {}", reply.status.as_u16());
+        let mut result = ProviderResult::ok(reply.output(), message);
+        result.metadata = reply.metadata();
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn payload_and_url_are_required_and_documented() {
+        let schema = schema_of::<PostParams>();
+        assert_eq!(schema["required"], json!(["url", "payload"]));
+        assert!(schema["properties"]["url"].get("description").is_some());
+        assert!(schema["properties"]["payload"].get("description").is_some());
+    }
+
+    #[test]
+    fn prepare_checks_literal_urls_only() {
+        let issues = Webhook.prepare("post_request", &json!({"url": "hooks.slack.com/x", "payload": {}}));
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].0, "url");
+        let issues = Webhook.prepare("post_request", &json!({"url": "${steps.0.output}", "payload": {}}));
+        assert!(issues.is_empty(), "{issues:?}");
     }
 }

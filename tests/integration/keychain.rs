@@ -1,0 +1,86 @@
+//! The keychain against the real Secret Service: gnome-keyring on a private D-Bus
+//! session, started by scripts/test.sh. With FLOWPILOT_REQUIRE_KEYCHAIN=1 (as CI
+//! sets it) a missing Secret Service fails these tests instead of skipping them.
+
+use flowpilot_core::api::{ErrorCode, Flowpilot, Options};
+use flowpilot_core::secrets::{Keychain, SecretsError};
+use flowpilot_engine::Sensitive;
+use std::process::Command;
+
+/// The real keychain, or `None` (test skipped) when none runs and none is required.
+fn real_keychain() -> Option<Keychain> {
+    let keychain = Keychain::os();
+    match keychain.status() {
+        Ok(()) => Some(keychain),
+        Err(e) if std::env::var_os("FLOWPILOT_REQUIRE_KEYCHAIN").is_some() => {
+            panic!("FLOWPILOT_REQUIRE_KEYCHAIN is set but the keychain is unavailable: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: no Secret Service ({e}); run scripts/test.sh");
+            None
+        }
+    }
+}
+
+/// What the Secret Service itself holds for an entry, asked with libsecret's CLI.
+fn secret_tool_lookup(user: &str) -> Option<String> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "flowpilot", "username", user])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+#[test]
+fn credentials_go_to_the_secret_service_and_only_their_names_to_sqlite() {
+    let Some(keychain) = real_keychain() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let app = Flowpilot::open(Options {
+        data_dir: Some(dir.path().into()),
+        keychain: Some(keychain),
+        ..Options::default()
+    })
+    .unwrap();
+    let field = format!("api_key_{}", std::process::id());
+    let secret = "sk-real-keychain-value-0123456789";
+
+    app.set_credential("openai", &field, Sensitive::new(secret.into()))
+        .unwrap();
+    assert_eq!(secret_tool_lookup(&format!("openai/{field}")).as_deref(), Some(secret));
+    let listed = app.list_credentials().unwrap();
+    assert!(listed.iter().any(|c| c.provider == "openai" && c.field == field));
+
+    // The database file never holds the value.
+    app.store().checkpoint().unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(secret));
+    }
+
+    assert!(app.delete_credential("openai", &field).unwrap());
+    assert_eq!(secret_tool_lookup(&format!("openai/{field}")), None);
+    assert!(!app.list_credentials().unwrap().iter().any(|c| c.field == field));
+}
+
+#[test]
+fn a_missing_keychain_is_a_clear_error_and_never_a_plaintext_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Flowpilot::open(Options {
+        data_dir: Some(dir.path().into()),
+        keychain: Some(Keychain::unavailable("no D-Bus session bus")),
+        ..Options::default()
+    })
+    .unwrap();
+    let err = app
+        .set_credential("openai", "api_key", Sensitive::new("sk-x".into()))
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::KeychainUnavailable);
+    assert!(err.to_string().contains("Secret Service"));
+    assert!(
+        app.list_credentials().unwrap().is_empty(),
+        "nothing recorded when the keychain refused"
+    );
+    assert!(matches!(app.keychain_status(), Err(SecretsError::Unavailable { .. })));
+}
