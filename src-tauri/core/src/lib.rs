@@ -1,1 +1,10 @@
+//! Flowpilot core: the SQLite store, the OS keychain, and the facade that the
+//! desktop app and the headless CLI share.
 
+pub mod api;
+pub mod cli;
+pub mod notices;
+pub mod scheduler;
+pub mod secrets;
+pub mod settings;
+pub mod store;

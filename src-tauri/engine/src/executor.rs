@@ -367,6 +367,33 @@ impl Executor {
         outcome
     }
 
+    /// Run one step on its own with given inputs (the seeds' `execute-step`, for
+    /// "test this step"): `scope` holds the earlier results it may refer to.
+    pub async fn run_single_step(
+        &self,
+        run_id: &str,
+        step: &StepSpec,
+        scope: &Scope,
+        cancel: CancellationToken,
+    ) -> StepRecord {
+        let timeout = step
+            .timeout_s
+            .map(Duration::from_secs_f64)
+            .or_else(|| self.registry.get(&step.provider).map(|p| p.default_timeout()))
+            .unwrap_or(Duration::from_secs(60));
+        let ctx = StepContext {
+            run_id: run_id.to_string(),
+            plan_name: template::to_text(&scope.plan["name"]),
+            step_index: scope.steps.len(),
+            attempt: 1,
+            http: self.http.clone(),
+        };
+        let mut redactor = Redactor::default();
+        let attempted =
+            self.run_step_with_retries(step, scope, &ctx, timeout, &mut redactor, &NoObserver, &cancel).await;
+        self.record(run_id, scope.steps.len(), step, &attempted, &redactor)
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn run_step_with_retries(
         &self,

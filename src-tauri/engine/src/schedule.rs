@@ -52,6 +52,12 @@ impl Schedule {
         self.cron.find_next_occurrence(&local, false).ok().map(|t| t.with_timezone(&Utc))
     }
 
+    /// The newest fire at or before `at`.
+    pub fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = at.with_timezone(&self.tz);
+        self.cron.find_previous_occurrence(&local, true).ok().map(|t| t.with_timezone(&Utc))
+    }
+
     /// The next `n` fires after `after`.
     pub fn upcoming(&self, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
         let mut out = Vec::with_capacity(n);

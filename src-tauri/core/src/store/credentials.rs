@@ -1,0 +1,64 @@
+//! Which credential fields are set, per provider. Only names and times: the
+//! values themselves live in the OS keychain and never touch this file.
+
+use super::{Result, Store, get_ts, ts};
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+impl Store {
+    /// Note that `provider`'s `field` has been set (or set again) at `now`.
+    pub fn record_credential(&self, provider: &str, field: &str, now: DateTime<Utc>) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO credential_fields (provider, field, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (provider, field) DO UPDATE SET updated_at = excluded.updated_at",
+                params![provider, field, ts(&now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Forget a field; returns whether it was recorded.
+    pub fn forget_credential(&self, provider: &str, field: &str) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM credential_fields WHERE provider = ?1 AND field = ?2",
+                params![provider, field],
+            )? > 0)
+        })
+    }
+
+    /// Every recorded field as `(provider, field, updated_at)`, by provider then field.
+    pub fn list_credentials(&self) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+        self.read(|tx| {
+            let mut stmt =
+                tx.prepare("SELECT provider, field, updated_at FROM credential_fields ORDER BY provider, field")?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, get_ts(row, 2)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::test_support::*;
+
+    #[test]
+    fn record_update_forget() {
+        let (_dir, store) = temp_store();
+        store.record_credential("slack", "token", t(0)).unwrap();
+        store.record_credential("openai", "api_key", t(1)).unwrap();
+        store.record_credential("slack", "token", t(5)).unwrap();
+        assert_eq!(
+            store.list_credentials().unwrap(),
+            vec![
+                ("openai".to_string(), "api_key".to_string(), t(1)),
+                ("slack".to_string(), "token".to_string(), t(5))
+            ]
+        );
+
+        assert!(store.forget_credential("slack", "token").unwrap());
+        assert!(!store.forget_credential("slack", "token").unwrap());
+        assert_eq!(store.list_credentials().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,153 @@
+//! The schema, as an append-only list of migrations. Never edit a released
+//! migration: add a new one (schedules, for instance, will be migration 2).
+//!
+//! `auto_vacuum = INCREMENTAL` is not here: it must be set before the first
+//! table exists *and* before the switch to WAL, so [`super::Store::open`] sets it
+//! on a new file.
+
+use rusqlite_migration::{M, Migrations};
+
+const LIST: &[M<'static>] = &[
+    M::up(
+    r#"
+CREATE TABLE plans (
+    id              TEXT PRIMARY KEY NOT NULL,
+    name            TEXT NOT NULL,
+    description     TEXT,
+    original_prompt TEXT,
+    status          TEXT NOT NULL CHECK (status IN ('draft', 'active', 'archived')),
+    plan_json       TEXT NOT NULL CHECK (json_valid(plan_json)),
+    trigger_json    TEXT NOT NULL CHECK (json_valid(trigger_json)),
+    version         INTEGER NOT NULL CHECK (version >= 1),
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX plans_name ON plans (name COLLATE NOCASE);
+
+CREATE TABLE plan_versions (
+    plan_id   TEXT NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
+    version   INTEGER NOT NULL CHECK (version >= 1),
+    plan_json TEXT NOT NULL CHECK (json_valid(plan_json)),
+    saved_at  TEXT NOT NULL,
+    PRIMARY KEY (plan_id, version)
+) STRICT;
+
+CREATE TABLE runs (
+    id            TEXT PRIMARY KEY NOT NULL,
+    plan_id       TEXT REFERENCES plans (id) ON DELETE SET NULL,
+    plan_name     TEXT NOT NULL,
+    trigger_kind  TEXT NOT NULL,
+    scheduled_for TEXT,
+    status        TEXT NOT NULL
+                  CHECK (status IN ('running', 'success', 'failed', 'cancelled', 'interrupted')),
+    started_at    TEXT NOT NULL,
+    finished_at   TEXT,
+    error         TEXT,
+    CHECK ((status = 'running') = (finished_at IS NULL))
+) STRICT;
+-- One run per fire: a scheduler that fires twice gets a constraint error.
+CREATE UNIQUE INDEX runs_plan_fire ON runs (plan_id, scheduled_for);
+CREATE INDEX runs_started ON runs (started_at);
+CREATE INDEX runs_plan_started ON runs (plan_id, started_at);
+CREATE INDEX runs_status_started ON runs (status, started_at);
+
+CREATE TABLE step_logs (
+    id             INTEGER PRIMARY KEY,
+    run_id         TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step_number    INTEGER NOT NULL CHECK (step_number >= 0),
+    step_id        TEXT,
+    provider       TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('success', 'error', 'retrying', 'timeout', 'skipped')),
+    attempt        INTEGER NOT NULL CHECK (attempt >= 0),
+    message        TEXT NOT NULL,
+    latency_ms     INTEGER NOT NULL CHECK (latency_ms >= 0),
+    output_preview TEXT NOT NULL,
+    output         TEXT,
+    metadata       TEXT NOT NULL DEFAULT '{}',
+    error          TEXT,
+    timestamp      TEXT NOT NULL
+) STRICT;
+CREATE INDEX step_logs_run ON step_logs (run_id, id);
+CREATE INDEX step_logs_time ON step_logs (timestamp);
+
+-- Which credential fields are set, per provider; the values live in the OS keychain.
+CREATE TABLE credential_fields (
+    provider   TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (provider, field)
+) STRICT;
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL CHECK (json_valid(value))
+) STRICT;
+"#,
+    ),
+    M::up(super::schedules::MIGRATION_SQL),
+];
+
+/// Every migration, oldest first.
+pub(crate) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(LIST);
+
+/// The schema version this code writes (`PRAGMA user_version` after migrating).
+pub const SCHEMA_VERSION: usize = LIST.len();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::*;
+    use crate::store::{Store, StoreError};
+
+    #[test]
+    fn migrations_validate() {
+        MIGRATIONS.validate().unwrap();
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_the_file_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        {
+            let store = Store::open(&path).unwrap();
+            store.create_plan(&plan_file("From the future"), t(0)).unwrap();
+        }
+        let newer = SCHEMA_VERSION as i64 + 3;
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", newer).unwrap();
+            // A newer Flowpilot might have added a table we do not know.
+            conn.execute_batch("CREATE TABLE future_things (x TEXT)").unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+
+        let err = Store::open(&path).unwrap_err();
+        match &err {
+            StoreError::NewerSchema { found, known } => {
+                assert_eq!(*found, newer);
+                assert_eq!(*known, SCHEMA_VERSION);
+            }
+            other => panic!("expected NewerSchema, got {other:?}"),
+        }
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "this database was written by a newer Flowpilot (schema {newer}, this version knows {SCHEMA_VERSION})"
+            )
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before, "the file must not be touched");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, newer);
+    }
+
+    #[test]
+    fn an_older_empty_file_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        std::fs::write(&path, b"").unwrap();
+        let store = Store::open(&path).unwrap();
+        assert!(store.list_plans().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,651 @@
+//! Runs and their step logs.
+//!
+//! A run is created `running`, collects step rows while it runs, and is
+//! finished exactly once: every write that changes a run's status is guarded by
+//! `WHERE status = 'running'`, so a finished run (or one marked `interrupted`
+//! after a crash) is never overwritten.
+
+use super::{
+    Result, Store, StoreError, conversion_error, extended_code, get_json, get_opt_ts, get_run_status, get_ts, get_u64,
+    sql_int, to_json, ts,
+};
+use chrono::{DateTime, Utc};
+use flowpilot_engine::{RunOutcome, RunStatus, StepRecord, StepStatus};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The error recorded on runs found `running` when the store is opened.
+pub const INTERRUPTED_ERROR: &str =
+    "interrupted: Flowpilot stopped before this run finished (crash, forced quit or power loss)";
+
+/// A run about to start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewRun {
+    pub id: String,
+    /// `None` for a plan that is not stored (e.g. `flowpilot-cli run plan.json`).
+    pub plan_id: Option<String>,
+    pub plan_name: String,
+    /// What started it: `manual`, `cli`, `cron`, `catch_up`, ...
+    pub trigger_kind: String,
+    /// The fire this run is for; `(plan_id, scheduled_for)` is unique.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub started_at: DateTime<Utc>,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub id: String,
+    /// `None` if the run was not of a stored plan, or the plan was deleted.
+    pub plan_id: Option<String>,
+    pub plan_name: String,
+    pub trigger_kind: String,
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+/// Which runs to list; every field narrows the list. Times apply to `started_at`:
+/// `since` inclusive, `until` exclusive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunFilter {
+    pub plan_id: Option<String>,
+    pub status: Option<RunStatus>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A page of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    pub limit: u32,
+    pub offset: u64,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self { limit: 50, offset: 0 }
+    }
+}
+
+const RUN_COLUMNS: &str = "id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, finished_at, error";
+
+fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: row.get(0)?,
+        plan_id: row.get(1)?,
+        plan_name: row.get(2)?,
+        trigger_kind: row.get(3)?,
+        scheduled_for: get_opt_ts(row, 4)?,
+        status: get_run_status(row, 5)?,
+        started_at: get_ts(row, 6)?,
+        finished_at: get_opt_ts(row, 7)?,
+        error: row.get(8)?,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown step status `{0}`")]
+struct BadStepStatus(String);
+
+const STEP_COLUMNS: &str = "run_id, step_number, step_id, provider, action, status, attempt, message, latency_ms,
+     output_preview, output, metadata, error, timestamp";
+
+fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
+    let status: String = row.get(5)?;
+    let output: Option<String> = row.get(10)?;
+    Ok(StepRecord {
+        run_id: row.get(0)?,
+        step_number: super::get_usize(row, 1)?,
+        step_id: row.get(2)?,
+        provider: row.get(3)?,
+        action: row.get(4)?,
+        status: StepStatus::parse(&status).ok_or_else(|| conversion_error(5, BadStepStatus(status.clone())))?,
+        attempt: row.get(6)?,
+        message: row.get(7)?,
+        latency_ms: get_u64(row, 8)?,
+        output_preview: row.get(9)?,
+        output: match output {
+            None => Value::Null,
+            Some(text) => serde_json::from_str(&text).map_err(|e| conversion_error(10, e))?,
+        },
+        metadata: get_json(row, 11)?,
+        error: row.get(12)?,
+        timestamp: get_ts(row, 13)?,
+    })
+}
+
+fn run_not_found(id: &str) -> StoreError {
+    StoreError::NotFound {
+        what: "run",
+        id: id.to_string(),
+    }
+}
+
+fn run_status(tx: &Transaction<'_>, id: &str) -> Result<Option<RunStatus>> {
+    Ok(tx
+        .query_row("SELECT status FROM runs WHERE id = ?1", [id], |row| {
+            get_run_status(row, 0)
+        })
+        .optional()?)
+}
+
+/// Why a guarded write to run `id` changed nothing: it is missing, or finished.
+fn not_running(tx: &Transaction<'_>, id: &str) -> StoreError {
+    match run_status(tx, id) {
+        Ok(None) => run_not_found(id),
+        Ok(Some(status)) => StoreError::RunFinished {
+            id: id.to_string(),
+            status,
+        },
+        Err(e) => e,
+    }
+}
+
+/// Insert a step row; with `only_if_running`, only while its run is `running`.
+/// Returns whether a row was written.
+fn insert_step(tx: &Transaction<'_>, record: &StepRecord, only_if_running: bool) -> Result<bool> {
+    let output = match &record.output {
+        Value::Null => None,
+        other => Some(to_json("a step's output", other)?),
+    };
+    let metadata = to_json("a step's metadata", &record.metadata)?;
+    let guard = if only_if_running {
+        "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND status = 'running')"
+    } else {
+        ""
+    };
+    let written = tx.execute(
+        &format!(
+            "INSERT INTO step_logs (run_id, step_number, step_id, provider, action, status, attempt, message,
+                                    latency_ms, output_preview, output, metadata, error, timestamp)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14 {guard}"
+        ),
+        params![
+            record.run_id,
+            sql_int(record.step_number),
+            record.step_id,
+            record.provider,
+            record.action,
+            record.status.as_str(),
+            record.attempt,
+            record.message,
+            sql_int(record.latency_ms),
+            record.output_preview,
+            output,
+            metadata,
+            record.error,
+            ts(&record.timestamp),
+        ],
+    );
+    match written {
+        Ok(n) => Ok(n > 0),
+        Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+            Err(run_not_found(&record.run_id))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Mark runs left `running` (by a crash) as `interrupted`. Their `finished_at`
+/// is the last sign of life: the latest step row, or the start.
+pub(crate) fn mark_interrupted(conn: &mut Connection) -> Result<usize> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let n = tx.execute(
+        "UPDATE runs
+         SET status = 'interrupted',
+             finished_at = MAX(started_at, COALESCE((SELECT MAX(s.timestamp) FROM step_logs s
+                                                     WHERE s.run_id = runs.id), started_at)),
+             error = ?1
+         WHERE status = 'running'",
+        [INTERRUPTED_ERROR],
+    )?;
+    tx.commit()?;
+    Ok(n)
+}
+
+impl Store {
+    /// Record a run as started (`running`).
+    ///
+    /// Errors: [`StoreError::DuplicateFire`] if the plan already has a run for
+    /// this `scheduled_for` (a double fire), [`StoreError::RunExists`] if the id
+    /// is taken, [`StoreError::NotFound`] if `plan_id` names no plan.
+    pub fn create_run(&self, run: &NewRun) -> Result<RunRow> {
+        self.write(|tx| {
+            let inserted = tx.execute(
+                "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6)",
+                params![
+                    run.id,
+                    run.plan_id,
+                    run.plan_name,
+                    run.trigger_kind,
+                    run.scheduled_for.as_ref().map(ts),
+                    ts(&run.started_at),
+                ],
+            );
+            match inserted {
+                Ok(_) => Ok(()),
+                Err(e) => Err(match (extended_code(&e), &run.plan_id, run.scheduled_for) {
+                    (Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE), Some(plan_id), Some(scheduled_for)) => {
+                        StoreError::DuplicateFire {
+                            plan_id: plan_id.clone(),
+                            scheduled_for,
+                        }
+                    }
+                    (Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY), _, _) => {
+                        StoreError::RunExists { id: run.id.clone() }
+                    }
+                    (Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY), Some(plan_id), _) => StoreError::NotFound {
+                        what: "plan",
+                        id: plan_id.clone(),
+                    },
+                    _ => e.into(),
+                }),
+            }
+        })?;
+        Ok(RunRow {
+            id: run.id.clone(),
+            plan_id: run.plan_id.clone(),
+            plan_name: run.plan_name.clone(),
+            trigger_kind: run.trigger_kind.clone(),
+            scheduled_for: run.scheduled_for,
+            status: RunStatus::Running,
+            started_at: run.started_at,
+            finished_at: None,
+            error: None,
+        })
+    }
+
+    /// Append a step row (a final one, or a `retrying` one) to a running run.
+    ///
+    /// Errors: [`StoreError::RunFinished`] if the run is no longer running (the
+    /// row is not written), [`StoreError::NotFound`] if there is no such run.
+    pub fn append_step(&self, record: &StepRecord) -> Result<()> {
+        self.write(|tx| {
+            if insert_step(tx, record, true)? {
+                Ok(())
+            } else {
+                Err(not_running(tx, &record.run_id))
+            }
+        })
+    }
+
+    /// Finish a run: its status, end time and error, and its last step row,
+    /// in one transaction (both are written, or neither).
+    ///
+    /// A run that is no longer `running` is left exactly as it is and
+    /// [`StoreError::RunFinished`] is returned (with the status it keeps);
+    /// [`StoreError::NotAFinalStatus`] if `outcome.status` is `running`.
+    pub fn finish_run(&self, outcome: &RunOutcome, last_step: Option<&StepRecord>) -> Result<()> {
+        if !outcome.status.is_finished() {
+            return Err(StoreError::NotAFinalStatus {
+                id: outcome.run_id.clone(),
+            });
+        }
+        if let Some(step) = last_step
+            && step.run_id != outcome.run_id
+        {
+            return Err(StoreError::WrongRun {
+                expected: outcome.run_id.clone(),
+                found: step.run_id.clone(),
+            });
+        }
+        self.write(|tx| {
+            let updated = tx.execute(
+                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1 AND status = 'running'",
+                params![
+                    outcome.run_id,
+                    outcome.status.as_str(),
+                    ts(&outcome.finished_at),
+                    outcome.error
+                ],
+            )?;
+            if updated == 0 {
+                return Err(not_running(tx, &outcome.run_id));
+            }
+            if let Some(step) = last_step {
+                insert_step(tx, step, false)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn get_run(&self, id: &str) -> Result<RunRow> {
+        self.read(|tx| {
+            tx.query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"), [id], run_row)
+                .optional()?
+                .ok_or_else(|| run_not_found(id))
+        })
+    }
+
+    /// Runs matching `filter`, newest first, one page of them, and how many match in all.
+    pub fn list_runs(&self, filter: &RunFilter, page: Page) -> Result<(Vec<RunRow>, u64)> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut args: Vec<SqlValue> = Vec::new();
+        let mut add = |clause: &str, value: String| {
+            args.push(SqlValue::Text(value));
+            clauses.push(format!("{clause} ?{}", args.len()));
+        };
+        if let Some(plan_id) = &filter.plan_id {
+            add("plan_id =", plan_id.clone());
+        }
+        if let Some(status) = filter.status {
+            add("status =", status.as_str().to_string());
+        }
+        if let Some(since) = filter.since {
+            add("started_at >=", ts(&since));
+        }
+        if let Some(until) = filter.until {
+            add("started_at <", ts(&until));
+        }
+        let condition = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        self.read(|tx| {
+            let total = tx.query_row(
+                &format!("SELECT COUNT(*) FROM runs {condition}"),
+                params_from_iter(args.iter()),
+                |row| get_u64(row, 0),
+            )?;
+            let n = args.len();
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs {condition}
+                 ORDER BY started_at DESC, id DESC LIMIT ?{} OFFSET ?{}",
+                n + 1,
+                n + 2
+            ))?;
+            let mut all = args.clone();
+            all.push(SqlValue::Integer(i64::from(page.limit)));
+            all.push(SqlValue::Integer(sql_int(page.offset)));
+            let rows = stmt.query_map(params_from_iter(all.iter()), run_row)?;
+            Ok((rows.collect::<rusqlite::Result<Vec<_>>>()?, total))
+        })
+    }
+
+    /// Every step row of a run (retries included), in the order written.
+    pub fn step_logs(&self, run_id: &str) -> Result<Vec<StepRecord>> {
+        self.read(|tx| {
+            if run_status(tx, run_id)?.is_none() {
+                return Err(run_not_found(run_id));
+            }
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {STEP_COLUMNS} FROM step_logs WHERE run_id = ?1 ORDER BY id"
+            ))?;
+            let rows = stmt.query_map([run_id], step_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::*;
+    use chrono::Duration;
+    use serde_json::json;
+
+    #[test]
+    fn a_run_and_its_steps_round_trip() {
+        let (_dir, store) = temp_store();
+        let plan = store.create_plan(&plan_file("P"), t(0)).unwrap();
+        let created = store.create_run(&new_run("r1", Some(&plan.id), t(10))).unwrap();
+        assert_eq!(created.status, RunStatus::Running);
+        assert_eq!(store.get_run("r1").unwrap(), created);
+
+        let mut retry = step("r1", 0, "http", StepStatus::Retrying, 40, t(11));
+        retry.output = Value::Null;
+        let mut first = step("r1", 0, "http", StepStatus::Success, 90, t(12));
+        first.attempt = 2;
+        first.output = json!({"body": "x".repeat(1000), "list": [1, 2, {"deep": null}]});
+        let last = step("r1", 1, "llm", StepStatus::Error, 5, t(13));
+        store.append_step(&retry).unwrap();
+        store.append_step(&first).unwrap();
+        store
+            .finish_run(&outcome("r1", RunStatus::Failed, t(10), t(14)), Some(&last))
+            .unwrap();
+
+        assert_eq!(store.step_logs("r1").unwrap(), vec![retry, first, last]);
+        let run = store.get_run("r1").unwrap();
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.finished_at, Some(t(14)));
+        assert_eq!(run.error.as_deref(), Some("it went failed"));
+        assert!(matches!(
+            store.step_logs("nope"),
+            Err(StoreError::NotFound { what: "run", .. })
+        ));
+        assert!(matches!(
+            store.get_run("nope"),
+            Err(StoreError::NotFound { what: "run", .. })
+        ));
+    }
+
+    #[test]
+    fn finish_is_atomic_and_never_overwrites() {
+        let (_dir, store) = temp_store();
+        store.create_run(&new_run("r1", None, t(0))).unwrap();
+        // Make the last step's insert fail, after the run's update has run.
+        store
+            .lock()
+            .execute_batch(
+                "CREATE TEMP TRIGGER refuse_step BEFORE INSERT ON step_logs WHEN NEW.step_number = 99
+                 BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+            )
+            .unwrap();
+        let doomed = step("r1", 99, "http", StepStatus::Success, 1, t(1));
+        let err = store
+            .finish_run(&outcome("r1", RunStatus::Success, t(0), t(2)), Some(&doomed))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Sqlite(_)), "{err:?}");
+        let run = store.get_run("r1").unwrap();
+        assert_eq!(
+            run.status,
+            RunStatus::Running,
+            "the status must roll back with the step"
+        );
+        assert_eq!(run.finished_at, None);
+        assert!(store.step_logs("r1").unwrap().is_empty());
+
+        let last = step("r1", 0, "http", StepStatus::Success, 1, t(1));
+        store
+            .finish_run(&outcome("r1", RunStatus::Success, t(0), t(2)), Some(&last))
+            .unwrap();
+        assert_eq!(store.get_run("r1").unwrap().status, RunStatus::Success);
+
+        // A second finish, and a late step, change nothing.
+        let again = step("r1", 1, "http", StepStatus::Error, 1, t(3));
+        let err = store
+            .finish_run(&outcome("r1", RunStatus::Failed, t(0), t(4)), Some(&again))
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::RunFinished { id, status: RunStatus::Success } if id == "r1"),
+            "{err:?}"
+        );
+        assert!(matches!(
+            store.append_step(&again),
+            Err(StoreError::RunFinished {
+                status: RunStatus::Success,
+                ..
+            })
+        ));
+        let run = store.get_run("r1").unwrap();
+        assert_eq!(run.status, RunStatus::Success);
+        assert_eq!(run.finished_at, Some(t(2)));
+        assert_eq!(run.error.as_deref(), None);
+        assert_eq!(store.step_logs("r1").unwrap(), vec![last]);
+
+        assert!(matches!(
+            store.finish_run(&outcome("r1", RunStatus::Running, t(0), t(4)), None),
+            Err(StoreError::NotAFinalStatus { .. })
+        ));
+        assert!(matches!(
+            store.finish_run(&outcome("ghost", RunStatus::Success, t(0), t(4)), None),
+            Err(StoreError::NotFound { what: "run", .. })
+        ));
+        assert!(matches!(
+            store.append_step(&step("ghost", 0, "http", StepStatus::Success, 1, t(1))),
+            Err(StoreError::NotFound { what: "run", .. })
+        ));
+        assert!(matches!(
+            store.finish_run(
+                &outcome("r1", RunStatus::Success, t(0), t(4)),
+                Some(&step("other", 0, "http", StepStatus::Success, 1, t(1)))
+            ),
+            Err(StoreError::WrongRun { .. })
+        ));
+    }
+
+    #[test]
+    fn a_double_fire_is_refused() {
+        let (_dir, store) = temp_store();
+        let plan = store.create_plan(&plan_file("Cron"), t(0)).unwrap();
+        let fire = t(3600);
+        let scheduled = |id: &str| NewRun {
+            scheduled_for: Some(fire),
+            trigger_kind: "cron".into(),
+            ..new_run(id, Some(&plan.id), fire)
+        };
+        store.create_run(&scheduled("a")).unwrap();
+        let err = store.create_run(&scheduled("b")).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::DuplicateFire { plan_id, scheduled_for } if *plan_id == plan.id && *scheduled_for == fire),
+            "{err:?}"
+        );
+        assert!(matches!(store.get_run("b"), Err(StoreError::NotFound { .. })));
+        // Another fire time, or runs without a fire time, are fine.
+        store
+            .create_run(&NewRun {
+                scheduled_for: Some(fire + Duration::hours(1)),
+                ..scheduled("c")
+            })
+            .unwrap();
+        store.create_run(&new_run("d", Some(&plan.id), fire)).unwrap();
+        store.create_run(&new_run("e", Some(&plan.id), fire)).unwrap();
+
+        assert!(matches!(
+            store.create_run(&new_run("a", None, fire)),
+            Err(StoreError::RunExists { id }) if id == "a"
+        ));
+        assert!(matches!(
+            store.create_run(&new_run("f", Some("no-such-plan"), fire)),
+            Err(StoreError::NotFound { what: "plan", .. })
+        ));
+    }
+
+    #[test]
+    fn a_crash_leaves_runs_interrupted_and_finished_runs_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        let store = Store::open(&path).unwrap();
+        store.create_run(&new_run("crashed", None, t(0))).unwrap();
+        store
+            .append_step(&step("crashed", 0, "http", StepStatus::Success, 5, t(7)))
+            .unwrap();
+        store.create_run(&new_run("silent", None, t(20))).unwrap();
+        store.create_run(&new_run("done", None, t(0))).unwrap();
+        store
+            .finish_run(&outcome("done", RunStatus::Cancelled, t(0), t(3)), None)
+            .unwrap();
+        // Crash: the connection is never closed, the WAL never checkpointed.
+        std::mem::forget(store);
+
+        let store = Store::open(&path).unwrap();
+        let crashed = store.get_run("crashed").unwrap();
+        assert_eq!(crashed.status, RunStatus::Interrupted);
+        assert_eq!(crashed.finished_at, Some(t(7)), "ends at its last step");
+        assert_eq!(crashed.error.as_deref(), Some(INTERRUPTED_ERROR));
+        let silent = store.get_run("silent").unwrap();
+        assert_eq!(silent.status, RunStatus::Interrupted);
+        assert_eq!(silent.finished_at, Some(t(20)), "no steps: ends at its start");
+        let done = store.get_run("done").unwrap();
+        assert_eq!(done.status, RunStatus::Cancelled);
+        assert_eq!(done.finished_at, Some(t(3)));
+        assert_eq!(done.error.as_deref(), Some("it went cancelled"));
+
+        // The crashed process's late writes are refused.
+        assert!(matches!(
+            store.finish_run(&outcome("crashed", RunStatus::Success, t(0), t(30)), None),
+            Err(StoreError::RunFinished {
+                status: RunStatus::Interrupted,
+                ..
+            })
+        ));
+        assert_eq!(store.get_run("crashed").unwrap().status, RunStatus::Interrupted);
+    }
+
+    #[test]
+    fn list_runs_filters_and_pages_newest_first() {
+        let (_dir, store) = temp_store();
+        let a = store.create_plan(&plan_file("A"), t(0)).unwrap();
+        let b = store.create_plan(&plan_file("B"), t(0)).unwrap();
+        for i in 0..10 {
+            let plan = if i % 2 == 0 { &a.id } else { &b.id };
+            let id = format!("r{i}");
+            store.create_run(&new_run(&id, Some(plan), t(i * 60))).unwrap();
+            if i != 9 {
+                let status = if i % 3 == 0 {
+                    RunStatus::Failed
+                } else {
+                    RunStatus::Success
+                };
+                store
+                    .finish_run(&outcome(&id, status, t(i * 60), t(i * 60 + 1)), None)
+                    .unwrap();
+            }
+        }
+        let ids = |rows: &[RunRow]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+
+        let (rows, total) = store
+            .list_runs(&RunFilter::default(), Page { limit: 3, offset: 0 })
+            .unwrap();
+        assert_eq!(total, 10);
+        assert_eq!(ids(&rows), ["r9", "r8", "r7"]);
+        let (rows, _) = store
+            .list_runs(&RunFilter::default(), Page { limit: 3, offset: 8 })
+            .unwrap();
+        assert_eq!(ids(&rows), ["r1", "r0"]);
+
+        let (rows, total) = store
+            .list_runs(
+                &RunFilter {
+                    plan_id: Some(a.id.clone()),
+                    ..Default::default()
+                },
+                Page::default(),
+            )
+            .unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(ids(&rows), ["r8", "r6", "r4", "r2", "r0"]);
+
+        let (rows, total) = store
+            .list_runs(
+                &RunFilter {
+                    status: Some(RunStatus::Failed),
+                    since: Some(t(60)),
+                    until: Some(t(6 * 60)),
+                    ..Default::default()
+                },
+                Page::default(),
+            )
+            .unwrap();
+        assert_eq!(total, 1);
+        assert_eq!(ids(&rows), ["r3"]);
+
+        let (rows, total) = store
+            .list_runs(
+                &RunFilter {
+                    status: Some(RunStatus::Running),
+                    ..Default::default()
+                },
+                Page::default(),
+            )
+            .unwrap();
+        assert_eq!((ids(&rows), total), (vec!["r9".to_string()], 1));
+    }
+}
