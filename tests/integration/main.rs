@@ -1,6 +1,7 @@
 //! Flowpilot's cross-cutting integration tests, in one binary (one link, one
 //! process): each module covers one area against real peers, files and services.
 
+mod cli;
 mod http_provider;
 mod keychain;
 mod llm_provider;

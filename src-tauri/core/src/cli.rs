@@ -328,7 +328,10 @@ impl RunObserver for Progress {
             }
             RunEvent::StepFinished { record, .. } => match record.status {
                 StepStatus::Success => writeln!(err, "        ok in {} ms", record.latency_ms),
-                StepStatus::Skipped => writeln!(err, "  [{}] {}.{} skipped", record.step_number + 1, record.provider, record.action),
+                StepStatus::Skipped => {
+                    let n = total.load(std::sync::atomic::Ordering::Relaxed);
+                    writeln!(err, "  [{}/{n}] {}.{} skipped", record.step_number + 1, record.provider, record.action)
+                }
                 other => writeln!(err, "        {} after {} ms: {}", other.as_str(), record.latency_ms, record.message),
             },
             RunEvent::RunFinished { outcome, .. } => {
