@@ -2,6 +2,7 @@
 //! process): each module covers one area against real peers, files and services.
 
 mod cli;
+mod contract;
 mod http_provider;
 mod keychain;
 mod llm_provider;
