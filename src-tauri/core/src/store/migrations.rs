@@ -9,7 +9,7 @@ use rusqlite_migration::{M, Migrations};
 
 const LIST: &[M<'static>] = &[
     M::up(
-    r#"
+        r#"
 CREATE TABLE plans (
     id              TEXT PRIMARY KEY NOT NULL,
     name            TEXT NOT NULL,
@@ -103,6 +103,29 @@ mod tests {
     #[test]
     fn migrations_validate() {
         MIGRATIONS.validate().unwrap();
+    }
+
+    #[test]
+    fn migration_2_adds_schedules_and_run_owners() {
+        assert_eq!(SCHEMA_VERSION, 2);
+        let (_dir, store) = temp_store();
+        let conn = store.lock();
+        let owner_columns: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'owner' AND type = 'TEXT' AND \"notnull\" = 0",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(owner_columns, 1);
+        let tables: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('schedules', 'missed_fires')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 2);
     }
 
     #[test]

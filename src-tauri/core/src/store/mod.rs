@@ -11,6 +11,7 @@
 
 mod credentials;
 mod migrations;
+mod owners;
 mod plans;
 mod retention;
 mod run_log;
@@ -25,8 +26,8 @@ pub use migrations::SCHEMA_VERSION;
 pub use plans::{PlanRow, PlanSummary, PlanVersion};
 pub use retention::{PruneReport, RetentionPolicy};
 pub use run_log::RunLog;
-pub use schedules::{MissReason, MissedFire, ScheduleState};
 pub use runs::{INTERRUPTED_ERROR, NewRun, Page, RunFilter, RunRow};
+pub use schedules::{MissReason, MissedFire, ScheduleState};
 pub use stats::{ProviderStats, RunCounts, SlowStep};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -64,7 +65,7 @@ pub enum StoreError {
     #[error("a plan named `{name}` already exists")]
     NameTaken { name: String },
     /// The run is no longer `running` (it finished, or was marked interrupted
-    /// when the store was reopened); its status and log are left as they are.
+    /// because the store running it was gone); its status and log are left as they are.
     #[error("run `{id}` is already finished ({})", .status.as_str())]
     RunFinished { id: String, status: RunStatus },
     #[error("run `{id}` cannot be finished with status `running`")]
@@ -88,17 +89,30 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The store. Cheap to share: wrap it in an `Arc`.
+///
+/// Several stores (in one process or several, e.g. the app and the CLI) may
+/// have the same file open. Each is an *owner*: the runs it creates are marked
+/// as its own, and it holds a lock file (`owners/<id>.lock`, next to the
+/// database) until it is dropped, so the others can tell its live runs from a
+/// crash's (see [`Store::recover_orphaned_runs`]).
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Declared after `conn`, so dropped after it: the lock outlives the connection.
+    owner: owners::OwnerLock,
 }
 
 impl Store {
     /// Open (or create) the database at `path` and bring its schema up to date.
     ///
     /// A database written by a newer Flowpilot is refused with
-    /// [`StoreError::NewerSchema`] before anything is written to it. Runs that a
-    /// crash left `running` are marked `interrupted`.
+    /// [`StoreError::NewerSchema`] before anything is written to it. Runs left
+    /// `running` by a store that is gone (a crash) are marked `interrupted`
+    /// ([`Store::recover_orphaned_runs`]); runs of stores still open elsewhere
+    /// are left alone.
+    ///
+    /// Also creates `owners/` next to the file and this store's lock file in
+    /// it; fails with [`StoreError::Io`] if that file cannot be locked.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref();
         if let Some(parent) = path.parent()
@@ -138,20 +152,28 @@ impl Store {
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
         migrations::MIGRATIONS.to_latest(&mut conn)?;
 
-        let interrupted = runs::mark_interrupted(&mut conn)?;
-        if interrupted > 0 {
-            tracing::warn!(
-                count = interrupted,
-                "runs left running by an earlier session are marked interrupted"
-            );
-        }
-        Ok(Store { conn: Mutex::new(conn) })
+        let owner = owners::OwnerLock::acquire(&owners::owners_dir(path))?;
+        let store = Store {
+            conn: Mutex::new(conn),
+            owner,
+        };
+        store.recover_orphaned_runs()?;
+        Ok(store)
     }
 
     /// Copy the WAL into the main file and truncate it (e.g. before a backup).
     pub fn checkpoint(&self) -> Result<()> {
         let conn = self.lock();
         checkpoint(&conn)
+    }
+
+    /// Test support: behave like a crashed process. The connection is never
+    /// closed (nor the WAL checkpointed); the lock is released, but its file stays.
+    #[cfg(test)]
+    pub(crate) fn simulate_crash(self) {
+        let Store { conn, owner } = self;
+        std::mem::forget(conn);
+        owner.abandon();
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {

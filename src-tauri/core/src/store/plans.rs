@@ -1,6 +1,7 @@
 //! Plans and their version history. Every save (create, update, restore) adds a
 //! row to `plan_versions`, so the history holds every version, the current one
-//! included, and nothing is ever lost by saving.
+//! included, and nothing is ever lost by saving. An update that changes nothing
+//! is not a save.
 
 use super::{Result, Store, StoreError, extended_code, get_json, get_opt_run_status, get_opt_ts, get_ts, to_json, ts};
 use chrono::{DateTime, Utc};
@@ -162,9 +163,17 @@ impl Store {
     }
 
     /// Save `plan` as the next version of plan `id`; earlier versions stay in
-    /// the history. Every call adds a version, even if nothing changed.
+    /// the history. If `plan` equals the current version, nothing is written
+    /// and the current row is returned as it is (same version, same `updated_at`).
     pub fn update_plan(&self, id: &str, plan: &PlanFile, now: DateTime<Utc>) -> Result<PlanRow> {
-        self.write(|tx| save_next(tx, id, plan, now))
+        self.write(|tx| {
+            let current = get_plan_in(tx, id)?;
+            if current.plan == *plan {
+                return Ok(current);
+            }
+            save_version(tx, id, plan, current.version.saturating_add(1), now)?;
+            get_plan_in(tx, id)
+        })
     }
 
     pub fn get_plan(&self, id: &str) -> Result<PlanRow> {
@@ -377,6 +386,34 @@ mod tests {
     }
 
     #[test]
+    fn an_update_that_changes_nothing_adds_no_version() {
+        let (_dir, store) = temp_store();
+        let file = plan_file("Same");
+        let created = store.create_plan(&file, t(0)).unwrap();
+
+        let same = store.update_plan(&created.id, &file, t(10)).unwrap();
+        assert_eq!(same, created, "the current row, unchanged (updated_at included)");
+        assert_eq!(store.get_plan(&created.id).unwrap(), created);
+        assert_eq!(store.plan_versions(&created.id).unwrap().len(), 1);
+
+        // A real change is a save; repeating it is not.
+        let mut changed = file.clone();
+        changed.status = PlanStatus::Active;
+        let v2 = store.update_plan(&created.id, &changed, t(20)).unwrap();
+        assert_eq!((v2.version, v2.updated_at), (2, t(20)));
+        assert_eq!(store.update_plan(&created.id, &changed, t(30)).unwrap(), v2);
+        // Going back to the first content is a change too.
+        let v3 = store.update_plan(&created.id, &file, t(40)).unwrap();
+        assert_eq!((v3.version, v3.plan.clone()), (3, file.clone()));
+        assert_eq!(store.plan_versions(&created.id).unwrap().len(), 3);
+
+        assert!(matches!(
+            store.update_plan("missing", &file, t(50)),
+            Err(StoreError::NotFound { what: "plan", .. })
+        ));
+    }
+
+    #[test]
     fn list_shows_the_last_run() {
         let (_dir, store) = temp_store();
         let a = store.create_plan(&plan_file("Alpha"), t(0)).unwrap();
@@ -408,7 +445,9 @@ mod tests {
     fn deleting_a_plan_keeps_its_runs() {
         let (_dir, store) = temp_store();
         let plan = store.create_plan(&plan_file("Doomed"), t(0)).unwrap();
-        store.update_plan(&plan.id, &plan_file("Doomed"), t(1)).unwrap();
+        let mut second = plan_file("Doomed");
+        second.description = None;
+        assert_eq!(store.update_plan(&plan.id, &second, t(1)).unwrap().version, 2);
         store.create_run(&new_run("run-1", Some(&plan.id), t(10))).unwrap();
         store
             .append_step(&step("run-1", 0, "http", StepStatus::Success, 10, t(11)))

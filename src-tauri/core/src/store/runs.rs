@@ -4,7 +4,11 @@
 //! finished exactly once: every write that changes a run's status is guarded by
 //! `WHERE status = 'running'`, so a finished run (or one marked `interrupted`
 //! after a crash) is never overwritten.
+//!
+//! Each run records which store created it (`owner`, see `owners.rs`); only
+//! runs whose owner is gone are marked `interrupted` by crash recovery.
 
+use super::owners::Probe;
 use super::{
     Result, Store, StoreError, conversion_error, extended_code, get_json, get_opt_ts, get_run_status, get_ts, get_u64,
     sql_int, to_json, ts,
@@ -12,11 +16,11 @@ use super::{
 use chrono::{DateTime, Utc};
 use flowpilot_engine::{RunOutcome, RunStatus, StepRecord, StepStatus};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
+use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The error recorded on runs found `running` when the store is opened.
+/// The error recorded on runs found `running` after the store running them was gone.
 pub const INTERRUPTED_ERROR: &str =
     "interrupted: Flowpilot stopped before this run finished (crash, forced quit or power loss)";
 
@@ -191,25 +195,81 @@ fn insert_step(tx: &Transaction<'_>, record: &StepRecord, only_if_running: bool)
     }
 }
 
-/// Mark runs left `running` (by a crash) as `interrupted`. Their `finished_at`
-/// is the last sign of life: the latest step row, or the start.
-pub(crate) fn mark_interrupted(conn: &mut Connection) -> Result<usize> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let n = tx.execute(
+/// Mark the `running` runs of `owner` (`None`: runs with no owner recorded) as
+/// `interrupted`. Their `finished_at` is the last sign of life: the latest step
+/// row, or the start.
+fn mark_interrupted(tx: &Transaction<'_>, owner: Option<&str>) -> Result<usize> {
+    Ok(tx.execute(
         "UPDATE runs
          SET status = 'interrupted',
              finished_at = MAX(started_at, COALESCE((SELECT MAX(s.timestamp) FROM step_logs s
                                                      WHERE s.run_id = runs.id), started_at)),
              error = ?1
-         WHERE status = 'running'",
-        [INTERRUPTED_ERROR],
-    )?;
-    tx.commit()?;
-    Ok(n)
+         WHERE status = 'running' AND owner IS ?2",
+        params![INTERRUPTED_ERROR, owner],
+    )?)
 }
 
 impl Store {
-    /// Record a run as started (`running`).
+    /// Mark as `interrupted` the runs left `running` by a store that is gone
+    /// (its process crashed, was killed, or lost power; or it was dropped
+    /// mid-run), and return how many. [`Store::open`] calls it; a long-running
+    /// process may call it again at any time.
+    ///
+    /// Runs of stores that are still open, here or in another process, are
+    /// left alone, and so are this store's own. Runs with no owner recorded
+    /// are orphans. A gone owner's lock file is deleted once its runs are marked.
+    pub fn recover_orphaned_runs(&self) -> Result<usize> {
+        let owners: Vec<Option<String>> = self.read(|tx| {
+            let mut stmt = tx.prepare("SELECT DISTINCT owner FROM runs WHERE status = 'running'")?;
+            let rows = stmt.query_map([], |row| row.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        let mut orphaned: Vec<Option<String>> = Vec::new();
+        let mut stale_locks = Vec::new();
+        for owner in owners {
+            let Some(id) = owner else {
+                orphaned.push(None);
+                continue;
+            };
+            if id == self.owner.id() {
+                continue;
+            }
+            match self.owner.probe(&id) {
+                Probe::Alive => {}
+                Probe::Gone(stale) => {
+                    orphaned.push(Some(id));
+                    stale_locks.extend(stale);
+                }
+                Probe::Unknown(e) => {
+                    tracing::warn!(owner = %id, error = %e, "cannot tell whether a run's owner is alive; its runs stay running");
+                }
+            }
+        }
+        if orphaned.is_empty() {
+            return Ok(0);
+        }
+        // The stale locks are still held here, so no one else acts on them meanwhile.
+        let interrupted = self.write(|tx| {
+            let mut n = 0;
+            for owner in &orphaned {
+                n += mark_interrupted(tx, owner.as_deref())?;
+            }
+            Ok(n)
+        })?;
+        for stale in stale_locks {
+            stale.remove();
+        }
+        if interrupted > 0 {
+            tracing::warn!(
+                count = interrupted,
+                "runs left running by a Flowpilot that is gone are marked interrupted"
+            );
+        }
+        Ok(interrupted)
+    }
+
+    /// Record a run as started (`running`), owned by this store.
     ///
     /// Errors: [`StoreError::DuplicateFire`] if the plan already has a run for
     /// this `scheduled_for` (a double fire), [`StoreError::RunExists`] if the id
@@ -217,8 +277,8 @@ impl Store {
     pub fn create_run(&self, run: &NewRun) -> Result<RunRow> {
         self.write(|tx| {
             let inserted = tx.execute(
-                "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6)",
+                "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, owner)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7)",
                 params![
                     run.id,
                     run.plan_id,
@@ -226,6 +286,7 @@ impl Store {
                     run.trigger_kind,
                     run.scheduled_for.as_ref().map(ts),
                     ts(&run.started_at),
+                    self.owner.id(),
                 ],
             );
             match inserted {
@@ -552,8 +613,9 @@ mod tests {
         store
             .finish_run(&outcome("done", RunStatus::Cancelled, t(0), t(3)), None)
             .unwrap();
-        // Crash: the connection is never closed, the WAL never checkpointed.
-        std::mem::forget(store);
+        // Crash: the connection is never closed, the WAL never checkpointed,
+        // the owner's lock is released but its file left behind.
+        store.simulate_crash();
 
         let store = Store::open(&path).unwrap();
         let crashed = store.get_run("crashed").unwrap();
@@ -577,6 +639,135 @@ mod tests {
             })
         ));
         assert_eq!(store.get_run("crashed").unwrap().status, RunStatus::Interrupted);
+    }
+
+    fn owner_of(store: &Store, run_id: &str) -> Option<String> {
+        store
+            .lock()
+            .query_row("SELECT owner FROM runs WHERE id = ?1", [run_id], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn lock_file(store: &Store) -> std::path::PathBuf {
+        store.owner.path().to_path_buf()
+    }
+
+    #[test]
+    fn runs_of_a_store_still_open_are_left_alone_until_it_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        let a = Store::open(&path).unwrap();
+        a.create_run(&new_run("a1", None, t(0))).unwrap();
+        a.append_step(&step("a1", 0, "http", StepStatus::Success, 5, t(4)))
+            .unwrap();
+        assert_eq!(owner_of(&a, "a1").as_deref(), Some(a.owner.id()));
+        let a_lock = lock_file(&a);
+        assert_eq!(a_lock.parent(), Some(dir.path().join("owners").as_path()));
+        // Locks conflict per open file, so another handle in this very process
+        // cannot take A's lock: that is what lets B below see A as alive.
+        let probe = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&a_lock)
+            .unwrap();
+        assert!(matches!(probe.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+        drop(probe);
+
+        // B opens the same file (the CLI starting while the app runs a1).
+        let b = Store::open(&path).unwrap();
+        assert_ne!(a.owner.id(), b.owner.id());
+        assert_eq!(b.get_run("a1").unwrap().status, RunStatus::Running);
+        assert_eq!(b.recover_orphaned_runs().unwrap(), 0);
+        assert_eq!(
+            a.recover_orphaned_runs().unwrap(),
+            0,
+            "a store never recovers its own runs"
+        );
+        // A carries on writing a1.
+        a.append_step(&step("a1", 1, "http", StepStatus::Success, 5, t(6)))
+            .unwrap();
+        b.create_run(&new_run("b1", None, t(5))).unwrap();
+
+        // A goes away mid-run, its lock file with it.
+        drop(a);
+        assert!(!a_lock.exists());
+        let c = Store::open(&path).unwrap();
+        let a1 = c.get_run("a1").unwrap();
+        assert_eq!(a1.status, RunStatus::Interrupted);
+        assert_eq!(a1.finished_at, Some(t(6)), "ends at its last step");
+        assert_eq!(a1.error.as_deref(), Some(INTERRUPTED_ERROR));
+        assert_eq!(c.get_run("b1").unwrap().status, RunStatus::Running, "B is still open");
+
+        // A long-running store can recover later too: C goes away mid-run.
+        c.create_run(&new_run("c1", None, t(8))).unwrap();
+        drop(c);
+        assert_eq!(b.recover_orphaned_runs().unwrap(), 1);
+        let c1 = b.get_run("c1").unwrap();
+        assert_eq!((c1.status, c1.finished_at), (RunStatus::Interrupted, Some(t(8))));
+        assert_eq!(b.recover_orphaned_runs().unwrap(), 0);
+
+        // B's run was never touched: it finishes normally.
+        b.finish_run(&outcome("b1", RunStatus::Success, t(5), t(9)), None)
+            .unwrap();
+        assert_eq!(b.get_run("b1").unwrap().status, RunStatus::Success);
+        let lock_files: Vec<_> = std::fs::read_dir(dir.path().join("owners"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(lock_files, vec![lock_file(&b)], "only the open store has a lock file");
+    }
+
+    #[test]
+    fn a_run_with_no_owner_is_interrupted_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        let a = Store::open(&path).unwrap();
+        a.create_run(&new_run("legacy", None, t(0))).unwrap();
+        a.create_run(&new_run("owned", None, t(1))).unwrap();
+        // As written before runs had owners.
+        a.lock()
+            .execute("UPDATE runs SET owner = NULL WHERE id = 'legacy'", [])
+            .unwrap();
+
+        let b = Store::open(&path).unwrap();
+        let legacy = b.get_run("legacy").unwrap();
+        assert_eq!(legacy.status, RunStatus::Interrupted);
+        assert_eq!(legacy.finished_at, Some(t(0)));
+        assert_eq!(legacy.error.as_deref(), Some(INTERRUPTED_ERROR));
+        assert_eq!(b.get_run("owned").unwrap().status, RunStatus::Running);
+    }
+
+    #[test]
+    fn a_stale_lock_file_means_its_owner_is_gone_and_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        let a = Store::open(&path).unwrap();
+        a.create_run(&new_run("crashed", None, t(0))).unwrap();
+        let a_lock = lock_file(&a);
+        a.simulate_crash();
+        assert!(a_lock.exists(), "a crash leaves the lock file behind, unlocked");
+
+        let b = Store::open(&path).unwrap();
+        assert_eq!(b.get_run("crashed").unwrap().status, RunStatus::Interrupted);
+        assert!(!a_lock.exists(), "the stale lock file is removed");
+
+        // An owner whose lock file is missing altogether is gone too; an owner
+        // that is not a UUID never becomes a path (and is not a live store).
+        let victim = dir.path().join("victim.lock");
+        std::fs::write(&victim, b"keep me").unwrap();
+        let missing = uuid::Uuid::now_v7().to_string();
+        for (id, owner) in [("no-file", missing.as_str()), ("odd", "../victim")] {
+            b.create_run(&new_run(id, None, t(10))).unwrap();
+            b.lock()
+                .execute("UPDATE runs SET owner = ?2 WHERE id = ?1", [id, owner])
+                .unwrap();
+        }
+        let c = Store::open(&path).unwrap();
+        for id in ["no-file", "odd"] {
+            assert_eq!(c.get_run(id).unwrap().status, RunStatus::Interrupted, "{id}");
+        }
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        assert!(!dir.path().join("owners").join(format!("{missing}.lock")).exists());
     }
 
     #[test]

@@ -53,8 +53,7 @@ pub struct MissedFire {
     pub recorded_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "plan_id, expression, timezone, next_run_at, last_fired_for, paused, consecutive_failures, missed_total, updated_at";
+const COLUMNS: &str = "plan_id, expression, timezone, next_run_at, last_fired_for, paused, consecutive_failures, missed_total, updated_at";
 
 fn state_row(row: &Row<'_>) -> rusqlite::Result<ScheduleState> {
     Ok(ScheduleState {
@@ -74,7 +73,11 @@ impl Store {
     pub fn schedule_state(&self, plan_id: &str) -> Result<Option<ScheduleState>> {
         self.read(|tx| {
             Ok(tx
-                .query_row(&format!("SELECT {COLUMNS} FROM schedules WHERE plan_id = ?1"), [plan_id], state_row)
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM schedules WHERE plan_id = ?1"),
+                    [plan_id],
+                    state_row,
+                )
                 .optional()?)
         })
     }
@@ -152,7 +155,11 @@ impl Store {
                 Ok(MissedFire {
                     plan_id: row.get(0)?,
                     scheduled_for: get_ts(row, 1)?,
-                    reason: if reason == "overlap" { MissReason::Overlap } else { MissReason::Missed },
+                    reason: if reason == "overlap" {
+                        MissReason::Overlap
+                    } else {
+                        MissReason::Missed
+                    },
                     count: get_u64(row, 3)?,
                     recorded_at: get_ts(row, 4)?,
                 })
@@ -162,7 +169,8 @@ impl Store {
     }
 }
 
-/// Migration 2: scheduler state.
+/// Migration 2 (not released yet, so still open to additions): scheduler
+/// state, and which store owns a run (see `owners.rs`).
 pub(crate) const MIGRATION_SQL: &str = r#"
 CREATE TABLE schedules (
     plan_id              TEXT PRIMARY KEY NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
@@ -185,12 +193,15 @@ CREATE TABLE missed_fires (
     recorded_at   TEXT NOT NULL
 ) STRICT;
 CREATE INDEX missed_fires_plan ON missed_fires (plan_id, id);
+
+-- The owner id of the store that created the run; NULL for runs from before.
+ALTER TABLE runs ADD COLUMN owner TEXT;
 "#;
 
 #[cfg(test)]
 mod tests {
-    use crate::store::test_support::*;
     use super::*;
+    use crate::store::test_support::*;
 
     #[test]
     fn state_round_trips_and_missed_fires_add_up() {
@@ -209,12 +220,19 @@ mod tests {
             updated_at: t(1),
         };
         store.save_schedule_state(&s).unwrap();
-        store.record_missed_fires(&plan.id, t(7200), MissReason::Missed, 4, t(7300)).unwrap();
-        store.record_missed_fires(&plan.id, t(10800), MissReason::Overlap, 1, t(10801)).unwrap();
+        store
+            .record_missed_fires(&plan.id, t(7200), MissReason::Missed, 4, t(7300))
+            .unwrap();
+        store
+            .record_missed_fires(&plan.id, t(10800), MissReason::Overlap, 1, t(10801))
+            .unwrap();
         s.missed_total = 5;
         assert_eq!(store.schedule_state(&plan.id).unwrap(), Some(s));
         let fires = store.missed_fires(&plan.id, 10).unwrap();
-        assert_eq!(fires.iter().map(|f| (f.reason, f.count)).collect::<Vec<_>>(), vec![(MissReason::Overlap, 1), (MissReason::Missed, 4)]);
+        assert_eq!(
+            fires.iter().map(|f| (f.reason, f.count)).collect::<Vec<_>>(),
+            vec![(MissReason::Overlap, 1), (MissReason::Missed, 4)]
+        );
         store.delete_plan(&plan.id).unwrap();
         assert!(store.schedule_states().unwrap().is_empty());
     }
