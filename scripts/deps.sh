@@ -4,10 +4,19 @@
 set -euo pipefail
 
 APT_PACKAGES=(
-  build-essential pkg-config file libssl-dev libdbus-1-dev
+  build-essential pkg-config file libssl-dev libdbus-1-dev curl
+  # the desktop app (Tauri 2 on WebKitGTK), its tray and notifications
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libgtk-3-dev
   # keychain tests: a real Secret Service on a private session bus
-  dbus dbus-x11 gnome-keyring libsecret-tools
+  dbus dbus-x11 gnome-keyring libsecret-tools libsecret-1-dev
+  # the app under a virtual display, driven over WebDriver; a notification daemon
+  xvfb xauth webkit2gtk-driver dunst libnotify-bin
 )
+# The web UI's toolchain, only when there is no Node at all (a Node from
+# NodeSource already ships npm, and Debian's npm package would fight it).
+if ! command -v npm >/dev/null 2>&1; then
+  APT_PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
