@@ -13,7 +13,7 @@ fn cli(data_dir: &Path, args: &[&str]) -> Output {
         .env("FLOWPILOT_DATA_DIR", data_dir)
         .env_remove("RUST_LOG")
         .output()
-        .unwrap()
+        .expect("run flowpilot-cli")
 }
 
 fn stdout(o: &Output) -> String {
@@ -26,14 +26,15 @@ fn stderr(o: &Output) -> String {
 
 fn write_plan(dir: &Path, name: &str, plan: &Value) -> String {
     let path = dir.join(name);
-    std::fs::write(&path, serde_json::to_string_pretty(plan).unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_string_pretty(plan).expect("a plan serialises")).expect("write the plan file");
     path.to_string_lossy().to_string()
 }
 
 /// The example plan fetch → extract → webhook, pointed at the local target.
 fn fetch_extract_post(target: &Target) -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../plans/fetch-extract-post.json")).unwrap();
-    let mut plan: Value = serde_json::from_str(&text).unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../plans/fetch-extract-post.json"))
+        .expect("read the example plan");
+    let mut plan: Value = serde_json::from_str(&text).expect("the example plan is JSON");
     plan["steps"][0]["params"]["url"] = json!(target.url("/json"));
     plan["steps"][1]["params"]["path"] = json!("$.message");
     plan["steps"][2]["params"]["url"] = json!(target.url("/echo"));
@@ -55,12 +56,19 @@ async fn run_a_plan_file_with_progress_and_a_json_record() {
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     // Live progress went to stderr, the record to stdout.
     let progress = stderr(&out);
-    assert!(progress.contains("[1/3] http.request") && progress.contains("✔ success"), "{progress}");
+    assert!(
+        progress.contains("[1/3] http.request") && progress.contains("✔ success"),
+        "{progress}"
+    );
     let record: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(record["status"], "success");
     let steps = record["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 3);
-    assert!(steps.iter().all(|s| s["status"] == "success" && s["latency_ms"].is_u64()));
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["status"] == "success" && s["latency_ms"].is_u64())
+    );
 
     // The webhook got the extracted value, resolved in its payload.
     let posted = target.requests_to("/echo");
@@ -74,7 +82,10 @@ async fn run_a_plan_file_with_progress_and_a_json_record() {
     let dir = data.path().to_path_buf();
     let run_id = record["run_id"].as_str().unwrap().to_string();
     let (runs, logs) = tokio::task::spawn_blocking(move || {
-        (cli(&dir, &["runs", "list", "--json"]), cli(&dir, &["logs", &run_id, "--json"]))
+        (
+            cli(&dir, &["runs", "list", "--json"]),
+            cli(&dir, &["logs", &run_id, "--json"]),
+        )
     })
     .await
     .unwrap();
@@ -95,7 +106,9 @@ async fn a_failing_run_exits_non_zero_and_says_why() {
     ]});
     let file = write_plan(data.path(), "broken.json", &plan);
     let dir = data.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || cli(&dir, &["run", &file])).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cli(&dir, &["run", &file]))
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("✘ failed"), "{}", stderr(&out));
     assert!(stderr(&out).contains("404"), "{}", stderr(&out));
@@ -117,7 +130,10 @@ fn check_lists_every_problem_with_its_location() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.contains("✔") && text.contains("Email Newsletter"), "{text}");
-    assert!(text.contains("steps[0].params.url: ${steps.1.output}: steps[1] runs after this step"), "{text}");
+    assert!(
+        text.contains("steps[0].params.url: ${steps.1.output}: steps[1] runs after this step"),
+        "{text}"
+    );
     assert!(text.contains("steps[1].provider: unknown provider `nope`"), "{text}");
 
     let out = cli(data.path(), &["check", &bad, "--json"]);
@@ -138,19 +154,30 @@ fn import_list_export_and_run_by_name() {
     let out = cli(data.path(), &["plans", "import", summary, newsletter, "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     // The same file again changes nothing; an edited one becomes version 2.
-    let again: Value = serde_json::from_str(&stdout(&cli(data.path(), &["plans", "import", newsletter, "--json"]))).unwrap();
+    let again: Value =
+        serde_json::from_str(&stdout(&cli(data.path(), &["plans", "import", newsletter, "--json"]))).unwrap();
     assert_eq!(again[0]["version"], 1);
     let mut edited: Value = serde_json::from_str(&std::fs::read_to_string(newsletter).unwrap()).unwrap();
     edited["description"] = json!("Weekly, to subscribers");
     let edited = write_plan(data.path(), "edited.json", &edited);
-    let again: Value = serde_json::from_str(&stdout(&cli(data.path(), &["plans", "import", &edited, "--json"]))).unwrap();
+    let again: Value =
+        serde_json::from_str(&stdout(&cli(data.path(), &["plans", "import", &edited, "--json"]))).unwrap();
     assert_eq!(again[0]["version"], 2);
 
     let list: Value = serde_json::from_str(&stdout(&cli(data.path(), &["plans", "list", "--json"]))).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2);
 
     let out_file = data.path().join("exported.json");
-    let out = cli(data.path(), &["plans", "export", "Email Newsletter", "--out", out_file.to_str().unwrap()]);
+    let out = cli(
+        data.path(),
+        &[
+            "plans",
+            "export",
+            "Email Newsletter",
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let exported: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
     assert_eq!(exported["required_providers"], json!(["openai", "webhook"]));
@@ -160,15 +187,31 @@ fn import_list_export_and_run_by_name() {
     let out = cli(data.path(), &["run", "Email Newsletter"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("flowpilot-cli credentials set openai api_key") || err.contains("keychain"), "{err}");
+    assert!(
+        err.contains("flowpilot-cli credentials set openai api_key") || err.contains("keychain"),
+        "{err}"
+    );
 }
 
 #[test]
 fn providers_and_unknown_things_are_clear() {
     let data = tempfile::tempdir().unwrap();
     let list: Value = serde_json::from_str(&stdout(&cli(data.path(), &["providers", "--json"]))).unwrap();
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    for expected in ["http", "webhook", "logic", "openai", "groq", "openai_compatible", "delay"] {
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "http",
+        "webhook",
+        "logic",
+        "openai",
+        "groq",
+        "openai_compatible",
+        "delay",
+    ] {
         assert!(names.contains(&expected), "{names:?}");
     }
     let out = cli(data.path(), &["run", "no such plan"]);
@@ -181,7 +224,10 @@ fn providers_and_unknown_things_are_clear() {
 #[test]
 fn credentials_are_read_from_stdin_and_never_printed() {
     if flowpilot_core::secrets::Keychain::os().status().is_err() {
-        assert!(std::env::var_os("FLOWPILOT_REQUIRE_KEYCHAIN").is_none(), "keychain required but unavailable");
+        assert!(
+            std::env::var_os("FLOWPILOT_REQUIRE_KEYCHAIN").is_none(),
+            "keychain required but unavailable"
+        );
         eprintln!("skipping: no Secret Service; run scripts/test.sh");
         return;
     }
@@ -196,7 +242,12 @@ fn credentials_are_read_from_stdin_and_never_printed() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{secret}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{secret}\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let listed = cli(data.path(), &["credentials", "list", "--json"]);

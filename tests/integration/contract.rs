@@ -53,7 +53,12 @@ fn every_action_has_an_object_schema_and_rejects_bad_params_at_load() {
         for a in p.actions() {
             let schema = &a.params_schema;
             assert_eq!(schema["type"], "object", "{}.{} schema: {schema}", p.name(), a.name);
-            assert!(schema["properties"].is_object(), "{}.{} lists its params", p.name(), a.name);
+            assert!(
+                schema["properties"].is_object(),
+                "{}.{} lists its params",
+                p.name(),
+                a.name
+            );
             assert!(!a.description.is_empty());
 
             let good = json!({"name": "c", "steps": [{"provider": p.name(), "action": a.name, "params": example(p.name(), a.name, "http://127.0.0.1:9/")}]});
@@ -137,7 +142,9 @@ async fn every_networked_provider_classifies_failures() {
                 let params = example(p.name(), a.name, &base);
                 async move {
                     let creds = Credentials::new(Arc::new(NoCredentials), provider.name());
-                    provider.run(a.name, params, &creds, &ctx(), CancellationToken::new()).await
+                    provider
+                        .run(a.name, params, &creds, &ctx(), CancellationToken::new())
+                        .await
                 }
             };
             let fatal = run(not_found).await.unwrap_err();
@@ -148,10 +155,20 @@ async fn every_networked_provider_classifies_failures() {
                 a.name
             );
             let retry = run(broken).await.unwrap_err();
-            assert!(retry.is_retryable(), "{}.{}: 5xx must be retryable, got {retry:?}", p.name(), a.name);
+            assert!(
+                retry.is_retryable(),
+                "{}.{}: 5xx must be retryable, got {retry:?}",
+                p.name(),
+                a.name
+            );
             // Against an unused port: a connection error, retryable.
             let refused = run("http://127.0.0.1:9/".into()).await.unwrap_err();
-            assert!(refused.is_retryable(), "{}.{}: refused must be retryable, got {refused:?}", p.name(), a.name);
+            assert!(
+                refused.is_retryable(),
+                "{}.{}: refused must be retryable, got {refused:?}",
+                p.name(),
+                a.name
+            );
         }
     }
 }

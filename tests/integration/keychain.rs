@@ -54,12 +54,19 @@ fn credentials_go_to_the_secret_service_and_only_their_names_to_sqlite() {
 
     // The database file never holds the value.
     app.store().checkpoint().unwrap();
-    let files: Vec<_> =
-        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
     assert!(files.iter().any(|p| p.ends_with("flowpilot.db")));
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
-        assert!(!String::from_utf8_lossy(&bytes).contains(secret), "{} holds the secret", file.display());
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "{} holds the secret",
+            file.display()
+        );
     }
 
     assert!(app.delete_credential("openai", &field).unwrap());

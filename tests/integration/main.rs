@@ -3,6 +3,7 @@
 
 mod cli;
 mod contract;
+mod draft;
 mod http_provider;
 mod keychain;
 mod llm_provider;

@@ -7,6 +7,7 @@
 //! | [`FakeOpenAi::unauthorized_base_url`] | always 401 with OpenAI's `invalid_api_key` error |
 //! | [`FakeOpenAi::rate_limited_base_url`] | 429 with `Retry-After: 1` on the first call, then a canned reply |
 //! | [`FakeOpenAi::broken_base_url`] | always 500 |
+//! | [`FakeOpenAi::json_mode_only_base_url`] | 400 for a `json_schema` response_format (as Groq answers for models without structured outputs), else a canned reply |
 //!
 //! A request without `model` or `messages` gets a 400, as from the real API.
 
@@ -80,6 +81,7 @@ impl FakeOpenAi {
                 .route("/unauthorized/v1/chat/completions", post(unauthorized))
                 .route("/rate-limited/v1/chat/completions", post(rate_limited))
                 .route("/broken/v1/chat/completions", post(broken))
+                .route("/json-mode-only/v1/chat/completions", post(json_mode_only))
                 .with_state(shared)
         })
         .await;
@@ -106,6 +108,10 @@ impl FakeOpenAi {
 
     pub fn broken_base_url(&self) -> String {
         self.peer.url("/broken")
+    }
+
+    pub fn json_mode_only_base_url(&self) -> String {
+        self.peer.url("/json-mode-only")
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -200,4 +206,17 @@ async fn broken() -> Response {
         "server_error",
         "internal_error",
     )
+}
+
+async fn json_mode_only(State(state): State<Arc<FakeState>>, body: axum::body::Bytes) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if request.pointer("/response_format/type").and_then(Value::as_str) == Some("json_schema") {
+        return openai_error(
+            StatusCode::BAD_REQUEST,
+            "This model does not support response format `json_schema`. See supported models at https://console.groq.com/docs/structured-outputs#supported-models",
+            "invalid_request_error",
+            "model_not_supported",
+        );
+    }
+    completion(State(state), body).await
 }

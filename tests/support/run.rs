@@ -47,6 +47,7 @@ pub async fn run_with_cancel(executor: &Executor, plan: Plan, cancel: Cancellati
         plan,
         trigger: json!({"type": "manual"}),
         deadline: None,
+        dry_run: false,
     };
     let outcome = executor.run(request, &observer, cancel).await;
     let events = events.into_inner().unwrap_or_else(|p| p.into_inner());

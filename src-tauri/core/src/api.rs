@@ -2,15 +2,16 @@
 //! desktop app's commands and the CLI both call. Nothing above this layer
 //! touches SQLite or the keychain directly.
 
+use crate::draft::{Draft, DraftError, DraftRequest};
 use crate::secrets::{Keychain, KeychainCredentials, SecretsError};
 use crate::store::{
-    NewRun, Page, PlanRow, PlanSummary, PlanVersion, ProviderStats, PruneReport, RetentionPolicy, RunFilter, RunLog,
-    RunCounts, RunRow, SlowStep, Store, StoreError,
+    NewRun, Page, PlanRow, PlanSummary, PlanVersion, ProviderStats, PruneReport, RetentionPolicy, RunCounts, RunFilter,
+    RunLog, RunRow, SlowStep, Store, StoreError,
 };
 use chrono::{DateTime, Utc};
 use flowpilot_engine::executor::{RunObserver, RunOutcome, RunRequest};
-use flowpilot_engine::registry::ProviderInfo;
 use flowpilot_engine::plan::{CronTrigger, StepSpec, Trigger};
+use flowpilot_engine::registry::ProviderInfo;
 use flowpilot_engine::schedule::{Schedule, system_timezone};
 use flowpilot_engine::template::Scope;
 use flowpilot_engine::{Clock, Executor, Plan, PlanError, PlanIssue, Registry, Sensitive, StepRecord, SystemClock};
@@ -18,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -58,6 +59,8 @@ pub enum ApiError {
     Io { path: PathBuf, message: String },
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(transparent)]
+    Draft(#[from] DraftError),
 }
 
 impl ApiError {
@@ -65,9 +68,9 @@ impl ApiError {
         match self {
             Self::InvalidPlan(_) => ErrorCode::InvalidPlan,
             Self::NotFound { .. } | Self::Store(StoreError::NotFound { .. }) => ErrorCode::NotFound,
-            Self::Store(StoreError::NameTaken { .. } | StoreError::DuplicateFire { .. } | StoreError::RunExists { .. }) => {
-                ErrorCode::Conflict
-            }
+            Self::Store(
+                StoreError::NameTaken { .. } | StoreError::DuplicateFire { .. } | StoreError::RunExists { .. },
+            ) => ErrorCode::Conflict,
             Self::Store(StoreError::NewerSchema { .. }) => ErrorCode::Storage,
             Self::Store(_) => ErrorCode::Storage,
             Self::Secrets(SecretsError::Unavailable { .. }) => ErrorCode::KeychainUnavailable,
@@ -75,6 +78,7 @@ impl ApiError {
             Self::Secrets(_) => ErrorCode::Keychain,
             Self::BadInput(_) | Self::Io { .. } => ErrorCode::BadInput,
             Self::Internal(_) => ErrorCode::Internal,
+            Self::Draft(e) => draft_error_code(e),
         }
     }
 }
@@ -157,7 +161,10 @@ pub struct PreparedRun {
 
 impl Drop for PreparedRun {
     fn drop(&mut self) {
-        self.active.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.run_id);
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.run_id);
     }
 }
 
@@ -211,19 +218,35 @@ pub struct Flowpilot {
 
 impl std::fmt::Debug for Flowpilot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Flowpilot").field("data_dir", &self.data_dir).finish_non_exhaustive()
+        f.debug_struct("Flowpilot")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
     }
 }
 
 impl Flowpilot {
     pub fn open(options: Options) -> Result<Self> {
         let data_dir = resolve_data_dir(options.data_dir)?;
-        std::fs::create_dir_all(&data_dir).map_err(|e| ApiError::Io { path: data_dir.clone(), message: e.to_string() })?;
+        std::fs::create_dir_all(&data_dir).map_err(|e| ApiError::Io {
+            path: data_dir.clone(),
+            message: e.to_string(),
+        })?;
         let store = Arc::new(Store::open(data_dir.join(DB_FILE))?);
         let keychain = Arc::new(options.keychain.unwrap_or_else(Keychain::os));
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let executor = Executor::new(Registry::builtin(), clock.clone(), Arc::new(KeychainCredentials(keychain.clone())));
-        Ok(Self { data_dir, store, keychain, executor, clock, active: Default::default() })
+        let executor = Executor::new(
+            Registry::builtin(),
+            clock.clone(),
+            Arc::new(KeychainCredentials(keychain.clone())),
+        );
+        Ok(Self {
+            data_dir,
+            store,
+            keychain,
+            executor,
+            clock,
+            active: Default::default(),
+        })
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -290,9 +313,10 @@ impl Flowpilot {
     pub fn find_stored_plan(&self, key: &str) -> Result<PlanRow> {
         match self.store.get_plan(key) {
             Ok(row) => Ok(row),
-            Err(StoreError::NotFound { .. }) => {
-                self.store.find_plan_by_name(key)?.ok_or_else(|| ApiError::NotFound { what: "plan", key: key.to_string() })
-            }
+            Err(StoreError::NotFound { .. }) => self.store.find_plan_by_name(key)?.ok_or_else(|| ApiError::NotFound {
+                what: "plan",
+                key: key.to_string(),
+            }),
             Err(e) => Err(e.into()),
         }
     }
@@ -325,11 +349,17 @@ impl Flowpilot {
             return Ok(ResolvedPlan { plan_id: None, plan });
         }
         if key.ends_with(".json") {
-            return Err(ApiError::Io { path: path.to_path_buf(), message: "no such file".into() });
+            return Err(ApiError::Io {
+                path: path.to_path_buf(),
+                message: "no such file".into(),
+            });
         }
         let row = self.find_stored_plan(key)?;
         let plan = Plan::from_file(row.plan, self.registry())?;
-        Ok(ResolvedPlan { plan_id: Some(row.id), plan })
+        Ok(ResolvedPlan {
+            plan_id: Some(row.id),
+            plan,
+        })
     }
 
     // ---- runs ----
@@ -348,11 +378,20 @@ impl Flowpilot {
             started_at,
         })?;
         let cancel = CancellationToken::new();
-        self.active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(run_id.clone(), ActiveRun { plan_id: spec.target.plan_id.clone(), cancel: cancel.clone() });
-        Ok(PreparedRun { run_id, started_at, spec, cancel, active: self.active.clone() })
+        self.active.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            run_id.clone(),
+            ActiveRun {
+                plan_id: spec.target.plan_id.clone(),
+                cancel: cancel.clone(),
+            },
+        );
+        Ok(PreparedRun {
+            run_id,
+            started_at,
+            spec,
+            cancel,
+            active: self.active.clone(),
+        })
     }
 
     /// Run a prepared run to its end, logging every step durably. `observer` sees
@@ -381,6 +420,7 @@ impl Flowpilot {
             plan: prepared.spec.target.plan.clone(),
             trigger,
             deadline,
+            dry_run: false,
         };
         let outcome = self.executor.run(request, &log, prepared.cancel.clone()).await;
         linked.abort();
@@ -400,7 +440,11 @@ impl Flowpilot {
         deadline: Option<Duration>,
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
-        let prepared = self.prepare_run(RunSpec { target, trigger_kind: trigger_kind.to_string(), scheduled_for: None })?;
+        let prepared = self.prepare_run(RunSpec {
+            target,
+            trigger_kind: trigger_kind.to_string(),
+            scheduled_for: None,
+        })?;
         self.execute(prepared, observer, deadline, cancel).await
     }
 
@@ -454,7 +498,11 @@ impl Flowpilot {
     /// progress reaches `observer`.
     pub fn start_run(self: &Arc<Self>, plan_id: &str, observer: Arc<dyn RunObserver>) -> Result<String> {
         let target = self.resolve_stored(plan_id)?;
-        let prepared = self.prepare_run(RunSpec { target, trigger_kind: "manual".into(), scheduled_for: None })?;
+        let prepared = self.prepare_run(RunSpec {
+            target,
+            trigger_kind: "manual".into(),
+            scheduled_for: None,
+        })?;
         let run_id = prepared.run_id.clone();
         let me = self.clone();
         tokio::spawn(async move {
@@ -472,7 +520,10 @@ impl Flowpilot {
         let check = serde_json::json!({"name": "step test", "steps": [step]});
         // Validate the step alone; references to earlier steps are checked against `previous`.
         if let Err(PlanError::Invalid(issues)) = Plan::from_value(check, self.registry()) {
-            let real: Vec<_> = issues.into_iter().filter(|i| !i.message.contains("runs after this step") && !i.message.contains("no step has the id")).collect();
+            let real: Vec<_> = issues
+                .into_iter()
+                .filter(|i| !i.message.contains("runs after this step") && !i.message.contains("no step has the id"))
+                .collect();
             if !real.is_empty() {
                 return Err(PlanError::Invalid(real).into());
             }
@@ -481,11 +532,22 @@ impl Flowpilot {
             .into_iter()
             .map(|(id, v)| match v {
                 Value::Object(ref m) if m.contains_key("output") => (id, v),
-                other => (id, serde_json::json!({"success": true, "output": other, "message": "", "metadata": {}})),
+                other => (
+                    id,
+                    serde_json::json!({"success": true, "output": other, "message": "", "metadata": {}}),
+                ),
             })
             .collect();
-        let scope = Scope { steps, plan: serde_json::json!({"name": "step test"}), run: serde_json::json!({"id": "test"}), trigger: serde_json::json!({"type": "test"}) };
-        Ok(self.executor.run_single_step("test", &step, &scope, CancellationToken::new()).await)
+        let scope = Scope {
+            steps,
+            plan: serde_json::json!({"name": "step test"}),
+            run: serde_json::json!({"id": "test"}),
+            trigger: serde_json::json!({"type": "test"}),
+        };
+        Ok(self
+            .executor
+            .run_single_step("test", &step, &scope, CancellationToken::new())
+            .await)
     }
 
     // ---- plans, as the desktop app edits them ----
@@ -512,11 +574,19 @@ impl Flowpilot {
     pub fn get_plan(&self, id: &str) -> Result<PlanDetail> {
         let row = self.store.get_plan(id)?;
         let (required_providers, plain_english_steps) = match Plan::from_file(row.plan.clone(), self.registry()) {
-            Ok(plan) => (plan.required_providers(self.registry()), plan.plain_english_steps(self.registry())),
+            Ok(plan) => (
+                plan.required_providers(self.registry()),
+                plan.plain_english_steps(self.registry()),
+            ),
             Err(_) => (Vec::new(), Vec::new()),
         };
         let missing_credentials = self.missing_credentials(&required_providers)?;
-        Ok(PlanDetail { row, required_providers, plain_english_steps, missing_credentials })
+        Ok(PlanDetail {
+            row,
+            required_providers,
+            plain_english_steps,
+            missing_credentials,
+        })
     }
 
     /// Copy a plan under a new name ("Name (copy)", "Name (copy 2)"...), as a draft.
@@ -538,7 +608,10 @@ impl Flowpilot {
     pub fn export_plan_to(&self, id: &str, path: &Path) -> Result<()> {
         let value = self.export_plan(id)?;
         let text = serde_json::to_string_pretty(&value).map_err(|e| ApiError::Internal(e.to_string()))?;
-        std::fs::write(path, text + "\n").map_err(|e| ApiError::Io { path: path.to_path_buf(), message: e.to_string() })
+        std::fs::write(path, text + "\n").map_err(|e| ApiError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
     }
 
     /// Providers a plan needs whose declared credential fields are not all set.
@@ -549,7 +622,10 @@ impl Flowpilot {
             let Some(p) = self.registry().get(name) else { continue };
             for field in p.credential_fields() {
                 if !set.iter().any(|(prov, f, _)| prov == p.name() && f == field) {
-                    missing.push(CredentialField { provider: p.name().to_string(), field: field.to_string() });
+                    missing.push(CredentialField {
+                        provider: p.name().to_string(),
+                        field: field.to_string(),
+                    });
                 }
             }
         }
@@ -569,7 +645,12 @@ impl Flowpilot {
 
     /// A cron expression in words and its next fire times; a bad expression or zone
     /// is a located plan error.
-    pub fn preview_schedule(&self, cron_expression: &str, timezone: Option<&str>, count: usize) -> Result<SchedulePreview> {
+    pub fn preview_schedule(
+        &self,
+        cron_expression: &str,
+        timezone: Option<&str>,
+        count: usize,
+    ) -> Result<SchedulePreview> {
         let trigger = CronTrigger {
             cron_expression: cron_expression.to_string(),
             timezone: timezone.map(str::to_string),
@@ -577,8 +658,15 @@ impl Flowpilot {
             overlap: Default::default(),
         };
         let schedule = Schedule::new(&trigger, system_timezone()).map_err(|message| {
-            let path = if message.contains("time zone") { "trigger.timezone" } else { "trigger.cron_expression" };
-            PlanError::Invalid(vec![PlanIssue { path: path.into(), message }])
+            let path = if message.contains("time zone") {
+                "trigger.timezone"
+            } else {
+                "trigger.cron_expression"
+            };
+            PlanError::Invalid(vec![PlanIssue {
+                path: path.into(),
+                message,
+            }])
         })?;
         Ok(SchedulePreview {
             description: schedule.describe(),
@@ -595,8 +683,14 @@ impl Flowpilot {
             database: self.data_dir.join(DB_FILE),
             schema_version: crate::store::SCHEMA_VERSION,
             keychain: match self.keychain.status() {
-                Ok(()) => KeychainState { available: true, message: None },
-                Err(e) => KeychainState { available: false, message: Some(e.to_string()) },
+                Ok(()) => KeychainState {
+                    available: true,
+                    message: None,
+                },
+                Err(e) => KeychainState {
+                    available: false,
+                    message: Some(e.to_string()),
+                },
             },
         }
     }
@@ -604,7 +698,10 @@ impl Flowpilot {
     fn resolve_stored(&self, plan_id: &str) -> Result<ResolvedPlan> {
         let row = self.store.get_plan(plan_id)?;
         let plan = Plan::from_file(row.plan, self.registry())?;
-        Ok(ResolvedPlan { plan_id: Some(row.id), plan })
+        Ok(ResolvedPlan {
+            plan_id: Some(row.id),
+            plan,
+        })
     }
 
     // ---- credentials: values are write-only ----
@@ -620,7 +717,11 @@ impl Flowpilot {
             .store
             .list_credentials()?
             .into_iter()
-            .map(|(provider, field, updated_at)| CredentialInfo { provider, field, updated_at })
+            .map(|(provider, field, updated_at)| CredentialInfo {
+                provider,
+                field,
+                updated_at,
+            })
             .collect())
     }
 
@@ -632,11 +733,82 @@ impl Flowpilot {
     }
 }
 
+// ---- drafting and dry runs ----
+
+impl Flowpilot {
+    /// Draft a plan from a sentence with the LLM provider the request names (see
+    /// [`crate::draft`]). Only that provider is asked; its API key is read from the
+    /// keychain inside the provider and never sent anywhere but its Authorization
+    /// header. A draft that does not validate is returned with its located issues
+    /// (`valid: false`); an error means the provider could not be asked or answer.
+    pub async fn draft_plan(&self, request: DraftRequest) -> Result<Draft> {
+        self.draft_plan_with_cancel(request, CancellationToken::new()).await
+    }
+
+    /// [`Flowpilot::draft_plan`], stopped early when `cancel` fires (a slow model).
+    pub async fn draft_plan_with_cancel(&self, request: DraftRequest, cancel: CancellationToken) -> Result<Draft> {
+        let mut draft = crate::draft::draft(&self.executor, &request, cancel).await?;
+        draft.missing_credentials = self.missing_credentials(&draft.required_providers)?;
+        Ok(draft)
+    }
+
+    /// Rehearse a plan: steps with side effects (HTTP writes, webhooks) answer from
+    /// a stub that records what they would have sent, without reading credentials;
+    /// the others (GET requests, logic, LLM calls) run for real. Nothing is stored.
+    pub async fn dry_run(&self, plan: Value) -> Result<RunOutcome> {
+        self.dry_run_observed(
+            plan,
+            Arc::new(flowpilot_engine::executor::NoObserver),
+            CancellationToken::new(),
+        )
+        .await
+    }
+
+    /// [`Flowpilot::dry_run`] with live progress and cancellation (for the UI).
+    pub async fn dry_run_observed(
+        &self,
+        plan: Value,
+        observer: Arc<dyn RunObserver>,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome> {
+        let plan = Plan::from_value(plan, self.registry())?;
+        let request = RunRequest {
+            run_id: format!("dry-run-{}", uuid::Uuid::now_v7()),
+            plan,
+            trigger: serde_json::json!({"type": "dry_run", "at": self.clock.now()}),
+            deadline: None,
+            dry_run: true,
+        };
+        Ok(self.executor.run(request, observer.as_ref(), cancel).await)
+    }
+}
+
+/// The facade's codes are a closed set the app matches on, so drafting failures map
+/// onto them: a keychain problem is one, everything else is something the person
+/// can change (the provider, its address, model or key).
+fn draft_error_code(e: &DraftError) -> ErrorCode {
+    match e {
+        DraftError::Provider { code, .. } if code == "KEYCHAIN_UNAVAILABLE" => ErrorCode::KeychainUnavailable,
+        DraftError::Provider { code, .. } if code == "KEYCHAIN_ERROR" => ErrorCode::Keychain,
+        _ => ErrorCode::BadInput,
+    }
+}
+
 fn read_file(path: &Path) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| ApiError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    let meta = std::fs::metadata(path).map_err(|e| ApiError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     let limit = flowpilot_engine::plan::limits::MAX_FILE_BYTES as u64;
     if meta.len() > limit {
-        return Err(PlanError::TooLarge { size: meta.len() as usize, limit: limit as usize }.into());
+        return Err(PlanError::TooLarge {
+            size: meta.len() as usize,
+            limit: limit as usize,
+        }
+        .into());
     }
-    std::fs::read_to_string(path).map_err(|e| ApiError::Io { path: path.to_path_buf(), message: e.to_string() })
+    std::fs::read_to_string(path).map_err(|e| ApiError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod draft;
 pub mod notices;
 pub mod scheduler;
 pub mod secrets;

@@ -48,7 +48,11 @@ pub struct NoticePolicy {
 
 fn shorten(s: &str, max: usize) -> String {
     let s = s.replace('\n', " ");
-    if s.chars().count() <= max { s } else { format!("{}…", s.chars().take(max - 1).collect::<String>()) }
+    if s.chars().count() <= max {
+        s
+    } else {
+        format!("{}…", s.chars().take(max - 1).collect::<String>())
+    }
 }
 
 impl NoticePolicy {
@@ -74,31 +78,57 @@ impl NoticePolicy {
                 state.held_back = 0;
                 state.last_failure_notice = None;
                 if was_failing {
-                    Some(notice(NoticeKind::Recovered, format!("{} recovered", outcome.plan_name), "The last run succeeded.".into()))
+                    Some(notice(
+                        NoticeKind::Recovered,
+                        format!("{} recovered", outcome.plan_name),
+                        "The last run succeeded.".into(),
+                    ))
                 } else if notify_success {
-                    Some(notice(NoticeKind::Success, format!("{} succeeded", outcome.plan_name), format!("{} steps ran.", outcome.steps.len())))
+                    Some(notice(
+                        NoticeKind::Success,
+                        format!("{} succeeded", outcome.plan_name),
+                        format!("{} steps ran.", outcome.steps.len()),
+                    ))
                 } else {
                     None
                 }
             }
             RunStatus::Failed | RunStatus::Interrupted => {
                 state.failing = true;
-                let quiet = state.last_failure_notice.is_some_and(|at| now - at < FAILURE_QUIET_PERIOD);
+                let quiet = state
+                    .last_failure_notice
+                    .is_some_and(|at| now - at < FAILURE_QUIET_PERIOD);
                 if quiet {
                     state.held_back += 1;
                     return None;
                 }
                 let held = std::mem::take(&mut state.held_back);
                 state.last_failure_notice = Some(now);
-                let failed = outcome.steps.iter().find(|s| matches!(s.status, StepStatus::Error | StepStatus::Timeout));
+                let failed = outcome
+                    .steps
+                    .iter()
+                    .find(|s| matches!(s.status, StepStatus::Error | StepStatus::Timeout));
                 let mut body = match failed {
-                    Some(s) => format!("Step {} ({}.{}) failed: {}", s.step_number + 1, s.provider, s.action, shorten(&s.message, 160)),
+                    Some(s) => format!(
+                        "Step {} ({}.{}) failed: {}",
+                        s.step_number + 1,
+                        s.provider,
+                        s.action,
+                        shorten(&s.message, 160)
+                    ),
                     None => shorten(outcome.error.as_deref().unwrap_or("the run failed"), 200),
                 };
                 if held > 0 {
-                    body.push_str(&format!(" ({held} more failure{} since the last notice)", if held == 1 { "" } else { "s" }));
+                    body.push_str(&format!(
+                        " ({held} more failure{} since the last notice)",
+                        if held == 1 { "" } else { "s" }
+                    ));
                 }
-                Some(notice(NoticeKind::Failure, format!("{} failed", outcome.plan_name), body))
+                Some(notice(
+                    NoticeKind::Failure,
+                    format!("{} failed", outcome.plan_name),
+                    body,
+                ))
             }
             RunStatus::Cancelled | RunStatus::Running => None,
         }
@@ -114,7 +144,10 @@ impl NoticePolicy {
             parts.push(format!("ran {ran} missed run{}", if ran == 1 { "" } else { "s" }));
         }
         if missed > 0 {
-            parts.push(format!("skipped {missed} older fire{}", if missed == 1 { "" } else { "s" }));
+            parts.push(format!(
+                "skipped {missed} older fire{}",
+                if missed == 1 { "" } else { "s" }
+            ));
         }
         Some(Notice {
             kind: NoticeKind::CatchUp,
@@ -129,7 +162,9 @@ impl NoticePolicy {
         Notice {
             kind: NoticeKind::AutoPaused,
             title: format!("{plan_name} paused"),
-            body: format!("Its schedule was paused after {failures} failed runs in a row. Resume it once the cause is fixed."),
+            body: format!(
+                "Its schedule was paused after {failures} failed runs in a row. Resume it once the cause is fixed."
+            ),
             plan_id: Some(plan_id.to_string()),
             run_id: None,
         }
@@ -153,7 +188,11 @@ mod tests {
             step_id: None,
             provider: "webhook".into(),
             action: "post_request".into(),
-            status: if status == RunStatus::Success { StepStatus::Success } else { StepStatus::Error },
+            status: if status == RunStatus::Success {
+                StepStatus::Success
+            } else {
+                StepStatus::Error
+            },
             attempt: 3,
             message: "HTTP 500 from the server".into(),
             latency_ms: 12,
@@ -177,33 +216,63 @@ mod tests {
     #[test]
     fn failures_are_throttled_per_hour_and_counted_into_the_next() {
         let mut p = NoticePolicy::default();
-        let first = p.on_run_finished("p", &outcome(RunStatus::Failed), false, t(0)).unwrap();
+        let first = p
+            .on_run_finished("p", &outcome(RunStatus::Failed), false, t(0))
+            .unwrap();
         assert_eq!(first.title, "Digest failed");
-        assert_eq!(first.body, "Step 2 (webhook.post_request) failed: HTTP 500 from the server");
+        assert_eq!(
+            first.body,
+            "Step 2 (webhook.post_request) failed: HTTP 500 from the server"
+        );
         assert_eq!(p.on_run_finished("p", &outcome(RunStatus::Failed), false, t(10)), None);
         assert_eq!(p.on_run_finished("p", &outcome(RunStatus::Failed), false, t(59)), None);
         // Another plan is not held back by this one.
-        assert!(p.on_run_finished("q", &outcome(RunStatus::Failed), false, t(11)).is_some());
-        let next = p.on_run_finished("p", &outcome(RunStatus::Failed), false, t(61)).unwrap();
-        assert!(next.body.ends_with("(2 more failures since the last notice)"), "{}", next.body);
+        assert!(
+            p.on_run_finished("q", &outcome(RunStatus::Failed), false, t(11))
+                .is_some()
+        );
+        let next = p
+            .on_run_finished("p", &outcome(RunStatus::Failed), false, t(61))
+            .unwrap();
+        assert!(
+            next.body.ends_with("(2 more failures since the last notice)"),
+            "{}",
+            next.body
+        );
     }
 
     #[test]
     fn recovery_and_success_notices() {
         let mut p = NoticePolicy::default();
         assert_eq!(p.on_run_finished("p", &outcome(RunStatus::Success), false, t(0)), None);
-        assert_eq!(p.on_run_finished("p", &outcome(RunStatus::Success), true, t(1)).unwrap().kind, NoticeKind::Success);
+        assert_eq!(
+            p.on_run_finished("p", &outcome(RunStatus::Success), true, t(1))
+                .unwrap()
+                .kind,
+            NoticeKind::Success
+        );
         p.on_run_finished("p", &outcome(RunStatus::Failed), false, t(2));
-        let recovered = p.on_run_finished("p", &outcome(RunStatus::Success), false, t(3)).unwrap();
-        assert_eq!((recovered.kind, recovered.title.as_str()), (NoticeKind::Recovered, "Digest recovered"));
+        let recovered = p
+            .on_run_finished("p", &outcome(RunStatus::Success), false, t(3))
+            .unwrap();
+        assert_eq!(
+            (recovered.kind, recovered.title.as_str()),
+            (NoticeKind::Recovered, "Digest recovered")
+        );
         // Recovery resets the throttle: the next failure is told at once.
-        assert!(p.on_run_finished("p", &outcome(RunStatus::Failed), false, t(4)).is_some());
+        assert!(
+            p.on_run_finished("p", &outcome(RunStatus::Failed), false, t(4))
+                .is_some()
+        );
     }
 
     #[test]
     fn a_catch_up_is_one_notice() {
         let n = NoticePolicy::catch_up_summary("p", "Digest", 3, 7).unwrap();
-        assert_eq!(n.body, "While Flowpilot was closed or asleep: ran 3 missed runs, skipped 7 older fires.");
+        assert_eq!(
+            n.body,
+            "While Flowpilot was closed or asleep: ran 3 missed runs, skipped 7 older fires."
+        );
         assert_eq!(NoticePolicy::catch_up_summary("p", "Digest", 0, 0), None);
     }
 }

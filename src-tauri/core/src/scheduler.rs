@@ -9,10 +9,10 @@ use crate::notices::{Notice, NoticePolicy};
 use crate::settings::Settings;
 use crate::store::{MissReason, ScheduleState, StoreError};
 use chrono::{DateTime, Utc};
+use flowpilot_engine::Plan;
 use flowpilot_engine::executor::{RunEvent, RunObserver, RunOutcome, RunStatus};
 use flowpilot_engine::plan::{Overlap, PlanStatus, Trigger};
 use flowpilot_engine::schedule::{Schedule, catch_up, system_timezone};
-use flowpilot_engine::Plan;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,7 +89,9 @@ pub struct Scheduler {
 
 impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scheduler").field("paused", &self.paused).finish_non_exhaustive()
+        f.debug_struct("Scheduler")
+            .field("paused", &self.paused)
+            .finish_non_exhaustive()
     }
 }
 
@@ -182,7 +184,9 @@ impl Scheduler {
         let window = chrono::Duration::hours(i64::from(settings.catch_up_window_hours.max(1)));
         let mut tick = Tick::default();
         for summary in self.app.list_plans()? {
-            let Trigger::Cron(cron) = &summary.trigger else { continue };
+            let Trigger::Cron(cron) = &summary.trigger else {
+                continue;
+            };
             if summary.status != PlanStatus::Active {
                 continue;
             }
@@ -228,7 +232,13 @@ impl Scheduler {
                         (decision.run.iter().map(|t| (*t, "catch_up")).collect(), decision.missed)
                     };
                     if missed > 0 {
-                        self.app.store().record_missed_fires(&summary.id, latest, MissReason::Missed, missed as u64, now)?;
+                        self.app.store().record_missed_fires(
+                            &summary.id,
+                            latest,
+                            MissReason::Missed,
+                            missed as u64,
+                            now,
+                        )?;
                         state.missed_total += missed as u64;
                         tick.missed += missed;
                     }
@@ -257,13 +267,24 @@ impl Scheduler {
     }
 
     /// Start a batch of fires for a plan, unless its overlap policy says otherwise.
-    fn dispatch(self: &Arc<Self>, plan_id: &str, overlap: Overlap, batch: Batch, now: DateTime<Utc>, tick: &mut Tick) -> Result<(), ApiError> {
-        let Some(&(newest, _)) = batch.fires.last() else { return Ok(()) };
+    fn dispatch(
+        self: &Arc<Self>,
+        plan_id: &str,
+        overlap: Overlap,
+        batch: Batch,
+        now: DateTime<Utc>,
+        tick: &mut Tick,
+    ) -> Result<(), ApiError> {
+        let Some(&(newest, _)) = batch.fires.last() else {
+            return Ok(());
+        };
         if self.app.running_count(plan_id) > 0 {
             match overlap {
                 Overlap::Skip => {
                     let n = batch.fires.len() as u64;
-                    self.app.store().record_missed_fires(plan_id, newest, MissReason::Overlap, n, now)?;
+                    self.app
+                        .store()
+                        .record_missed_fires(plan_id, newest, MissReason::Overlap, n, now)?;
                     tick.skipped_overlap += batch.fires.len();
                     return Ok(());
                 }
@@ -272,7 +293,13 @@ impl Scheduler {
                     let replaced = lock(&self.queued).insert(plan_id.to_string(), newest);
                     let dropped = batch.fires.len() - 1 + usize::from(replaced.is_some());
                     if dropped > 0 {
-                        self.app.store().record_missed_fires(plan_id, newest, MissReason::Overlap, dropped as u64, now)?;
+                        self.app.store().record_missed_fires(
+                            plan_id,
+                            newest,
+                            MissReason::Overlap,
+                            dropped as u64,
+                            now,
+                        )?;
                         tick.skipped_overlap += dropped;
                     }
                     tick.queued += 1;
@@ -298,7 +325,10 @@ impl Scheduler {
         let mut prepared = Vec::new();
         for (fire, kind) in batch.fires {
             let spec = RunSpec {
-                target: ResolvedPlan { plan_id: Some(plan_id.to_string()), plan: plan.clone() },
+                target: ResolvedPlan {
+                    plan_id: Some(plan_id.to_string()),
+                    plan: plan.clone(),
+                },
                 trigger_kind: kind.to_string(),
                 scheduled_for: Some(fire),
             };
@@ -335,9 +365,17 @@ impl Scheduler {
     }
 
     fn start_queued(self: &Arc<Self>, plan_id: &str) {
-        let Some(fire) = lock(&self.queued).remove(plan_id) else { return };
+        let Some(fire) = lock(&self.queued).remove(plan_id) else {
+            return;
+        };
         let mut tick = Tick::default();
-        if let Err(e) = self.start(plan_id, Batch { fires: vec![(fire, "cron")] }, &mut tick) {
+        if let Err(e) = self.start(
+            plan_id,
+            Batch {
+                fires: vec![(fire, "cron")],
+            },
+            &mut tick,
+        ) {
             tracing::error!(plan = plan_id, "queued run could not start: {e}");
         }
         // The queued run's task is detached; its progress reaches the sink.
@@ -355,7 +393,8 @@ impl Scheduler {
                 RunStatus::Failed | RunStatus::Interrupted => state.consecutive_failures += 1,
                 RunStatus::Cancelled | RunStatus::Running => {}
             }
-            if settings.auto_pause_after > 0 && state.consecutive_failures >= settings.auto_pause_after && !state.paused {
+            if settings.auto_pause_after > 0 && state.consecutive_failures >= settings.auto_pause_after && !state.paused
+            {
                 state.paused = true;
                 auto_paused = Some(state.consecutive_failures);
             }
@@ -370,7 +409,8 @@ impl Scheduler {
                 self.sink.notice(n);
             }
             if let Some(failures) = auto_paused {
-                self.sink.notice(NoticePolicy::auto_paused(plan_id, &outcome.plan_name, failures));
+                self.sink
+                    .notice(NoticePolicy::auto_paused(plan_id, &outcome.plan_name, failures));
             }
         }
         if auto_paused.is_some() {
@@ -441,8 +481,12 @@ impl Flowpilot {
         let now = self.clock().now();
         let mut jobs = Vec::new();
         for summary in self.list_plans()? {
-            let Trigger::Cron(cron) = &summary.trigger else { continue };
-            let Ok(schedule) = Schedule::new(cron, system_timezone()) else { continue };
+            let Trigger::Cron(cron) = &summary.trigger else {
+                continue;
+            };
+            let Ok(schedule) = Schedule::new(cron, system_timezone()) else {
+                continue;
+            };
             let state = self.store().schedule_state(&summary.id)?;
             let paused = state.as_ref().is_some_and(|s| s.paused);
             let active = summary.status == PlanStatus::Active;
@@ -452,7 +496,11 @@ impl Flowpilot {
                 cron_expression: cron.cron_expression.clone(),
                 timezone: schedule.timezone().name().to_string(),
                 description: schedule.describe(),
-                next_run_at: if active && !paused { schedule.next_after(now) } else { None },
+                next_run_at: if active && !paused {
+                    schedule.next_after(now)
+                } else {
+                    None
+                },
                 last_run_status: summary.last_run_status,
                 last_run_at: summary.last_run_at,
                 paused,
@@ -510,7 +558,13 @@ mod tests {
         );
         let sink = Arc::new(Recorder::default());
         let scheduler = Scheduler::new(app.clone(), sink.clone());
-        Fixture { _dir: dir, clock, app, sink, scheduler }
+        Fixture {
+            _dir: dir,
+            clock,
+            app,
+            sink,
+            scheduler,
+        }
     }
 
     /// A plan on `cron` in `tz`; `slow` makes its run last until cancelled.
@@ -537,7 +591,10 @@ mod tests {
     }
 
     fn runs(f: &Fixture, plan_id: &str) -> Vec<crate::store::RunRow> {
-        let filter = RunFilter { plan_id: Some(plan_id.into()), ..RunFilter::default() };
+        let filter = RunFilter {
+            plan_id: Some(plan_id.into()),
+            ..RunFilter::default()
+        };
         let (mut rows, _) = f.app.list_runs(&filter, Page { limit: 100, offset: 0 }).unwrap();
         rows.reverse();
         rows
@@ -556,11 +613,17 @@ mod tests {
         assert_eq!(t.started.len(), 1);
         let rows = runs(&f, &id);
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].trigger_kind.as_str(), rows[0].scheduled_for), ("cron", Some(at("2026-06-01T09:00:00Z"))));
+        assert_eq!(
+            (rows[0].trigger_kind.as_str(), rows[0].scheduled_for),
+            ("cron", Some(at("2026-06-01T09:00:00Z")))
+        );
         assert_eq!(rows[0].status, RunStatus::Success);
         // The same instant again: nothing new.
         assert!(tick(&f).await.started.is_empty());
-        assert_eq!(f.app.store().schedule_state(&id).unwrap().unwrap().next_run_at, Some(at("2026-06-02T09:00:00Z")));
+        assert_eq!(
+            f.app.store().schedule_state(&id).unwrap().unwrap().next_run_at,
+            Some(at("2026-06-02T09:00:00Z"))
+        );
     }
 
     #[tokio::test]
@@ -570,7 +633,8 @@ mod tests {
         let id = plan(&f, "Night", "30 2 * * *", "Europe/Paris", "skip", "skip", false);
         tick(&f).await;
         for minutes in (0..=240).step_by(10) {
-            f.clock.set(at("2026-03-28T23:00:00Z") + chrono::Duration::minutes(minutes));
+            f.clock
+                .set(at("2026-03-28T23:00:00Z") + chrono::Duration::minutes(minutes));
             tick(&f).await;
         }
         assert_eq!(runs(&f, &id).len(), 1, "one run in the spring-forward night");
@@ -579,7 +643,8 @@ mod tests {
         let id = plan(&g, "Night", "30 2 * * *", "Europe/Paris", "skip", "skip", false);
         tick(&g).await;
         for minutes in (0..=240).step_by(10) {
-            g.clock.set(at("2026-10-24T23:00:00Z") + chrono::Duration::minutes(minutes));
+            g.clock
+                .set(at("2026-10-24T23:00:00Z") + chrono::Duration::minutes(minutes));
             tick(&g).await;
         }
         let rows = runs(&g, &id);
@@ -592,7 +657,8 @@ mod tests {
         let id = plan(&f, "Quarterly hour", "*/15 * * * *", "UTC", catch_up, "skip", false);
         tick(&f).await;
         // The laptop sleeps for two hours: 8 fires pass, the last at 12:00.
-        f.clock.advance(chrono::Duration::hours(2) + chrono::Duration::minutes(5));
+        f.clock
+            .advance(chrono::Duration::hours(2) + chrono::Duration::minutes(5));
         let t = tick(&f).await;
         (f, id, t)
     }
@@ -614,7 +680,10 @@ mod tests {
         assert_eq!((t.started.len(), t.missed), (1, 7));
         let rows = runs(&f, &id);
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].trigger_kind.as_str(), rows[0].scheduled_for), ("catch_up", Some(at("2026-06-01T12:00:00Z"))));
+        assert_eq!(
+            (rows[0].trigger_kind.as_str(), rows[0].scheduled_for),
+            ("catch_up", Some(at("2026-06-01T12:00:00Z")))
+        );
     }
 
     #[tokio::test]
@@ -633,7 +702,8 @@ mod tests {
         let id = plan(&f, "Hourly", "0 * * * *", "UTC", "run_all", "skip", false);
         tick(&f).await;
         // 72 fires, 48 of them outside the 24 h window; none of them on time.
-        f.clock.advance(chrono::Duration::days(3) + chrono::Duration::minutes(30));
+        f.clock
+            .advance(chrono::Duration::days(3) + chrono::Duration::minutes(30));
         let t = tick(&f).await;
         assert_eq!(t.started.len(), flowpilot_engine::schedule::MAX_CATCH_UP_RUNS);
         assert_eq!(t.missed, 72 - flowpilot_engine::schedule::MAX_CATCH_UP_RUNS);
@@ -676,7 +746,11 @@ mod tests {
         assert_eq!((t.started.len(), t.queued), (0, 1));
         f.clock.set(at("2026-06-01T10:03:00Z"));
         let t = f.scheduler.tick().unwrap();
-        assert_eq!((t.queued, t.skipped_overlap), (1, 1), "the 10:02 fire is replaced by 10:03");
+        assert_eq!(
+            (t.queued, t.skipped_overlap),
+            (1, 1),
+            "the 10:02 fire is replaced by 10:03"
+        );
         // Ending the first run starts the queued one.
         let first = runs(&f, &id)[0].id.clone();
         f.app.cancel_run(&first);
@@ -763,7 +837,15 @@ mod tests {
     #[tokio::test]
     async fn jobs_list_describes_schedules_in_words() {
         let f = fixture("2026-06-01T06:00:00Z"); // a Monday, 08:00 in Berlin
-        plan(&f, "Weekdays", "0 9 * * 1-5", "Europe/Berlin", "run_once", "skip", false);
+        plan(
+            &f,
+            "Weekdays",
+            "0 9 * * 1-5",
+            "Europe/Berlin",
+            "run_once",
+            "skip",
+            false,
+        );
         let jobs = f.scheduler.jobs().unwrap();
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].description, "At 09:00, on weekdays");

@@ -47,8 +47,14 @@ fn classify(e: KeyringError) -> SecretsError {
 fn check_name(name: &str) -> Result<(), SecretsError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok { Ok(()) } else { Err(SecretsError::InvalidName(name.to_string())) }
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(SecretsError::InvalidName(name.to_string()))
+    }
 }
 
 /// The keychain. Calls block (D-Bus round trips): from async code, go through
@@ -60,7 +66,9 @@ pub struct Keychain {
 
 impl std::fmt::Debug for Keychain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keychain").field("available", &self.store.is_ok()).finish()
+        f.debug_struct("Keychain")
+            .field("available", &self.store.is_ok())
+            .finish()
     }
 }
 
@@ -69,8 +77,9 @@ impl Keychain {
     /// [`Keychain::status`] and by every call, so the rest of the app still works.
     pub fn os() -> Self {
         let store = match keyring::Entry::store_status() {
-            Ok(()) => keyring_core::get_default_store()
-                .ok_or_else(|| SecretsError::Unavailable { detail: "no default credential store".into() }),
+            Ok(()) => keyring_core::get_default_store().ok_or_else(|| SecretsError::Unavailable {
+                detail: "no default credential store".into(),
+            }),
             Err(e) => Err(SecretsError::Unavailable { detail: e.to_string() }),
         };
         Self { store }
@@ -83,7 +92,9 @@ impl Keychain {
 
     /// A keychain that is never available (to show and test the error path).
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self { store: Err(SecretsError::Unavailable { detail: detail.into() }) }
+        Self {
+            store: Err(SecretsError::Unavailable { detail: detail.into() }),
+        }
     }
 
     /// Whether the keychain can be used at all. Creating an entry needs the store;
@@ -96,14 +107,18 @@ impl Keychain {
         check_name(provider)?;
         check_name(field)?;
         let store = self.store.as_ref().map_err(Clone::clone)?;
-        store.build(SERVICE, &format!("{provider}/{field}"), None).map_err(classify)
+        store
+            .build(SERVICE, &format!("{provider}/{field}"), None)
+            .map_err(classify)
     }
 
     pub fn set(&self, provider: &str, field: &str, value: &Sensitive<String>) -> Result<(), SecretsError> {
         if value.expose().is_empty() {
             return Err(SecretsError::EmptyValue);
         }
-        self.entry(provider, field)?.set_password(value.expose()).map_err(classify)
+        self.entry(provider, field)?
+            .set_password(value.expose())
+            .map_err(classify)
     }
 
     pub fn get(&self, provider: &str, field: &str) -> Result<Option<Sensitive<String>>, SecretsError> {
@@ -166,7 +181,10 @@ mod tests {
     fn names_are_checked_and_empty_values_refused() {
         let k = mock();
         assert!(matches!(k.get("open ai", "key"), Err(SecretsError::InvalidName(_))));
-        assert_eq!(k.set("openai", "api_key", &Sensitive::new(String::new())), Err(SecretsError::EmptyValue));
+        assert_eq!(
+            k.set("openai", "api_key", &Sensitive::new(String::new())),
+            Err(SecretsError::EmptyValue)
+        );
     }
 
     #[test]
@@ -186,6 +204,9 @@ mod tests {
         let source = KeychainCredentials(k);
         assert_eq!(source.get("groq", "api_key").await.unwrap().unwrap().expose(), "gsk");
         let down = KeychainCredentials(Arc::new(Keychain::unavailable("x")));
-        assert!(matches!(down.get("groq", "api_key").await, Err(CredentialError::Unavailable(_))));
+        assert!(matches!(
+            down.get("groq", "api_key").await,
+            Err(CredentialError::Unavailable(_))
+        ));
     }
 }

@@ -22,6 +22,8 @@ pub const MAX_OUTPUT_BYTES: usize = 10 * 1024 * 1024;
 pub const PREVIEW_CHARS: usize = 500;
 /// The longest a `Retry-After` may make us wait.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// The message of a step a dry run answered from its stub.
+pub const DRY_RUN_MESSAGE: &str = "dry run: not sent";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -187,6 +189,12 @@ pub struct RunRequest {
     pub trigger: Value,
     /// The whole run must finish within this.
     pub deadline: Option<Duration>,
+    /// A rehearsal: steps whose action has side effects
+    /// ([`Provider::has_side_effects`](crate::registry::Provider::has_side_effects))
+    /// are not run but answered with `{"dry_run": true, "would_send": <resolved params>}`,
+    /// without reading credentials; side-effect-free steps (GET requests, logic,
+    /// LLM calls) run for real, so later steps see real data where it is safe.
+    pub dry_run: bool,
 }
 
 /// Runs plans. Cheap to clone; one per app.
@@ -323,7 +331,16 @@ impl Executor {
                 http: self.http.clone(),
             };
             let attempted = self
-                .run_step_with_retries(step, &scope, &ctx, timeout, &mut redactor, observer, &cancel)
+                .run_step_with_retries(
+                    step,
+                    &scope,
+                    &ctx,
+                    timeout,
+                    req.dry_run,
+                    &mut redactor,
+                    observer,
+                    &cancel,
+                )
                 .await;
             let record = self.record(&req.run_id, index, step, &attempted, &redactor);
             let result_value = match &attempted.result {
@@ -389,8 +406,9 @@ impl Executor {
             http: self.http.clone(),
         };
         let mut redactor = Redactor::default();
-        let attempted =
-            self.run_step_with_retries(step, scope, &ctx, timeout, &mut redactor, &NoObserver, &cancel).await;
+        let attempted = self
+            .run_step_with_retries(step, scope, &ctx, timeout, false, &mut redactor, &NoObserver, &cancel)
+            .await;
         self.record(run_id, scope.steps.len(), step, &attempted, &redactor)
     }
 
@@ -401,6 +419,7 @@ impl Executor {
         scope: &Scope,
         ctx: &StepContext,
         timeout: Duration,
+        dry_run: bool,
         redactor: &mut Redactor,
         observer: &dyn RunObserver,
         cancel: &CancellationToken,
@@ -419,7 +438,9 @@ impl Executor {
             });
             let attempt_started = Instant::now();
             let ctx = StepContext { attempt, ..ctx.clone() };
-            let result = self.attempt(step, scope, &ctx, timeout, redactor, cancel).await;
+            let result = self
+                .attempt(step, scope, &ctx, timeout, dry_run, redactor, cancel)
+                .await;
             let retry_in = match &result {
                 Err(e) if e.is_retryable() && attempt < policy.max_attempts => Some(backoff(&policy, attempt, e)),
                 _ => None,
@@ -452,12 +473,15 @@ impl Executor {
     }
 
     /// One attempt: resolve references, read credentials, run with timeout and cancellation.
+    /// In a dry run, a step with side effects stops after resolving its params.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         step: &StepSpec,
         scope: &Scope,
         ctx: &StepContext,
         timeout: Duration,
+        dry_run: bool,
         redactor: &mut Redactor,
         cancel: &CancellationToken,
     ) -> Result<ProviderResult, StepError> {
@@ -467,6 +491,15 @@ impl Executor {
             .ok_or_else(|| StepError::fatal("UNKNOWN_PROVIDER", format!("unknown provider `{}`", step.provider)))?;
         let params = template::resolve(&step.params, scope)
             .map_err(|(path, e)| StepError::fatal("REFERENCE", format!("params.{path}: {e}")))?;
+        // Decided on the resolved params: an HTTP method may come from a reference.
+        // The stub returns before any credential is read, so a dry run needs none
+        // and no secret can reach `would_send` (params only ever name credentials).
+        if dry_run && provider.has_side_effects(&step.action, &params) {
+            return Ok(
+                ProviderResult::ok(json!({"dry_run": true, "would_send": params}), DRY_RUN_MESSAGE)
+                    .with_metadata("dry_run", true),
+            );
+        }
         let credentials = Credentials::new(self.credentials.clone(), provider.name());
         let child = cancel.child_token();
         let run = provider.run(&step.action, params, &credentials, ctx, child.clone());
@@ -623,7 +656,8 @@ mod tests {
 
     /// A provider whose behaviour each test scripts: `echo` returns its params,
     /// `flaky` fails `fail_times` times (retryable) then succeeds, `fatal` fails,
-    /// `hang` waits for cancellation, `secret` returns its credential.
+    /// `hang` waits for cancellation, `secret` returns its credential, `send`
+    /// (the only action with side effects) reads its credential and "sends".
     struct Scripted {
         calls: AtomicU32,
     }
@@ -640,9 +674,14 @@ mod tests {
             &["token"]
         }
         fn actions(&self) -> Vec<ActionSpec> {
-            ["echo", "flaky", "fatal", "hang", "secret", "big"]
+            ["echo", "flaky", "fatal", "hang", "secret", "big", "send"]
                 .into_iter()
-                .map(|name| ActionSpec { name, description: "scripted", params_schema: json!({"type": "object"}), side_effects: false })
+                .map(|name| ActionSpec {
+                    name,
+                    description: "scripted",
+                    params_schema: json!({"type": "object"}),
+                    side_effects: name == "send",
+                })
                 .collect()
         }
         async fn run(
@@ -659,7 +698,11 @@ mod tests {
                 "flaky" => {
                     let fail_times = params["fail_times"].as_u64().unwrap_or(1) as u32;
                     if n <= fail_times {
-                        Err(StepError::Retryable { code: "HTTP_503".into(), message: format!("attempt {n} failed"), after: None })
+                        Err(StepError::Retryable {
+                            code: "HTTP_503".into(),
+                            message: format!("attempt {n} failed"),
+                            after: None,
+                        })
                     } else {
                         Ok(ProviderResult::ok(json!(n), "finally"))
                     }
@@ -671,23 +714,43 @@ mod tests {
                 }
                 "secret" => {
                     let token = credentials.require("token").await?;
-                    Ok(ProviderResult::ok(json!({"echo": format!("token={}", token.expose())}), format!("used {}", token.expose()))
-                        .with_metadata("auth", format!("Bearer {}", token.expose())))
+                    Ok(ProviderResult::ok(
+                        json!({"echo": format!("token={}", token.expose())}),
+                        format!("used {}", token.expose()),
+                    )
+                    .with_metadata("auth", format!("Bearer {}", token.expose())))
                 }
-                "big" => Ok(ProviderResult::ok(Value::String("x".repeat(MAX_OUTPUT_BYTES + 10)), "big")),
+                "big" => Ok(ProviderResult::ok(
+                    Value::String("x".repeat(MAX_OUTPUT_BYTES + 10)),
+                    "big",
+                )),
+                "send" => {
+                    credentials.require("token").await?;
+                    Ok(ProviderResult::ok(json!({"sent": params}), "sent"))
+                }
                 _ => Err(StepError::fatal("UNKNOWN_ACTION", action)),
             }
         }
     }
 
     fn executor() -> Executor {
-        let registry = Registry::from_providers(vec![Arc::new(Scripted { calls: AtomicU32::new(0) })]);
-        let clock = Arc::new(ManualClock::new(DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().to_utc()));
-        Executor::new(registry, clock, Arc::new(StaticCredentials::default().with("test", "token", "s3cr3t-token")))
+        let registry = Registry::from_providers(vec![Arc::new(Scripted {
+            calls: AtomicU32::new(0),
+        })]);
+        let clock = Arc::new(ManualClock::new(
+            DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().to_utc(),
+        ));
+        Executor::new(
+            registry,
+            clock,
+            Arc::new(StaticCredentials::default().with("test", "token", "s3cr3t-token")),
+        )
     }
 
     fn plan(steps: Value) -> Plan {
-        let registry = Registry::from_providers(vec![Arc::new(Scripted { calls: AtomicU32::new(0) })]);
+        let registry = Registry::from_providers(vec![Arc::new(Scripted {
+            calls: AtomicU32::new(0),
+        })]);
         Plan::from_value(json!({"name": "t", "steps": steps}), &registry).unwrap()
     }
 
@@ -705,7 +768,13 @@ mod tests {
 
     async fn run_with(steps: Value, cancel: CancellationToken) -> (RunOutcome, Vec<RunEvent>) {
         let events = Events::default();
-        let req = RunRequest { run_id: "r1".into(), plan: plan(steps), trigger: json!({"type": "manual"}), deadline: None };
+        let req = RunRequest {
+            run_id: "r1".into(),
+            plan: plan(steps),
+            trigger: json!({"type": "manual"}),
+            deadline: None,
+            dry_run: false,
+        };
         let outcome = executor().run(req, &events, cancel).await;
         (outcome, events.0.into_inner().unwrap())
     }
@@ -720,8 +789,16 @@ mod tests {
         assert_eq!(outcome.status, RunStatus::Success);
         assert_eq!(outcome.steps[1].output, json!({"n": 7, "text": "n=7 in t/r1"}));
         // The run's last row is flagged and repeated in RunFinished.
-        let finished: Vec<bool> =
-            events.iter().filter_map(|e| if let RunEvent::StepFinished { last, .. } = e { Some(*last) } else { None }).collect();
+        let finished: Vec<bool> = events
+            .iter()
+            .filter_map(|e| {
+                if let RunEvent::StepFinished { last, .. } = e {
+                    Some(*last)
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(finished, vec![false, true]);
         assert!(matches!(events.last(), Some(RunEvent::RunFinished { last_step: Some(s), .. }) if s.step_number == 1));
     }
@@ -734,10 +811,22 @@ mod tests {
         .await;
         assert_eq!(outcome.status, RunStatus::Success);
         assert_eq!(outcome.steps[0].attempt, 3);
-        let retries: Vec<&StepRecord> =
-            events.iter().filter_map(|e| if let RunEvent::StepRetrying { record, .. } = e { Some(record) } else { None }).collect();
+        let retries: Vec<&StepRecord> = events
+            .iter()
+            .filter_map(|e| {
+                if let RunEvent::StepRetrying { record, .. } = e {
+                    Some(record)
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(retries.len(), 2);
-        assert!(retries.iter().all(|r| r.status == StepStatus::Retrying && r.error.as_deref() == Some("HTTP_503")));
+        assert!(
+            retries
+                .iter()
+                .all(|r| r.status == StepStatus::Retrying && r.error.as_deref() == Some("HTTP_503"))
+        );
         assert_eq!(retries.iter().map(|r| r.attempt).collect::<Vec<_>>(), vec![1, 2]);
     }
 
@@ -808,9 +897,12 @@ mod tests {
         };
         let req = RunRequest {
             run_id: "r".into(),
-            plan: plan(json!([{"provider": "test", "action": "hang", "params": {}}, {"provider": "test", "action": "echo", "params": {}}])),
+            plan: plan(
+                json!([{"provider": "test", "action": "hang", "params": {}}, {"provider": "test", "action": "echo", "params": {}}]),
+            ),
             trigger: json!({}),
             deadline: None,
+            dry_run: false,
         };
         let outcome = executor().run(req, &observer, cancel).await;
         assert_eq!(outcome.status, RunStatus::Cancelled);
@@ -839,8 +931,16 @@ mod tests {
 
     #[test]
     fn backoff_honours_retry_after_with_a_cap_and_jitters_otherwise() {
-        let policy = RetryPolicy { max_attempts: 5, backoff_ms: 100, max_backoff_ms: 1_000 };
-        let after = |s| StepError::Retryable { code: "HTTP_429".into(), message: String::new(), after: Some(Duration::from_secs(s)) };
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            backoff_ms: 100,
+            max_backoff_ms: 1_000,
+        };
+        let after = |s| StepError::Retryable {
+            code: "HTTP_429".into(),
+            message: String::new(),
+            after: Some(Duration::from_secs(s)),
+        };
         assert_eq!(backoff(&policy, 1, &after(7)), Duration::from_secs(7));
         assert_eq!(backoff(&policy, 1, &after(100_000)), MAX_RETRY_AFTER);
         let plain = StepError::retryable("CONNECT", "refused");
@@ -848,5 +948,64 @@ mod tests {
             let ceiling = (100u64 << (attempt - 1)).min(1_000);
             assert!(backoff(&policy, attempt, &plain) <= Duration::from_millis(ceiling));
         }
+    }
+
+    /// A keychain that cannot be reached: any credential read fails the step.
+    struct Unreachable;
+
+    #[async_trait]
+    impl crate::registry::CredentialSource for Unreachable {
+        async fn get(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> Result<Option<crate::Sensitive<String>>, crate::registry::CredentialError> {
+            Err(crate::registry::CredentialError::Unavailable(
+                "no keychain in this test".into(),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_stubs_side_effects_without_reading_credentials() {
+        let registry = Registry::from_providers(vec![Arc::new(Scripted {
+            calls: AtomicU32::new(0),
+        })]);
+        let clock = Arc::new(ManualClock::new(
+            DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().to_utc(),
+        ));
+        let executor = Executor::new(registry, clock, Arc::new(Unreachable));
+        let steps = json!([
+            {"id": "a", "provider": "test", "action": "echo", "params": {"n": 7}},
+            {"provider": "test", "action": "send", "params": {"to": "${steps.a.output.n}", "text": "n=${steps.0.output.n}"}},
+            {"provider": "test", "action": "echo", "params": {"saw": "${steps.1.output.would_send.to}"}}
+        ]);
+        let request = |dry_run| RunRequest {
+            run_id: "dry".into(),
+            plan: plan(steps.clone()),
+            trigger: json!({"type": "manual"}),
+            deadline: None,
+            dry_run,
+        };
+
+        let outcome = executor.run(request(true), &NoObserver, CancellationToken::new()).await;
+        assert_eq!(outcome.status, RunStatus::Success, "{outcome:#?}");
+        let stub = &outcome.steps[1];
+        assert_eq!(
+            stub.output,
+            json!({"dry_run": true, "would_send": {"to": 7, "text": "n=7"}})
+        );
+        assert_eq!(stub.message, DRY_RUN_MESSAGE);
+        assert_eq!(stub.metadata["dry_run"], json!(true));
+        // Side-effect-free steps ran for real, before and after the stub.
+        assert_eq!(outcome.steps[0].message, "echoed");
+        assert_eq!(outcome.steps[2].output, json!({"saw": 7}));
+
+        // The same plan for real reads the credential (and fails here without a keychain).
+        let outcome = executor
+            .run(request(false), &NoObserver, CancellationToken::new())
+            .await;
+        assert_eq!(outcome.status, RunStatus::Failed);
+        assert_eq!(outcome.steps[1].error.as_deref(), Some("KEYCHAIN_UNAVAILABLE"));
     }
 }

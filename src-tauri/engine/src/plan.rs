@@ -747,13 +747,18 @@ pub fn schema_issues(schema: &Value, params: &Value) -> Vec<(String, String)> {
         // Put "missing" and "unknown" problems on the field they are about, so the
         // UI can show them there.
         match err.kind() {
-            jsonschema::error::ValidationErrorKind::Required { property: Value::String(name) } => {
+            jsonschema::error::ValidationErrorKind::Required {
+                property: Value::String(name),
+            } => {
                 path.push_str(&pointer_to_path(&format!("/{name}")));
                 out.push((path, "is required".to_string()));
             }
             jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
                 for name in unexpected {
-                    out.push((format!("{path}{}", pointer_to_path(&format!("/{name}"))), "unknown parameter".to_string()));
+                    out.push((
+                        format!("{path}{}", pointer_to_path(&format!("/{name}"))),
+                        "unknown parameter".to_string(),
+                    ));
                 }
             }
             _ => out.push((path, err.to_string())),
@@ -862,7 +867,10 @@ mod tests {
             {"id": "a", "provider": "logic", "action": "set", "params": {"value": 1}},
             {"id": "7", "provider": "logic", "action": "set", "params": {"value": 1}}
         ]}));
-        assert!(has(&found, "steps[1].id: `a` is already the id of steps[0]"), "{found:?}");
+        assert!(
+            has(&found, "steps[1].id: `a` is already the id of steps[0]"),
+            "{found:?}"
+        );
         assert!(has(&found, "steps[2].id:"), "{found:?}");
     }
 
@@ -870,24 +878,38 @@ mod tests {
     fn limits_are_errors_not_panics() {
         let registry = Registry::builtin();
         let big = "x".repeat(limits::MAX_FILE_BYTES + 1);
-        assert!(matches!(Plan::from_json(&big, &registry), Err(PlanError::TooLarge { .. })));
+        assert!(matches!(
+            Plan::from_json(&big, &registry),
+            Err(PlanError::TooLarge { .. })
+        ));
 
         let mut deep = json!(1);
         for _ in 0..100 {
             deep = json!({"a": deep});
         }
-        let found = issues(json!({"name": "deep", "steps": [{"provider": "logic", "action": "set", "params": {"value": deep}}]}));
+        let found = issues(
+            json!({"name": "deep", "steps": [{"provider": "logic", "action": "set", "params": {"value": deep}}]}),
+        );
         assert!(found.iter().any(|i| i.contains("nested deeper than 64")), "{found:?}");
 
         let long = "y".repeat(limits::MAX_STRING_BYTES + 1);
-        let found = issues(json!({"name": "long", "steps": [{"provider": "logic", "action": "set", "params": {"value": long}}]}));
+        let found = issues(
+            json!({"name": "long", "steps": [{"provider": "logic", "action": "set", "params": {"value": long}}]}),
+        );
         assert!(has(&found, "steps[0].params.value: a string of"), "{found:?}");
 
-        let steps: Vec<Value> =
-            (0..=limits::MAX_STEPS).map(|_| json!({"provider": "logic", "action": "set", "params": {"value": 1}})).collect();
-        assert!(has(&issues(json!({"name": "many", "steps": steps})), "steps: 501 steps; the limit is 500"));
+        let steps: Vec<Value> = (0..=limits::MAX_STEPS)
+            .map(|_| json!({"provider": "logic", "action": "set", "params": {"value": 1}}))
+            .collect();
+        assert!(has(
+            &issues(json!({"name": "many", "steps": steps})),
+            "steps: 501 steps; the limit is 500"
+        ));
 
-        assert!(matches!(Plan::from_json("{\"name\": ", &registry), Err(PlanError::Syntax { line: 1, .. })));
+        assert!(matches!(
+            Plan::from_json("{\"name\": ", &registry),
+            Err(PlanError::Syntax { line: 1, .. })
+        ));
         assert!(matches!(Plan::from_json("[]", &registry), Err(PlanError::Invalid(_))));
     }
 

@@ -253,6 +253,19 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// Whether running `action` with these resolved params would change something
+    /// outside Flowpilot. A dry run answers such steps from a stub instead of running
+    /// them. The default is the action's declared [`ActionSpec::side_effects`];
+    /// providers whose actions are only sometimes harmful (an HTTP GET versus a POST)
+    /// refine it from the params. An action the provider does not know counts as
+    /// having side effects: a dry run must never send what it cannot vouch for.
+    fn has_side_effects(&self, action: &str, _params: &Value) -> bool {
+        self.actions()
+            .iter()
+            .find(|a| a.name == action)
+            .is_none_or(|a| a.side_effects)
+    }
+
     /// Run one attempt of `action` with resolved params.
     async fn run(
         &self,

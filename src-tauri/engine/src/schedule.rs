@@ -23,7 +23,10 @@ pub struct Schedule {
 
 /// The time zone of this machine, or UTC when it cannot be told.
 pub fn system_timezone() -> Tz {
-    iana_time_zone::get_timezone().ok().and_then(|name| name.parse().ok()).unwrap_or(Tz::UTC)
+    iana_time_zone::get_timezone()
+        .ok()
+        .and_then(|name| name.parse().ok())
+        .unwrap_or(Tz::UTC)
 }
 
 impl Schedule {
@@ -34,7 +37,11 @@ impl Schedule {
             Some(name) => parse_timezone(name)?,
             None => default_tz,
         };
-        Ok(Self { cron, tz, expression: trigger.cron_expression.clone() })
+        Ok(Self {
+            cron,
+            tz,
+            expression: trigger.cron_expression.clone(),
+        })
     }
 
     pub fn timezone(&self) -> Tz {
@@ -49,13 +56,19 @@ impl Schedule {
     /// job fires once at the first valid time; in a repeated hour, once.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = after.with_timezone(&self.tz);
-        self.cron.find_next_occurrence(&local, false).ok().map(|t| t.with_timezone(&Utc))
+        self.cron
+            .find_next_occurrence(&local, false)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
     }
 
     /// The newest fire at or before `at`.
     pub fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = at.with_timezone(&self.tz);
-        self.cron.find_previous_occurrence(&local, true).ok().map(|t| t.with_timezone(&Utc))
+        self.cron
+            .find_previous_occurrence(&local, true)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
     }
 
     /// The next `n` fires after `after`.
@@ -76,7 +89,13 @@ impl Schedule {
 
     /// Fires in `(after, until]`: the newest `keep` of them, and how many there were
     /// in all (counting stops at `count_limit` so a years-old schedule stays cheap).
-    pub fn fires_between(&self, after: DateTime<Utc>, until: DateTime<Utc>, keep: usize, count_limit: usize) -> (Vec<DateTime<Utc>>, usize) {
+    pub fn fires_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        keep: usize,
+        count_limit: usize,
+    ) -> (Vec<DateTime<Utc>>, usize) {
         let mut kept = std::collections::VecDeque::with_capacity(keep);
         let mut total = 0;
         let mut cursor = after;
@@ -105,7 +124,11 @@ impl Schedule {
 /// A plain-English description of common cron shapes; `None` for the rest.
 fn describe(expr: &str) -> Option<String> {
     let f: Vec<&str> = expr.split_whitespace().collect();
-    let (sec, rest) = if f.len() == 6 { (Some(f[0]), &f[1..]) } else { (None, &f[..]) };
+    let (sec, rest) = if f.len() == 6 {
+        (Some(f[0]), &f[1..])
+    } else {
+        (None, &f[..])
+    };
     let [min, hour, dom, mon, dow] = rest else { return None };
     let days = match (*dom, *mon, *dow) {
         ("*", "*", "*") => "every day".to_string(),
@@ -121,14 +144,18 @@ fn describe(expr: &str) -> Option<String> {
             Some(format!("Every {} seconds", every(s)?))
         }
         (Some("*"), "*", "*") if days == "every day" => Some("Every second".into()),
-        (None | Some("0"), m, "*") if every(m).is_some() && days == "every day" => Some(format!("Every {} minutes", every(m)?)),
+        (None | Some("0"), m, "*") if every(m).is_some() && days == "every day" => {
+            Some(format!("Every {} minutes", every(m)?))
+        }
         (None | Some("0"), "*", "*") if days == "every day" => Some("Every minute".into()),
         (None | Some("0"), m, "*") if m.parse::<u8>().is_ok() && days == "every day" => {
             Some(format!("Every hour at minute {m}"))
         }
-        (None | Some("0"), m, h) if m.parse::<u8>().is_ok() && h.parse::<u8>().is_ok() => {
-            Some(format!("At {:02}:{:02}, {days}", h.parse::<u8>().ok()?, m.parse::<u8>().ok()?))
-        }
+        (None | Some("0"), m, h) if m.parse::<u8>().is_ok() && h.parse::<u8>().is_ok() => Some(format!(
+            "At {:02}:{:02}, {days}",
+            h.parse::<u8>().ok()?,
+            m.parse::<u8>().ok()?
+        )),
         _ => None,
     }
 }
@@ -175,7 +202,10 @@ pub fn catch_up(
         CatchUp::RunAll => MAX_CATCH_UP_RUNS,
     };
     let (run, _) = schedule.fires_between(window_start, now, keep, 100_000);
-    CatchUpDecision { missed: all - run.len(), run }
+    CatchUpDecision {
+        missed: all - run.len(),
+        run,
+    }
 }
 
 #[cfg(test)]
@@ -210,7 +240,10 @@ mod tests {
         let fires = paris.upcoming(at("2026-03-28T12:00:00Z"), 2);
         // Paris, 2026-03-29: 02:00 CET jumps to 03:00 CEST.
         assert_eq!(fires.len(), 2);
-        assert_eq!(fires[0].date_naive(), chrono::NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
+        assert_eq!(
+            fires[0].date_naive(),
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 29).unwrap()
+        );
         assert_eq!(fires[1], at("2026-03-30T00:30:00Z"));
     }
 
@@ -233,7 +266,11 @@ mod tests {
         let s = schedule("*/5 * * * * *", "UTC");
         assert_eq!(
             s.upcoming(at("2026-01-01T00:00:01Z"), 3),
-            vec![at("2026-01-01T00:00:05Z"), at("2026-01-01T00:00:10Z"), at("2026-01-01T00:00:15Z")]
+            vec![
+                at("2026-01-01T00:00:05Z"),
+                at("2026-01-01T00:00:10Z"),
+                at("2026-01-01T00:00:15Z")
+            ]
         );
     }
 

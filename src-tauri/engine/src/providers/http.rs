@@ -352,6 +352,20 @@ impl Provider for Http {
         }
     }
 
+    /// Only the methods HTTP defines as safe (RFC 9110 §9.2.1: GET, HEAD, OPTIONS)
+    /// leave the server as it was; everything else, and a method that is not one
+    /// of ours, counts as a write. The spelling matches what `run` accepts.
+    fn has_side_effects(&self, action: &str, params: &Value) -> bool {
+        if action != "request" {
+            return true;
+        }
+        match params.get("method") {
+            None | Some(Value::Null) => false, // GET when left out
+            Some(Value::String(m)) => !matches!(m.as_str(), "GET" | "HEAD" | "OPTIONS"),
+            Some(_) => true,
+        }
+    }
+
     async fn run(
         &self,
         action: &str,
@@ -553,5 +567,22 @@ mod tests {
         let e = basic_parts(None, &secret, "login").unwrap_err();
         assert_eq!(e.code(), "INVALID_CREDENTIALS");
         assert!(!e.to_string().contains("nocolon"));
+    }
+
+    #[test]
+    fn only_safe_methods_are_free_of_side_effects() {
+        for (params, writes) in [
+            (json!({"url": "https://x.test"}), false),
+            (json!({"url": "https://x.test", "method": "GET"}), false),
+            (json!({"url": "https://x.test", "method": "HEAD"}), false),
+            (json!({"url": "https://x.test", "method": "OPTIONS"}), false),
+            (json!({"url": "https://x.test", "method": "POST"}), true),
+            (json!({"url": "https://x.test", "method": "DELETE"}), true),
+            (json!({"url": "https://x.test", "method": "get"}), true),
+            (json!({"url": "https://x.test", "method": 1}), true),
+        ] {
+            assert_eq!(Http.has_side_effects("request", &params), writes, "{params}");
+        }
+        assert!(Http.has_side_effects("unknown", &json!({})));
     }
 }

@@ -215,6 +215,12 @@ struct ChatParams {
     /// Takes precedence over `json`.
     #[serde(default)]
     json_schema: Option<Map<String, Value>>,
+    /// Whether the server must hold the reply to `json_schema` exactly (default
+    /// true). Strict schemas must list every property as required and forbid
+    /// others; set false for a schema with free-form parts, which the model then
+    /// follows as closely as it can.
+    #[serde(default)]
+    json_schema_strict: Option<bool>,
     /// The server to send the request to.
     #[serde(default)]
     base_url: Option<String>,
@@ -266,11 +272,11 @@ fn build_messages(
     Ok(out)
 }
 
-fn response_format(json_mode: bool, schema: Option<Map<String, Value>>) -> Option<Value> {
+fn response_format(json_mode: bool, schema: Option<Map<String, Value>>, strict: bool) -> Option<Value> {
     match schema {
         Some(schema) => Some(json!({
             "type": "json_schema",
-            "json_schema": {"name": "plan", "schema": schema, "strict": true},
+            "json_schema": {"name": "plan", "schema": schema, "strict": strict},
         })),
         None if json_mode => Some(json!({"type": "json_object"})),
         None => None,
@@ -412,10 +418,14 @@ impl Provider for Llm {
         let endpoint = chat_url(&base);
         let url = net::parse_url("base_url", &endpoint)?;
 
-        let key = credentials
-            .get(API_KEY)
-            .await?
-            .filter(|k| !k.expose().trim().is_empty());
+        let key = match credentials.get(API_KEY).await {
+            Ok(key) => key.filter(|k| !k.expose().trim().is_empty()),
+            // A self-hosted server usually needs no key, so a keychain that cannot be
+            // reached (a headless machine without a Secret Service) must not stop a
+            // local model; the public services always need a key and fail here.
+            Err(e) if e.code() == "KEYCHAIN_UNAVAILABLE" && !self.is_public_endpoint(&endpoint) => None,
+            Err(e) => return Err(e),
+        };
         if key.is_none() && self.is_public_endpoint(&endpoint) {
             // `require` words the error (and the fix) like every other provider.
             credentials.require(API_KEY).await?;
@@ -435,7 +445,7 @@ impl Provider for Llm {
         if let Some(n) = p.max_tokens {
             body[self.max_tokens_field] = json!(n);
         }
-        if let Some(format) = response_format(p.json, p.json_schema) {
+        if let Some(format) = response_format(p.json, p.json_schema, p.json_schema_strict.unwrap_or(true)) {
             body["response_format"] = format;
         }
 
@@ -581,14 +591,21 @@ mod tests {
 
     #[test]
     fn json_modes_set_the_response_format() {
-        assert_eq!(response_format(false, None), None);
-        assert_eq!(response_format(true, None), Some(json!({"type": "json_object"})));
+        assert_eq!(response_format(false, None, true), None);
+        assert_eq!(response_format(true, None, true), Some(json!({"type": "json_object"})));
         let schema = json!({"type": "object"}).as_object().cloned();
         assert_eq!(
-            response_format(true, schema),
+            response_format(true, schema.clone(), true),
             Some(json!({
                 "type": "json_schema",
                 "json_schema": {"name": "plan", "schema": {"type": "object"}, "strict": true}
+            }))
+        );
+        assert_eq!(
+            response_format(false, schema, false),
+            Some(json!({
+                "type": "json_schema",
+                "json_schema": {"name": "plan", "schema": {"type": "object"}, "strict": false}
             }))
         );
     }

@@ -1,7 +1,9 @@
 //! `logic`: data steps that need no network. Their params are resolved like any
 //! other step's, so `template` is simply the resolved string.
 
-use crate::registry::{ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of};
+use crate::registry::{
+    ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
+};
 use crate::template;
 use async_trait::async_trait;
 use schemars::JsonSchema;
@@ -160,24 +162,37 @@ fn run_action(action: &str, params: Value) -> Result<ProviderResult, StepError> 
     match action {
         "extract" => {
             let p: ExtractParams = parse_params(params)?;
-            let path = JsonPath::parse(&p.path)
-                .map_err(|e| StepError::fatal("INVALID_PARAMS", format!("path `{}` is not valid JSONPath: {e}", p.path)))?;
+            let path = JsonPath::parse(&p.path).map_err(|e| {
+                StepError::fatal(
+                    "INVALID_PARAMS",
+                    format!("path `{}` is not valid JSONPath: {e}", p.path),
+                )
+            })?;
             let input = parsed(p.input);
             let found = path.query(&input).all();
             if p.all {
                 let n = found.len();
-                Ok(ProviderResult::ok(Value::Array(found.into_iter().cloned().collect()), format!("{n} matches")))
+                Ok(ProviderResult::ok(
+                    Value::Array(found.into_iter().cloned().collect()),
+                    format!("{n} matches"),
+                ))
             } else {
-                let first = found
-                    .first()
-                    .ok_or_else(|| StepError::fatal("NO_MATCH", format!("`{}` matched nothing in the input", p.path)))?;
-                Ok(ProviderResult::ok((*first).clone(), format!("{} matches, first taken", found.len())))
+                let first = found.first().ok_or_else(|| {
+                    StepError::fatal("NO_MATCH", format!("`{}` matched nothing in the input", p.path))
+                })?;
+                Ok(ProviderResult::ok(
+                    (*first).clone(),
+                    format!("{} matches, first taken", found.len()),
+                ))
             }
         }
         "template" => {
             let p: TemplateParams = parse_params(params)?;
             let len = p.template.chars().count();
-            Ok(ProviderResult::ok(Value::String(p.template), format!("{len} characters")))
+            Ok(ProviderResult::ok(
+                Value::String(p.template),
+                format!("{len} characters"),
+            ))
         }
         "json_parse" => {
             let p: JsonParseParams = parse_params(params)?;
@@ -196,7 +211,11 @@ fn run_action(action: &str, params: Value) -> Result<ProviderResult, StepError> 
             let total = items.len();
             let kept: Vec<Value> = items
                 .into_iter()
-                .filter(|item| p.conditions.iter().all(|c| compare(field(item, &c.field), c.op, &c.value)))
+                .filter(|item| {
+                    p.conditions
+                        .iter()
+                        .all(|c| compare(field(item, &c.field), c.op, &c.value))
+                })
                 .collect();
             let n = kept.len();
             Ok(ProviderResult::ok(Value::Array(kept), format!("kept {n} of {total}")).with_metadata("total", total))
@@ -206,9 +225,16 @@ fn run_action(action: &str, params: Value) -> Result<ProviderResult, StepError> 
             if compare(Some(&p.left), p.op, &p.right) {
                 Ok(ProviderResult::ok(Value::Bool(true), "assertion held"))
             } else {
-                let op = serde_json::to_value(p.op).ok().map(|v| template::to_text(&v)).unwrap_or_default();
+                let op = serde_json::to_value(p.op)
+                    .ok()
+                    .map(|v| template::to_text(&v))
+                    .unwrap_or_default();
                 let message = p.message.unwrap_or_else(|| {
-                    format!("assertion failed: {} {op} {}", crate::executor::preview(&p.left), crate::executor::preview(&p.right))
+                    format!(
+                        "assertion failed: {} {op} {}",
+                        crate::executor::preview(&p.left),
+                        crate::executor::preview(&p.right)
+                    )
                 });
                 Err(StepError::fatal("ASSERTION_FAILED", message))
             }
@@ -217,7 +243,10 @@ fn run_action(action: &str, params: Value) -> Result<ProviderResult, StepError> 
             let p: SetParams = parse_params(params)?;
             Ok(ProviderResult::ok(p.value, "value set"))
         }
-        other => Err(StepError::fatal("UNKNOWN_ACTION", format!("logic has no action `{other}`"))),
+        other => Err(StepError::fatal(
+            "UNKNOWN_ACTION",
+            format!("logic has no action `{other}`"),
+        )),
     }
 }
 
@@ -249,13 +278,34 @@ impl Provider for Logic {
     }
 
     fn actions(&self) -> Vec<ActionSpec> {
-        let action = |name, description, params_schema| ActionSpec { name, description, params_schema, side_effects: false };
+        let action = |name, description, params_schema| ActionSpec {
+            name,
+            description,
+            params_schema,
+            side_effects: false,
+        };
         vec![
-            action("extract", "Pick values out of JSON with a JSONPath", schema_of::<ExtractParams>()),
-            action("template", "Build text from earlier outputs", schema_of::<TemplateParams>()),
+            action(
+                "extract",
+                "Pick values out of JSON with a JSONPath",
+                schema_of::<ExtractParams>(),
+            ),
+            action(
+                "template",
+                "Build text from earlier outputs",
+                schema_of::<TemplateParams>(),
+            ),
             action("json_parse", "Parse text as JSON", schema_of::<JsonParseParams>()),
-            action("filter", "Keep the list items that match conditions", schema_of::<FilterParams>()),
-            action("assert", "Stop the run unless a condition holds", schema_of::<AssertParams>()),
+            action(
+                "filter",
+                "Keep the list items that match conditions",
+                schema_of::<FilterParams>(),
+            ),
+            action(
+                "assert",
+                "Stop the run unless a condition holds",
+                schema_of::<AssertParams>(),
+            ),
             action("set", "Build a JSON value", schema_of::<SetParams>()),
         ]
     }
@@ -297,10 +347,19 @@ mod tests {
     #[test]
     fn extract_takes_first_or_all_matches() {
         let input = json!({"items": [{"title": "a", "id": 1}, {"title": "b", "id": 2}]});
-        assert_eq!(ok("extract", json!({"input": input, "path": "$.items[*].title"})), json!("a"));
-        assert_eq!(ok("extract", json!({"input": input, "path": "$.items[*].id", "all": true})), json!([1, 2]));
+        assert_eq!(
+            ok("extract", json!({"input": input, "path": "$.items[*].title"})),
+            json!("a")
+        );
+        assert_eq!(
+            ok("extract", json!({"input": input, "path": "$.items[*].id", "all": true})),
+            json!([1, 2])
+        );
         let text = input.to_string();
-        assert_eq!(ok("extract", json!({"input": text, "path": "$.items[1].title"})), json!("b"));
+        assert_eq!(
+            ok("extract", json!({"input": text, "path": "$.items[1].title"})),
+            json!("b")
+        );
         let err = run_action("extract", json!({"input": input, "path": "$.nope"})).unwrap_err();
         assert_eq!(err.code(), "NO_MATCH");
     }
@@ -308,16 +367,26 @@ mod tests {
     #[test]
     fn filter_keeps_matching_items() {
         let input = json!([{"n": 1, "tag": "ai news"}, {"n": 5, "tag": "rust"}, {"n": "7", "tag": "ai"}]);
-        let out = ok("filter", json!({"input": input, "where": [{"field": "n", "op": "gte", "value": 2}]}));
+        let out = ok(
+            "filter",
+            json!({"input": input, "where": [{"field": "n", "op": "gte", "value": 2}]}),
+        );
         assert_eq!(out, json!([{"n": 5, "tag": "rust"}, {"n": "7", "tag": "ai"}]));
-        let out = ok("filter", json!({"input": input, "where": [{"field": "tag", "op": "starts_with", "value": "ai"}, {"field": "n", "op": "lt", "value": 5}]}));
+        let out = ok(
+            "filter",
+            json!({"input": input, "where": [{"field": "tag", "op": "starts_with", "value": "ai"}, {"field": "n", "op": "lt", "value": 5}]}),
+        );
         assert_eq!(out, json!([{"n": 1, "tag": "ai news"}]));
     }
 
     #[test]
     fn assert_fails_the_step_with_its_message() {
         assert_eq!(ok("assert", json!({"left": 3, "op": "eq", "right": "3"})), json!(true));
-        let err = run_action("assert", json!({"left": "", "op": "ne", "right": "", "message": "empty draft"})).unwrap_err();
+        let err = run_action(
+            "assert",
+            json!({"left": "", "op": "ne", "right": "", "message": "empty draft"}),
+        )
+        .unwrap_err();
         assert_eq!(err, StepError::fatal("ASSERTION_FAILED", "empty draft"));
         assert!(!err.is_retryable());
     }
@@ -325,7 +394,10 @@ mod tests {
     #[test]
     fn json_parse_set_and_template() {
         assert_eq!(ok("json_parse", json!({"input": "{\"a\": [1]}"})), json!({"a": [1]}));
-        assert_eq!(run_action("json_parse", json!({"input": "{oops"})).unwrap_err().code(), "INVALID_JSON");
+        assert_eq!(
+            run_action("json_parse", json!({"input": "{oops"})).unwrap_err().code(),
+            "INVALID_JSON"
+        );
         assert_eq!(ok("set", json!({"value": {"x": [true]}})), json!({"x": [true]}));
         assert_eq!(ok("template", json!({"template": "hi"})), json!("hi"));
     }
@@ -333,6 +405,10 @@ mod tests {
     #[test]
     fn prepare_checks_jsonpath_unless_it_is_a_reference() {
         assert_eq!(Logic.prepare("extract", &json!({"input": 1, "path": "$.a[?"})).len(), 1);
-        assert!(Logic.prepare("extract", &json!({"input": 1, "path": "${steps.0.output}"})).is_empty());
+        assert!(
+            Logic
+                .prepare("extract", &json!({"input": 1, "path": "${steps.0.output}"}))
+                .is_empty()
+        );
     }
 }
