@@ -1,0 +1,103 @@
+//! The typed bindings the UI imports (`ui/src/bindings.ts`), generated from the
+//! commands and events registered here. The file is committed; a test fails when
+//! it no longer matches the Rust side. Regenerate it with
+//! `UPDATE_BINDINGS=1 cargo test --workspace bindings`.
+
+use crate::commands::{credentials, plans, runs, schedules, settings, system};
+use crate::events::{Notice, OpenRun, RunFinished, RunStarted, ScheduleChanged, StepProgress};
+use specta_typescript::Typescript;
+use std::path::Path;
+use tauri::Runtime;
+use tauri_specta::{collect_commands, collect_events};
+
+/// Where the bindings live, from this crate's folder.
+pub const BINDINGS_FILE: &str = "../ui/src/bindings.ts";
+
+const HEADER: &str = "// Generated from src-tauri (src/bindings.rs): do not edit.\n\
+// Regenerate with `UPDATE_BINDINGS=1 cargo test --workspace bindings`.";
+
+/// Every command and event the UI may use. The app's invoke handler comes from this too.
+pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
+    tauri_specta::Builder::<R>::new()
+        // u64 counts, sizes and milliseconds, and the numbers inside serde_json::Value
+        // (plan documents, schemas, step outputs), are JavaScript numbers at the IPC
+        // boundary anyway; specta refuses 64-bit integers unless told. None of ours
+        // comes near 2^53.
+        .dangerously_cast_bigints_to_number()
+        // One type per DTO, not separate serialize/deserialize shapes: the UI passes
+        // every field, nulls included.
+        .disable_serde_phases()
+        .commands(collect_commands![
+            system::health,
+            system::providers,
+            system::take_open_run,
+            plans::list_plans,
+            plans::get_plan,
+            plans::create_plan,
+            plans::update_plan,
+            plans::delete_plan,
+            plans::duplicate_plan,
+            plans::plan_versions,
+            plans::restore_plan_version,
+            plans::validate_plan,
+            plans::import_plan,
+            plans::export_plan,
+            runs::execute_plan,
+            runs::execute_step,
+            runs::cancel_run,
+            runs::list_runs,
+            runs::get_run,
+            runs::stats,
+            credentials::list_credentials,
+            credentials::set_credential,
+            credentials::delete_credential,
+            schedules::list_schedules,
+            schedules::get_schedule,
+            schedules::set_schedule,
+            schedules::pause_schedule,
+            schedules::resume_schedule,
+            schedules::pause_all_schedules,
+            schedules::resume_all_schedules,
+            schedules::preview_schedule,
+            settings::get_settings,
+            settings::set_settings,
+        ])
+        .events(collect_events![
+            RunStarted,
+            StepProgress,
+            RunFinished,
+            ScheduleChanged,
+            Notice,
+            OpenRun
+        ])
+}
+
+/// Write the TypeScript bindings to `path`.
+pub fn export<R: Runtime>(builder: &tauri_specta::Builder<R>, path: &Path) -> Result<(), specta_typescript::Error> {
+    builder.export(Typescript::default().header(HEADER), path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_match_the_committed_file() {
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join(BINDINGS_FILE);
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("bindings.ts");
+        export(&builder::<tauri::test::MockRuntime>(), &fresh).unwrap();
+        let fresh = std::fs::read_to_string(&fresh).unwrap();
+        if std::env::var_os("UPDATE_BINDINGS").is_some_and(|v| v == "1") {
+            std::fs::write(&committed, &fresh).unwrap();
+            return;
+        }
+        let old = std::fs::read_to_string(&committed).unwrap_or_default();
+        assert!(
+            old == fresh,
+            "{} is out of date with the commands and events in src-tauri: regenerate it with \
+             `UPDATE_BINDINGS=1 cargo test --workspace bindings` and commit it",
+            committed.display()
+        );
+    }
+}

@@ -1,0 +1,27 @@
+use super::blocking;
+use crate::dto::{Health, Provider};
+use crate::error::IpcError;
+use crate::state::Backend;
+use tauri::State;
+
+/// Versions, the data folder, and whether the keychain and the scheduler work.
+#[tauri::command]
+#[specta::specta]
+pub async fn health(backend: State<'_, Backend>) -> Result<Health, IpcError> {
+    blocking(&backend, |s| Ok(s.health()?)).await
+}
+
+/// Every provider with its actions and their params' JSON Schemas.
+#[tauri::command]
+#[specta::specta]
+pub async fn providers(backend: State<'_, Backend>) -> Result<Vec<Provider>, IpcError> {
+    Ok(backend.get()?.flow.providers().into_iter().map(Into::into).collect())
+}
+
+/// The run a clicked notification asked to show, if the window opened too late
+/// to hear its `open-run` event. Taken once.
+#[tauri::command]
+#[specta::specta]
+pub async fn take_open_run(backend: State<'_, Backend>) -> Result<Option<String>, IpcError> {
+    Ok(backend.get()?.take_open_run())
+}

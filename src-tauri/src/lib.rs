@@ -1,0 +1,137 @@
+//! Flowpilot's desktop app: a Tauri shell around the facade that `flowpilot-cli`
+//! uses too. It runs the scheduler in the background, lives in the tray, raises
+//! desktop notifications, and serves the UI's commands and events.
+//!
+//! - [`commands`]: what the UI calls (thin delegates), with [`dto`] transport types
+//!   and [`error::IpcError`];
+//! - [`events`]: what the UI hears;
+//! - [`state`]: the opened facade and scheduler, shared by commands and tray;
+//! - `shell`, `tray`, `notify`, `window`, `logging`: the desktop around it.
+
+pub mod bindings;
+pub mod commands;
+pub mod dto;
+pub mod error;
+pub mod events;
+mod logging;
+mod notify;
+pub mod shell;
+pub mod state;
+mod tray;
+mod window;
+
+#[cfg(test)]
+mod tests;
+
+use flowpilot_core::api::Options;
+use state::{AppState, Backend};
+use std::sync::Arc;
+use tauri::{AppHandle, Manager, RunEvent, Runtime, WindowEvent};
+use tauri_plugin_autostart::MacosLauncher;
+use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
+
+/// What autostart passes: start in the tray with no window (schedules run all the same).
+pub const HIDDEN_ARG: &str = "--hidden";
+
+/// Start the app; returns when it quits.
+pub fn run() {
+    if std::env::args().skip(1).any(|a| a == "--version" || a == "-V") {
+        println!("flowpilot {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    let hidden = std::env::args().skip(1).any(|a| a == HIDDEN_ARG);
+    let bindings = bindings::builder::<tauri::Wry>();
+    let app = tauri::Builder::default()
+        // First, so a second launch stops before anything else starts, and shows this one.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            window::show_main(app)
+        }))
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(
+            MacosLauncher::LaunchAgent,
+            Some(vec![HIDDEN_ARG]),
+        ))
+        .plugin(tauri_plugin_dialog::init())
+        .invoke_handler(bindings.invoke_handler())
+        .setup(move |app| {
+            bindings.mount_events(app.handle());
+            start(app.handle(), hidden);
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // With a tray, closing hides: schedules keep running until Quit.
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && has_tray(window.app_handle())
+            {
+                api.prevent_close();
+                if let Err(e) = window.hide() {
+                    tracing::warn!("cannot hide the window: {e}");
+                }
+            }
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("Flowpilot cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| match event {
+        // No window left (an exit code means Quit or a signal: let those through).
+        RunEvent::ExitRequested { code: None, api, .. } if has_tray(app) => api.prevent_exit(),
+        RunEvent::Exit => {
+            if let Some(Ok(state)) = app.try_state::<Backend>().map(|b| b.get()) {
+                state.shutdown();
+            }
+            tracing::info!("Flowpilot quits");
+        }
+        _ => {}
+    });
+}
+
+fn has_tray<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.tray_by_id(tray::TRAY).is_some()
+}
+
+/// Logging, the facade and scheduler, notifications, the tray, and the window
+/// unless started hidden. A facade that cannot open is shown, not fatal.
+fn start(app: &AppHandle, hidden: bool) {
+    let log_guard = match app.path().app_log_dir() {
+        Ok(dir) => logging::init(&dir),
+        Err(_) => logging::init(&std::env::temp_dir().join("flowpilot-logs")),
+    };
+    app.manage(log_guard);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), hidden, "Flowpilot starts");
+
+    let opened = AppState::open(Options::default(), Arc::new(shell::Desktop::new(app.clone())));
+    let failure = opened.as_ref().err().map(ToString::to_string);
+    if let Ok(state) = &opened {
+        sync_autostart(state);
+    }
+    app.manage(Backend::new(opened));
+    notify::init(app);
+    if let Err(e) = tray::install(app) {
+        tracing::error!("no tray icon: {e}");
+    }
+    if let Some(message) = &failure {
+        tracing::error!("cannot open Flowpilot's data: {message}");
+        app.dialog()
+            .message(message)
+            .title("Flowpilot cannot open its data")
+            .kind(MessageDialogKind::Error)
+            .show(|_| {});
+    }
+    // Without a tray there is no other way in; after a failure the window says why.
+    if !hidden || failure.is_some() || !has_tray(app) {
+        window::show_main(app);
+    }
+}
+
+/// Keep the login entry in step with the setting (it names this binary's path).
+fn sync_autostart(state: &AppState) {
+    let wanted = state.flow.settings().map(|s| s.start_at_login).unwrap_or(false);
+    if wanted && let Err(e) = state.shell.set_autostart(true) {
+        tracing::warn!("{e}");
+    }
+}

@@ -1,0 +1,198 @@
+//! What the commands and the tray share: the facade, the scheduler and the
+//! desktop shell around them. Opening it can fail (a database written by a newer
+//! Flowpilot, an unwritable data folder); then the app still starts and shows why.
+
+use crate::dto::{Health, SchedulerState, Settings};
+use crate::error::IpcError;
+use flowpilot_core::api::{ApiError, Flowpilot, Options};
+use flowpilot_core::scheduler::{Scheduler, SchedulerSink};
+use flowpilot_core::store::PlanRow;
+use flowpilot_engine::executor::{RunEvent, RunObserver};
+use flowpilot_engine::plan::PlanStatus;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+/// The desktop around the facade: events and notifications (as the scheduler's
+/// sink), the tray, autostart and file dialogs. Commands reach the desktop only
+/// through this, so they do not depend on Tauri's runtime type.
+pub trait Shell: SchedulerSink {
+    /// Every schedule changed at once (pause or resume all).
+    fn all_schedules_changed(&self);
+    /// Start at login (hidden), or not.
+    fn set_autostart(&self, enabled: bool) -> Result<(), String>;
+    /// Ask for a plan file to import; None if the person cancelled.
+    fn pick_plan_file(&self) -> oneshot::Receiver<Option<PathBuf>>;
+    /// Ask where to export a plan; None if the person cancelled.
+    fn pick_export_path(&self, suggested_name: String) -> oneshot::Receiver<Option<PathBuf>>;
+}
+
+/// The opened app.
+pub struct AppState {
+    pub flow: Arc<Flowpilot>,
+    pub scheduler: Arc<Scheduler>,
+    pub shell: Arc<dyn Shell>,
+    /// Stops the scheduler loop at exit.
+    stop: CancellationToken,
+    /// The run a notification asked to open, for a window that was not there yet to hear it.
+    open_run: Mutex<Option<String>>,
+}
+
+/// Forwards a run's events to the shell (the webview and the tray).
+struct ToShell(Arc<dyn Shell>);
+
+impl RunObserver for ToShell {
+    fn on_event(&self, event: &RunEvent) {
+        self.0.run_event(event);
+    }
+}
+
+impl AppState {
+    /// Open the facade on `options`, start the scheduler on Tauri's async runtime.
+    pub fn open(options: Options, shell: Arc<dyn Shell>) -> Result<Arc<Self>, ApiError> {
+        let flow = Arc::new(Flowpilot::open(options)?);
+        let sink: Arc<dyn SchedulerSink> = shell.clone();
+        let scheduler = Scheduler::new(flow.clone(), sink);
+        let stop = CancellationToken::new();
+        tauri::async_runtime::spawn(scheduler.clone().run(stop.clone()));
+        tracing::info!(data_dir = %flow.data_dir().display(), "Flowpilot opened; scheduler started");
+        Ok(Arc::new(Self {
+            flow,
+            scheduler,
+            shell,
+            stop,
+            open_run: Mutex::default(),
+        }))
+    }
+
+    /// Stop the scheduler loop (runs in progress are left to end or be marked interrupted).
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+    }
+
+    pub fn observer(&self) -> Arc<dyn RunObserver> {
+        Arc::new(ToShell(self.shell.clone()))
+    }
+
+    /// Run a stored plan now; its id at once, progress as events. Must be called on
+    /// the async runtime (the run is spawned there).
+    pub fn start_run(&self, plan_id: &str) -> Result<String, ApiError> {
+        let run_id = self.flow.start_run(plan_id, self.observer())?;
+        tracing::info!(plan = plan_id, run = %run_id, "manual run started");
+        Ok(run_id)
+    }
+
+    /// A plan was created, saved or deleted: the scheduler looks again, the UI and tray reload.
+    pub fn plan_changed(&self, plan_id: &str) {
+        self.scheduler.wake();
+        self.shell.schedule_changed(plan_id);
+    }
+
+    pub fn set_all_paused(&self, paused: bool) {
+        if paused {
+            self.scheduler.pause_all();
+        } else {
+            self.scheduler.resume_all();
+        }
+        tracing::info!(paused, "all schedules");
+        self.shell.all_schedules_changed();
+    }
+
+    pub fn scheduler_state(&self) -> Result<SchedulerState, ApiError> {
+        let jobs = self.scheduler.jobs()?;
+        let running = jobs.iter().filter(|j| j.active && !j.paused).count();
+        Ok(SchedulerState {
+            paused: self.scheduler.is_paused(),
+            scheduled_plans: u32::try_from(jobs.len()).unwrap_or(u32::MAX),
+            running_schedules: u32::try_from(running).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Blocks on the keychain: call it off the async runtime's workers.
+    pub fn health(&self) -> Result<Health, ApiError> {
+        Ok(Health::new(self.flow.health(), self.scheduler_state()?))
+    }
+
+    /// Store the settings, and register or remove the start-at-login entry if that changed.
+    pub fn set_settings(&self, settings: Settings) -> Result<Settings, IpcError> {
+        let before = self.flow.settings()?;
+        let settings = settings.into();
+        self.flow.set_settings(&settings)?;
+        if before.start_at_login != settings.start_at_login {
+            self.shell
+                .set_autostart(settings.start_at_login)
+                .map_err(IpcError::internal)?;
+        }
+        Ok(settings.into())
+    }
+
+    /// Active plans, for the tray's "Run plan" menu.
+    pub fn runnable_plans(&self) -> Result<Vec<(String, String)>, ApiError> {
+        Ok(self
+            .flow
+            .list_plans()?
+            .into_iter()
+            .filter(|p| p.status == PlanStatus::Active)
+            .map(|p| (p.id, p.name))
+            .collect())
+    }
+
+    /// Import a plan file the person picks; None if they cancelled.
+    pub async fn import_plan(&self) -> Result<Option<PlanRow>, IpcError> {
+        let Some(path) = self.shell.pick_plan_file().await.ok().flatten() else {
+            return Ok(None);
+        };
+        let row = self.flow.import_plan_file(&path)?;
+        tracing::info!(plan = %row.id, version = row.version, "plan imported");
+        self.plan_changed(&row.id);
+        Ok(Some(row))
+    }
+
+    /// Export a plan where the person picks; the path, or None if they cancelled.
+    pub async fn export_plan(&self, plan_id: &str) -> Result<Option<PathBuf>, IpcError> {
+        let name = self.flow.store().get_plan(plan_id).map_err(ApiError::from)?.plan.name;
+        let Some(path) = self.shell.pick_export_path(file_name(&name)).await.ok().flatten() else {
+            return Ok(None);
+        };
+        self.flow.export_plan_to(plan_id, &path)?;
+        Ok(Some(path))
+    }
+
+    pub fn request_open_run(&self, run_id: &str) {
+        *self.open_run.lock().unwrap_or_else(|e| e.into_inner()) = Some(run_id.to_string());
+    }
+
+    pub fn take_open_run(&self) -> Option<String> {
+        self.open_run.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// A file name for a plan: its name without characters file systems refuse.
+fn file_name(plan_name: &str) -> String {
+    let stem: String = plan_name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let stem = stem.trim_matches(|c: char| c == '.' || c.is_whitespace());
+    format!("{}.json", if stem.is_empty() { "plan" } else { stem })
+}
+
+/// Managed Tauri state: the opened app, or why it could not open.
+pub struct Backend(Result<Arc<AppState>, IpcError>);
+
+impl Backend {
+    pub fn new(opened: Result<Arc<AppState>, ApiError>) -> Self {
+        Self(opened.map_err(IpcError::from))
+    }
+
+    pub fn get(&self) -> Result<Arc<AppState>, IpcError> {
+        self.0.clone()
+    }
+}
