@@ -78,7 +78,7 @@ impl AppState {
     /// Run a stored plan now; its id at once, progress as events. Must be called on
     /// the async runtime (the run is spawned there).
     pub fn start_run(&self, plan_id: &str) -> Result<String, ApiError> {
-        let run_id = self.flow.start_run(plan_id, self.observer())?;
+        let run_id = self.scheduler.start_manual_run(plan_id)?;
         tracing::info!(plan = plan_id, run = %run_id, "manual run started");
         Ok(run_id)
     }

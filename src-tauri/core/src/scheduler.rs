@@ -95,6 +95,23 @@ impl std::fmt::Debug for Scheduler {
     }
 }
 
+/// Where "pause all" is remembered in the settings table.
+const PAUSED_KEY: &str = "scheduler.paused";
+
+struct ManualRun {
+    scheduler: Arc<Scheduler>,
+    plan_id: String,
+}
+
+impl RunObserver for ManualRun {
+    fn on_event(&self, event: &RunEvent) {
+        self.scheduler.sink.run_event(event);
+        if let RunEvent::RunFinished { outcome, .. } = event {
+            self.scheduler.notify_finished(&self.plan_id, outcome, None);
+        }
+    }
+}
+
 struct Forward(Arc<dyn SchedulerSink>);
 impl RunObserver for Forward {
     fn on_event(&self, event: &RunEvent) {
@@ -109,11 +126,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Scheduler {
     pub fn new(app: Arc<Flowpilot>, sink: Arc<dyn SchedulerSink>) -> Arc<Self> {
         let concurrency = app.settings().map(|s| s.concurrency).unwrap_or(4).max(1) as usize;
+        let paused = matches!(app.store().get_setting(PAUSED_KEY), Ok(Some(serde_json::Value::Bool(true))));
         Arc::new(Self {
             app,
             sink,
             wake: Notify::new(),
-            paused: AtomicBool::new(false),
+            paused: AtomicBool::new(paused),
             queued: Mutex::default(),
             permits: Arc::new(Semaphore::new(concurrency)),
             notices: Mutex::default(),
@@ -133,15 +151,30 @@ impl Scheduler {
         self.paused.load(Ordering::SeqCst)
     }
 
-    /// Pause every schedule. Fires while paused are not backfilled on resume.
+    /// Pause every schedule, across restarts too. Fires while paused are not
+    /// backfilled on resume.
     pub fn pause_all(&self) {
-        self.paused.store(true, Ordering::SeqCst);
-        self.wake();
+        self.set_all_paused(true);
     }
 
     pub fn resume_all(&self) {
-        self.paused.store(false, Ordering::SeqCst);
+        self.set_all_paused(false);
+    }
+
+    fn set_all_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
+        if let Err(e) = self.app.store().set_setting(PAUSED_KEY, &serde_json::Value::Bool(paused)) {
+            tracing::error!("cannot remember that schedules are {}: {e}", if paused { "paused" } else { "running" });
+        }
         self.wake();
+    }
+
+    /// Run a stored plan now, outside its schedule. Its progress reaches the sink
+    /// and its end raises the same notices as a scheduled run (a failure, a
+    /// recovery), without counting toward the schedule's failure streak.
+    pub fn start_manual_run(self: &Arc<Self>, plan_id: &str) -> Result<String, ApiError> {
+        let observer = Arc::new(ManualRun { scheduler: self.clone(), plan_id: plan_id.to_string() });
+        self.app.start_run(plan_id, observer)
     }
 
     /// Loop until cancelled: a pass, then sleep until the next fire, at most [`MAX_SLEEP`].
@@ -403,18 +436,25 @@ impl Scheduler {
                 tracing::error!("cannot save schedule state: {e}");
             }
         }
-        if settings.notifications {
-            let notify_success = settings.notify_success_plans.iter().any(|p| p == plan_id);
-            if let Some(n) = lock(&self.notices).on_run_finished(plan_id, outcome, notify_success, now) {
-                self.sink.notice(n);
-            }
-            if let Some(failures) = auto_paused {
-                self.sink
-                    .notice(NoticePolicy::auto_paused(plan_id, &outcome.plan_name, failures));
-            }
-        }
+        self.notify_finished(plan_id, outcome, auto_paused);
         if auto_paused.is_some() {
             self.sink.schedule_changed(plan_id);
+        }
+    }
+
+    /// The notices for a finished run (scheduled or manual).
+    fn notify_finished(&self, plan_id: &str, outcome: &RunOutcome, auto_paused: Option<u32>) {
+        let settings = self.app.settings().unwrap_or_default();
+        if !settings.notifications {
+            return;
+        }
+        let now = self.app.clock().now();
+        let notify_success = settings.notify_success_plans.iter().any(|p| p == plan_id);
+        if let Some(n) = lock(&self.notices).on_run_finished(plan_id, outcome, notify_success, now) {
+            self.sink.notice(n);
+        }
+        if let Some(failures) = auto_paused {
+            self.sink.notice(NoticePolicy::auto_paused(plan_id, &outcome.plan_name, failures));
         }
     }
 
@@ -832,6 +872,31 @@ mod tests {
         use crate::notices::NoticeKind;
         assert_eq!(kinds, vec![NoticeKind::Failure, NoticeKind::AutoPaused]);
         assert_eq!(notices[0].body, "Step 1 (logic.assert) failed: one is not two");
+    }
+
+    #[tokio::test]
+    async fn a_failed_manual_run_notifies_and_pause_all_survives_a_restart() {
+        let f = fixture("2026-06-01T10:00:00Z");
+        let text = json!({
+            "name": "By hand", "steps": [{"provider": "logic", "action": "assert", "params": {"left": 1, "op": "eq", "right": 2}}]
+        })
+        .to_string();
+        let id = f.app.import_plan(&text).unwrap().id;
+        let run_id = f.scheduler.start_manual_run(&id).unwrap();
+        let mut waited = 0;
+        while lock(&f.sink.notices).is_empty() {
+            tokio::task::yield_now().await;
+            waited += 1;
+            assert!(waited < 100_000, "no notice for the failed manual run");
+        }
+        let notice = lock(&f.sink.notices)[0].clone();
+        assert_eq!((notice.title.as_str(), notice.run_id.as_deref()), ("By hand failed", Some(run_id.as_str())));
+
+        f.scheduler.pause_all();
+        let again = Scheduler::new(f.app.clone(), f.sink.clone());
+        assert!(again.is_paused());
+        again.resume_all();
+        assert!(!Scheduler::new(f.app.clone(), f.sink.clone()).is_paused());
     }
 
     #[tokio::test]

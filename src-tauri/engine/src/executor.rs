@@ -358,9 +358,13 @@ impl Executor {
                     run_error = Some("the run was cancelled".into());
                 } else if !step.continue_on_error {
                     status = RunStatus::Failed;
+                    // Said to people: steps count from 1, as in the notices and the UI.
                     run_error = Some(format!(
-                        "step {} ({}.{}) failed: {}",
-                        index, step.provider, step.action, record.message
+                        "step {} of {count} ({}.{}) failed: {}",
+                        index + 1,
+                        step.provider,
+                        step.action,
+                        record.message
                     ));
                 }
             }
@@ -841,7 +845,7 @@ mod tests {
         assert_eq!(outcome.steps[0].attempt, 2);
         assert_eq!(outcome.steps[0].status, StepStatus::Error);
         assert_eq!(outcome.steps[1].status, StepStatus::Skipped);
-        assert!(outcome.error.unwrap().contains("step 0 (test.flaky) failed"));
+        assert!(outcome.error.unwrap().contains("step 1 of 2 (test.flaky) failed"));
     }
 
     #[tokio::test]
