@@ -1,6 +1,6 @@
 //! The main window. It is created on first Open (not at a `--hidden` start, so a
-//! tray-only Flowpilot runs no webview at all) and hidden, not closed, when the
-//! person closes it.
+//! tray-only Flowpilot runs no webview at all) and destroyed when the person
+//! closes it, so the tray process gives the webview's memory back.
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
