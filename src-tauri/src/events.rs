@@ -1,7 +1,7 @@
 //! The events the app sends the webview: a run's progress (forwarded from the
 //! engine's `RunEvent`s), schedule changes, notices, and "open this run" when a
 //! notification is clicked. Names are fixed here, so the bindings and the
-//! placeholder page agree on them.
+//! UI agree on them.
 
 use crate::dto::{RunStatus, StepRecord, StepStatus};
 use chrono::{DateTime, Utc};

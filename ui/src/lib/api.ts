@@ -1,0 +1,69 @@
+// Every backend call goes through the generated bindings; `call` turns their
+// `{status, data | error}` result into a value or a thrown `CommandError`.
+import type { IpcError, IpcErrorCode, Issue } from "../bindings";
+
+export type Result<T> = { status: "ok"; data: T } | { status: "error"; error: IpcError };
+
+/** A command failed: the backend's `{code, message, issues?}`. */
+export class CommandError extends Error {
+  readonly code: IpcErrorCode;
+  readonly issues: Issue[];
+  constructor(readonly error: IpcError) {
+    super(error.message);
+    this.name = "CommandError";
+    this.code = error.code;
+    this.issues = error.issues ?? [];
+  }
+}
+
+const CODES: readonly string[] = [
+  "invalid_plan",
+  "not_found",
+  "conflict",
+  "keychain_unavailable",
+  "keychain",
+  "bad_input",
+  "storage",
+  "internal",
+];
+
+/** Whatever a command rejected with, as an IpcError (Tauri itself rejects with strings). */
+export function toIpcError(e: unknown): IpcError {
+  if (e instanceof CommandError) return e.error;
+  if (e && typeof e === "object" && "message" in e) {
+    const o = e as { code?: unknown; message?: unknown; issues?: unknown };
+    const code = typeof o.code === "string" && CODES.includes(o.code) ? (o.code as IpcErrorCode) : "internal";
+    const issues = Array.isArray(o.issues) ? (o.issues as Issue[]) : null;
+    return { code, message: String(o.message ?? "Something went wrong"), issues };
+  }
+  if (typeof e === "string" && e.trim() !== "") return { code: "internal", message: e };
+  return { code: "internal", message: "Something went wrong (no details)" };
+}
+
+/** Await a bindings call: its data, or a thrown CommandError. */
+export async function call<T>(pending: Promise<Result<T>>): Promise<T> {
+  let result: Result<T>;
+  try {
+    result = await pending;
+  } catch (e) {
+    throw new CommandError(toIpcError(e));
+  }
+  if (result.status === "error") throw new CommandError(toIpcError(result.error));
+  return result.data;
+}
+
+/** A sentence for a person: the message, and what to do for the codes that have a fix. */
+export function readableError(e: unknown): string {
+  const err = toIpcError(e);
+  const message = err.message.trim() || "Something went wrong";
+  switch (err.code) {
+    case "invalid_plan": {
+      const n = err.issues?.length ?? 0;
+      return n > 0 ? `The plan has ${n} problem${n === 1 ? "" : "s"}: see the marked fields.` : message;
+    }
+    case "keychain_unavailable":
+      return `${message} (See Credentials for how to fix it.)`;
+    default:
+      return message;
+  }
+}

@@ -1,0 +1,43 @@
+// Data many screens share: the provider catalogue (it never changes while the
+// app runs) and the health report.
+import type { Health, Provider } from "../bindings";
+import { commands } from "../bindings";
+import { call } from "./api";
+
+export const shared = $state<{ providers: Provider[]; providersLoaded: boolean; health: Health | null }>({
+  providers: [],
+  providersLoaded: false,
+  health: null,
+});
+
+let providersPending: Promise<Provider[]> | null = null;
+
+export function loadProviders(): Promise<Provider[]> {
+  if (shared.providersLoaded) return Promise.resolve(shared.providers);
+  if (!providersPending) {
+    providersPending = call(commands.providers())
+      .then((list) => {
+        shared.providers = list;
+        shared.providersLoaded = true;
+        return list;
+      })
+      .finally(() => {
+        providersPending = null;
+      });
+  }
+  return providersPending;
+}
+
+export async function loadHealth(): Promise<Health> {
+  const h = await call(commands.health());
+  shared.health = h;
+  return h;
+}
+
+/** Forget cached data (tests). */
+export function resetShared(): void {
+  shared.providers = [];
+  shared.providersLoaded = false;
+  shared.health = null;
+  providersPending = null;
+}

@@ -1,0 +1,99 @@
+// The reference picker inserts `${steps.N.output…}` for earlier steps and shows
+// what each had in the plan's last run.
+import { describe, expect, it } from "vitest";
+import { fireEvent, render, waitFor } from "@testing-library/svelte";
+import PlanEditor from "../screens/PlanEditor.svelte";
+import type { RunDetail, StepRecord } from "../bindings";
+import { THREE_STEP_PLAN, allByTestId, byTestId, createMockBackend, param, stepCard, waitForCall } from "./helpers";
+
+function lastRun(planId: string): RunDetail {
+  const rec = (n: number, output: StepRecord["output"]): StepRecord => ({
+    runId: "run-last", stepNumber: n, stepId: n === 0 ? "fetch" : null, provider: "http", action: "request", status: "success",
+    attempt: 1, message: "", latencyMs: 12, outputPreview: JSON.stringify(output), output, metadata: {}, error: null,
+    timestamp: "2026-11-20T08:00:00Z",
+  });
+  return {
+    run: { id: "run-last", planId, planName: "Release to webhook", triggerKind: "manual", scheduledFor: null, status: "success",
+      startedAt: "2026-11-20T08:00:00Z", finishedAt: "2026-11-20T08:00:01Z", error: null },
+    steps: [rec(0, [{ name: "v2.12.0", assets: { count: 3 } }, { name: "v2.11.0" }]), rec(1, "v2.12.0")],
+  };
+}
+
+async function setup() {
+  const backend = createMockBackend({ plans: [THREE_STEP_PLAN] });
+  const planId = backend.state.plans[0].id;
+  const detail = lastRun(planId);
+  backend.install({
+    list_runs: () => ({ runs: [detail.run], total: 1 }),
+    get_run: () => detail,
+  });
+  const view = render(PlanEditor, { props: { planId } });
+  await waitFor(() => param(view.container, 2, "payload"));
+  await waitForCall(backend.state.calls, "get_run");
+  return { backend, root: view.container };
+}
+
+describe("reference picker", () => {
+  it("offers only earlier steps, with paths and previews from the last run", async () => {
+    const { root } = await setup();
+    // First step: nothing before it.
+    await fireEvent.click(byTestId(param(root, 0, "url").field, "ref-picker"));
+    expect(allByTestId(stepCard(root, 0), "ref-option")).toHaveLength(0);
+    expect(byTestId(stepCard(root, 0), "ref-menu").textContent).toContain("no earlier results");
+
+    // Third step: steps 1 and 2, with the last run's values.
+    await fireEvent.click(byTestId(param(root, 2, "url").field, "ref-picker"));
+    const menu = byTestId(stepCard(root, 2), "ref-menu");
+    const refs = allByTestId(menu, "ref-option").map((b) => b.getAttribute("data-ref"));
+    expect(refs).toContain("${steps.0.output}");
+    expect(refs).toContain("${steps.0.output[0]}");
+    expect(refs).toContain("${steps.0.output[0].name}");
+    expect(refs).toContain("${steps.0.output[0].assets.count}");
+    expect(refs).toContain("${steps.1.output}");
+    expect(refs.some((r) => r?.startsWith("${steps.2"))).toBe(false);
+    const nameOption = allByTestId(menu, "ref-option").find((b) => b.getAttribute("data-ref") === "${steps.0.output[0].name}")!;
+    expect(byTestId(nameOption, "ref-preview").textContent).toBe('"v2.12.0"');
+    expect(menu.textContent).toContain("Values from the last run");
+  });
+
+  it("inserts the reference at the caret and the plan carries it", async () => {
+    const { root, backend } = await setup();
+    const url = param(root, 2, "url").control as HTMLInputElement;
+    url.focus();
+    url.setSelectionRange(url.value.length, url.value.length);
+    url.value = "http://127.0.0.1:9/hook?v=";
+    url.dispatchEvent(new Event("input", { bubbles: true }));
+    url.setSelectionRange(url.value.length, url.value.length);
+
+    await fireEvent.click(byTestId(param(root, 2, "url").field, "ref-picker"));
+    const option = allByTestId(stepCard(root, 2), "ref-option").find((b) => b.getAttribute("data-ref") === "${steps.1.output}")!;
+    await fireEvent.click(option);
+    await waitFor(() => expect(url.value).toBe("http://127.0.0.1:9/hook?v=${steps.1.output}"));
+
+    const args = await waitForCall(backend.state.calls, "validate_plan", (a) => JSON.stringify(a.plan).includes("hook?v=${steps.1.output}"));
+    expect((args.plan as { steps: { params: { url: string } }[] }).steps[2].params.url).toBe("http://127.0.0.1:9/hook?v=${steps.1.output}");
+  });
+
+  it("an empty JSON field gets the exact reference (keeps the value's type)", async () => {
+    const { root, backend } = await setup();
+    const input = param(root, 1, "input");
+    await fireEvent.click(byTestId(input.field, "ref-picker"));
+    await fireEvent.click(allByTestId(stepCard(root, 1), "ref-option").find((b) => b.getAttribute("data-ref") === "${steps.0.output}")!);
+    await waitFor(() => expect((input.control as HTMLTextAreaElement).value).toBe("${steps.0.output}"));
+    const args = await waitForCall(backend.state.calls, "validate_plan", (a) => JSON.stringify(a.plan).includes('"input":"${steps.0.output}"'));
+    expect((args.plan as { steps: { params: { input: string } }[] }).steps[1].params.input).toBe("${steps.0.output}");
+  });
+
+  it("Test step passes earlier results and shows its own", async () => {
+    const { root, backend } = await setup();
+    await fireEvent.click(byTestId(stepCard(root, 1), "step-test"));
+    const args = await waitForCall(backend.state.calls, "execute_step");
+    const previous = args.previous as { id: string | null; result: { output: unknown } }[];
+    expect(previous).toHaveLength(1);
+    expect(previous[0].id).toBe("fetch");
+    expect(previous[0].result.output).toEqual([{ name: "v2.12.0", assets: { count: 3 } }, { name: "v2.11.0" }]);
+    const result = await waitFor(() => byTestId(stepCard(root, 1), "step-result"));
+    await waitFor(() => expect(result.getAttribute("data-status")).toBe("success"));
+    expect(result.textContent).toContain("tauri v2.12.0");
+  });
+});
