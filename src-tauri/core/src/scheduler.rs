@@ -126,7 +126,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Scheduler {
     pub fn new(app: Arc<Flowpilot>, sink: Arc<dyn SchedulerSink>) -> Arc<Self> {
         let concurrency = app.settings().map(|s| s.concurrency).unwrap_or(4).max(1) as usize;
-        let paused = matches!(app.store().get_setting(PAUSED_KEY), Ok(Some(serde_json::Value::Bool(true))));
+        let paused = matches!(
+            app.store().get_setting(PAUSED_KEY),
+            Ok(Some(serde_json::Value::Bool(true)))
+        );
         Arc::new(Self {
             app,
             sink,
@@ -163,8 +166,15 @@ impl Scheduler {
 
     fn set_all_paused(&self, paused: bool) {
         self.paused.store(paused, Ordering::SeqCst);
-        if let Err(e) = self.app.store().set_setting(PAUSED_KEY, &serde_json::Value::Bool(paused)) {
-            tracing::error!("cannot remember that schedules are {}: {e}", if paused { "paused" } else { "running" });
+        if let Err(e) = self
+            .app
+            .store()
+            .set_setting(PAUSED_KEY, &serde_json::Value::Bool(paused))
+        {
+            tracing::error!(
+                "cannot remember that schedules are {}: {e}",
+                if paused { "paused" } else { "running" }
+            );
         }
         self.wake();
     }
@@ -173,7 +183,10 @@ impl Scheduler {
     /// and its end raises the same notices as a scheduled run (a failure, a
     /// recovery), without counting toward the schedule's failure streak.
     pub fn start_manual_run(self: &Arc<Self>, plan_id: &str) -> Result<String, ApiError> {
-        let observer = Arc::new(ManualRun { scheduler: self.clone(), plan_id: plan_id.to_string() });
+        let observer = Arc::new(ManualRun {
+            scheduler: self.clone(),
+            plan_id: plan_id.to_string(),
+        });
         self.app.start_run(plan_id, observer)
     }
 
@@ -454,7 +467,8 @@ impl Scheduler {
             self.sink.notice(n);
         }
         if let Some(failures) = auto_paused {
-            self.sink.notice(NoticePolicy::auto_paused(plan_id, &outcome.plan_name, failures));
+            self.sink
+                .notice(NoticePolicy::auto_paused(plan_id, &outcome.plan_name, failures));
         }
     }
 
@@ -890,7 +904,10 @@ mod tests {
             assert!(waited < 100_000, "no notice for the failed manual run");
         }
         let notice = lock(&f.sink.notices)[0].clone();
-        assert_eq!((notice.title.as_str(), notice.run_id.as_deref()), ("By hand failed", Some(run_id.as_str())));
+        assert_eq!(
+            (notice.title.as_str(), notice.run_id.as_deref()),
+            ("By hand failed", Some(run_id.as_str()))
+        );
 
         f.scheduler.pause_all();
         let again = Scheduler::new(f.app.clone(), f.sink.clone());
