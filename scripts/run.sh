@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds Flowpilot and starts it. Arguments go to flowpilot-cli (default: --help).
+# Installs what Flowpilot needs, builds the UI and the app, and starts it.
+# Extra arguments go to the app (e.g. --hidden to start in the tray only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-cargo build --release -p flowpilot-core --bin flowpilot-cli
-if [ $# -eq 0 ]; then set -- --help; fi
-exec target/release/flowpilot-cli "$@"
+bash scripts/build-ui.sh
+cargo build --workspace --bins
+exec target/debug/flowpilot "$@"
