@@ -5,6 +5,7 @@
 use crate::webdriver::{Element, Session, WdError, WdResult};
 use crate::x11;
 use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
@@ -155,12 +156,12 @@ impl App {
             app = sh_quote(&env.app),
         );
         std::fs::write(&launcher, script).expect("write the launcher");
-        let chmod = Command::new("chmod").arg("755").arg(&launcher).status().expect("chmod");
-        assert!(chmod.success());
+        std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755))
+            .expect("make the launcher executable");
 
         let capabilities = json!({
             "tauri:options": {"application": launcher},
-            // A confirm() (delete, leave with unsaved changes) is accepted as a person would.
+            // A native confirm(), should one appear, is accepted as a person would.
             "unhandledPromptBehavior": "accept",
         });
         // The previous scenario's app is gone from the bus too, or this one
