@@ -354,12 +354,7 @@ impl Flowpilot {
                 message: "no such file".into(),
             });
         }
-        let row = self.find_stored_plan(key)?;
-        let plan = Plan::from_file(row.plan, self.registry())?;
-        Ok(ResolvedPlan {
-            plan_id: Some(row.id),
-            plan,
-        })
+        self.resolved(self.find_stored_plan(key)?)
     }
 
     // ---- runs ----
@@ -696,7 +691,11 @@ impl Flowpilot {
     }
 
     fn resolve_stored(&self, plan_id: &str) -> Result<ResolvedPlan> {
-        let row = self.store.get_plan(plan_id)?;
+        self.resolved(self.store.get_plan(plan_id)?)
+    }
+
+    /// A stored plan, validated again (the registry may have changed since it was saved).
+    fn resolved(&self, row: PlanRow) -> Result<ResolvedPlan> {
         let plan = Plan::from_file(row.plan, self.registry())?;
         Ok(ResolvedPlan {
             plan_id: Some(row.id),

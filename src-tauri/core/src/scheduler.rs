@@ -249,15 +249,9 @@ impl Scheduler {
                 Some(s) if s.expression == cron.cron_expression && s.timezone == tz => s,
                 // New, or the trigger changed: start from now, no backfill.
                 other => ScheduleState {
-                    plan_id: summary.id.clone(),
-                    expression: cron.cron_expression.clone(),
-                    timezone: tz,
-                    next_run_at: None,
-                    last_fired_for: Some(now),
                     paused: other.as_ref().is_some_and(|s| s.paused),
-                    consecutive_failures: 0,
                     missed_total: other.as_ref().map_or(0, |s| s.missed_total),
-                    updated_at: now,
+                    ..ScheduleState::starting_at(&summary.id, &cron.cron_expression, &tz, now)
                 },
             };
             let last = state.last_fired_for.unwrap_or(now);
@@ -510,16 +504,9 @@ impl Flowpilot {
         };
         let now = self.clock().now();
         let schedule = Schedule::new(cron, system_timezone()).map_err(ApiError::BadInput)?;
-        let mut state = self.store().schedule_state(plan_id)?.unwrap_or(ScheduleState {
-            plan_id: plan_id.to_string(),
-            expression: cron.cron_expression.clone(),
-            timezone: schedule.timezone().name().to_string(),
-            next_run_at: None,
-            last_fired_for: Some(now),
+        let mut state = self.store().schedule_state(plan_id)?.unwrap_or_else(|| ScheduleState {
             paused,
-            consecutive_failures: 0,
-            missed_total: 0,
-            updated_at: now,
+            ..ScheduleState::starting_at(plan_id, &cron.cron_expression, schedule.timezone().name(), now)
         });
         if state.paused && !paused {
             state.last_fired_for = Some(now);

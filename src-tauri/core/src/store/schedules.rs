@@ -22,6 +22,23 @@ pub struct ScheduleState {
     pub updated_at: DateTime<Utc>,
 }
 
+impl ScheduleState {
+    /// A schedule that starts at `now`: nothing before it is due (no backfill).
+    pub fn starting_at(plan_id: &str, expression: &str, timezone: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            plan_id: plan_id.to_string(),
+            expression: expression.to_string(),
+            timezone: timezone.to_string(),
+            next_run_at: None,
+            last_fired_for: Some(now),
+            paused: false,
+            consecutive_failures: 0,
+            missed_total: 0,
+            updated_at: now,
+        }
+    }
+}
+
 /// Why a fire did not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
