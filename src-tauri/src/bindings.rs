@@ -3,7 +3,7 @@
 //! it no longer matches the Rust side. Regenerate it with
 //! `UPDATE_BINDINGS=1 cargo test --workspace bindings`.
 
-use crate::commands::{credentials, plans, runs, schedules, settings, system};
+use crate::commands::{credentials, drafts, plans, runs, schedules, settings, system};
 use crate::events::{Notice, OpenRun, RunFinished, RunStarted, ScheduleChanged, StepProgress};
 use specta_typescript::Typescript;
 use std::path::Path;
@@ -48,6 +48,11 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             runs::list_runs,
             runs::get_run,
             runs::stats,
+            drafts::draft_plan,
+            drafts::cancel_draft,
+            drafts::dry_run_plan,
+            drafts::cancel_dry_run,
+            drafts::missing_credentials,
             credentials::list_credentials,
             credentials::set_credential,
             credentials::delete_credential,

@@ -4,6 +4,7 @@
 
 use crate::dto::Issue;
 use flowpilot_core::api::{ApiError, ErrorCode};
+use flowpilot_core::draft::DraftError;
 use serde::Serialize;
 use specta::Type;
 
@@ -47,7 +48,8 @@ impl From<ErrorCode> for IpcErrorCode {
 pub struct IpcError {
     pub code: IpcErrorCode,
     pub message: String,
-    /// Set for `invalid_plan` only: every problem with its location.
+    /// Every problem with its location: an `invalid_plan`'s, or the fields of a
+    /// drafting request that cannot be made (`bad_input`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[specta(optional)]
     pub issues: Option<Vec<Issue>>,
@@ -75,6 +77,10 @@ impl From<ApiError> for IpcError {
     fn from(e: ApiError) -> Self {
         let issues = match &e {
             ApiError::InvalidPlan(plan) => Some(plan.issues().into_iter().map(Issue::from).collect()),
+            // A drafting request that cannot be made: located by field (`base_url`, `model`).
+            ApiError::Draft(DraftError::BadRequest { issues, .. }) => {
+                Some(issues.iter().cloned().map(Issue::from).collect())
+            }
             _ => None,
         };
         Self {

@@ -5,10 +5,12 @@
 use crate::dto::{Health, SchedulerState, Settings};
 use crate::error::IpcError;
 use flowpilot_core::api::{ApiError, Flowpilot, Options};
+use flowpilot_core::draft::{Draft, DraftRequest};
 use flowpilot_core::scheduler::{Scheduler, SchedulerSink};
 use flowpilot_core::store::PlanRow;
-use flowpilot_engine::executor::{RunEvent, RunObserver};
+use flowpilot_engine::executor::{NoObserver, RunEvent, RunObserver, RunOutcome};
 use flowpilot_engine::plan::PlanStatus;
+use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -37,6 +39,47 @@ pub struct AppState {
     stop: CancellationToken,
     /// The run a notification asked to open, for a window that was not there yet to hear it.
     open_run: Mutex<Option<String>>,
+    /// The draft being asked for, and the dry run going on (one of each at a time).
+    drafting: Latest,
+    rehearsing: Latest,
+}
+
+/// The one job of a kind that is going on: starting another cancels it, so a
+/// person who asks again is not kept waiting for an answer they no longer want.
+#[derive(Default)]
+struct Latest(Mutex<(u64, Option<CancellationToken>)>);
+
+/// A job [`Latest::begin`] started: its number and its token.
+struct Job(u64, CancellationToken);
+
+impl Latest {
+    fn begin(&self) -> Job {
+        let token = CancellationToken::new();
+        let mut slot = self.lock();
+        if let Some(before) = slot.1.replace(token.clone()) {
+            before.cancel();
+        }
+        slot.0 += 1;
+        Job(slot.0, token)
+    }
+
+    /// Cancel the job in progress; false if there was none.
+    fn cancel(&self) -> bool {
+        let token = self.lock().1.take();
+        token.map(|t| t.cancel()).is_some()
+    }
+
+    /// Forget a job once it has ended (unless a newer one took its place).
+    fn end(&self, job: &Job) {
+        let mut slot = self.lock();
+        if slot.0 == job.0 {
+            slot.1 = None;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Option<CancellationToken>)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Forwards a run's events to the shell (the webview and the tray).
@@ -63,6 +106,8 @@ impl AppState {
             shell,
             stop,
             open_run: Mutex::default(),
+            drafting: Latest::default(),
+            rehearsing: Latest::default(),
         }))
     }
 
@@ -157,6 +202,42 @@ impl AppState {
         };
         self.flow.export_plan_to(plan_id, &path)?;
         Ok(Some(path))
+    }
+
+    /// Draft a plan from a sentence (see [`Flowpilot::draft_plan`]); a draft asked
+    /// for before this one is cancelled.
+    pub async fn draft_plan(&self, request: DraftRequest) -> Result<Draft, ApiError> {
+        let job = self.drafting.begin();
+        let drafted = self.flow.draft_plan_with_cancel(request, job.1.clone()).await;
+        self.drafting.end(&job);
+        if let Ok(d) = &drafted {
+            tracing::info!(
+                valid = d.valid,
+                attempts = d.attempts,
+                steps = d.plain_english_steps.len(),
+                "plan drafted"
+            );
+        }
+        drafted
+    }
+
+    pub fn cancel_draft(&self) -> bool {
+        self.drafting.cancel()
+    }
+
+    /// Rehearse a plan without its side effects (see [`Flowpilot::dry_run`]).
+    pub async fn dry_run(&self, plan: Value) -> Result<RunOutcome, ApiError> {
+        let job = self.rehearsing.begin();
+        let outcome = self
+            .flow
+            .dry_run_observed(plan, Arc::new(NoObserver), job.1.clone())
+            .await;
+        self.rehearsing.end(&job);
+        outcome
+    }
+
+    pub fn cancel_dry_run(&self) -> bool {
+        self.rehearsing.cancel()
     }
 
     pub fn request_open_run(&self, run_id: &str) {

@@ -358,3 +358,79 @@ fn a_database_from_a_newer_flowpilot_is_reported_not_fatal() {
     assert!(e["message"].as_str().unwrap().contains("newer Flowpilot"), "{e}");
     assert_eq!(h.err("list_plans", json!({}))["code"], "storage");
 }
+
+#[test]
+fn a_dry_run_answers_side_effects_from_the_stub_and_stores_nothing() {
+    let h = Harness::new();
+    // Nothing listens on port 9: a webhook that really sent would fail.
+    let plan = json!({
+        "name": "Rehearsed",
+        "steps": [
+            {"id": "who", "provider": "logic", "action": "set", "params": {"value": "world"}},
+            {"provider": "webhook", "action": "post_request",
+             "params": {"url": "http://127.0.0.1:9/hook", "payload": {"text": "Hello, ${steps.who.output}!"}}}
+        ]
+    });
+    let rehearsal = h.ok("dry_run_plan", json!({"plan": plan}));
+    assert_eq!(rehearsal["status"], "success", "{rehearsal:#}");
+    let steps = rehearsal["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0]["output"], "world");
+    assert_eq!(steps[0]["metadata"].get("dry_run"), None);
+    assert_eq!(steps[1]["metadata"]["dry_run"], true);
+    assert_eq!(steps[1]["output"]["would_send"]["payload"]["text"], "Hello, world!");
+
+    // Nothing was stored: no plan, no run.
+    assert_eq!(h.ok("list_plans", json!({})), json!([]));
+    let runs = h.ok(
+        "list_runs",
+        json!({"filter": {"planId": null, "status": null, "since": null, "until": null}, "page": {"limit": 10, "offset": 0}}),
+    );
+    assert_eq!(runs["total"], 0, "{runs:#}");
+
+    // An invalid plan is refused with its located problems, as when saving.
+    let e = h.err("dry_run_plan", json!({"plan": {"name": "", "steps": []}}));
+    assert_eq!(e["code"], "invalid_plan", "{e:#}");
+    assert!(!e["issues"].as_array().unwrap().is_empty(), "{e:#}");
+    assert_eq!(h.ok("cancel_dry_run", json!({})), false);
+}
+
+#[test]
+fn a_draft_that_cannot_be_asked_for_says_which_field_to_fix() {
+    let h = Harness::new();
+    let request = |prompt: &str, provider: &str| json!({"request": {"prompt": prompt, "provider": provider, "baseUrl": "  ", "model": null}});
+    let e = h.err("draft_plan", request("   ", "openai"));
+    assert_eq!(e["code"], "bad_input", "{e:#}");
+    assert!(e["message"].as_str().unwrap().contains("prompt is empty"), "{e:#}");
+
+    let e = h.err("draft_plan", request("Post the weather", "webhook"));
+    assert_eq!(e["code"], "bad_input", "{e:#}");
+    assert!(e["message"].as_str().unwrap().contains("openai_compatible"), "{e:#}");
+
+    // A self-hosted server needs its address and model; a blank field is no value.
+    let e = h.err("draft_plan", request("Post the weather", "openai_compatible"));
+    assert_eq!(e["code"], "bad_input", "{e:#}");
+    let paths: Vec<&str> = e["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"base_url") && paths.contains(&"model"), "{e:#}");
+    assert_eq!(h.ok("cancel_draft", json!({})), false);
+}
+
+#[test]
+fn missing_credentials_of_an_unsaved_plan_are_listed_until_set() {
+    let h = Harness::new();
+    let providers = json!({"providers": ["logic", "openai", "nonesuch"]});
+    assert_eq!(
+        h.ok("missing_credentials", providers.clone()),
+        json!([{"provider": "openai", "field": "api_key"}])
+    );
+    h.ok(
+        "set_credential",
+        json!({"provider": "openai", "field": "api_key", "value": "sk-test"}),
+    );
+    assert_eq!(h.ok("missing_credentials", providers), json!([]));
+}

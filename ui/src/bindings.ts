@@ -63,6 +63,23 @@ export const commands = {
 	 *  status, over the last `hours` (1 hour to a year).
 	 */
 	stats: (hours: number) => typedError<Stats, IpcError>(__TAURI_INVOKE("stats", { hours })),
+	/**
+	 *  Ask the chosen provider for a plan and check it against the registry. A draft
+	 *  that does not validate comes back with its issues (`valid: false`); an error
+	 *  means the provider could not be asked (`bad_input` says what to change).
+	 */
+	draftPlan: (request: DraftRequest) => typedError<Draft, IpcError>(__TAURI_INVOKE("draft_plan", { request })),
+	/**  Stop the draft being asked for; false if there was none. */
+	cancelDraft: () => typedError<boolean, IpcError>(__TAURI_INVOKE("cancel_draft")),
+	/**
+	 *  Rehearse a plan (saved or not): HTTP writes and webhooks answer from a stub
+	 *  recording what they would have sent; the other steps run. Nothing is stored.
+	 */
+	dryRunPlan: (plan: Value) => typedError<DryRun, IpcError>(__TAURI_INVOKE("dry_run_plan", { plan })),
+	/**  Stop the dry run going on; false if there was none. */
+	cancelDryRun: () => typedError<boolean, IpcError>(__TAURI_INVOKE("cancel_dry_run")),
+	/**  Which credential fields of these providers are not set (for a plan not saved yet). */
+	missingCredentials: (providers: string[]) => typedError<CredentialRef[], IpcError>(__TAURI_INVOKE("missing_credentials", { providers })),
 	/**  Which credential fields are set, per provider (never their values). */
 	listCredentials: () => typedError<Credential[], IpcError>(__TAURI_INVOKE("list_credentials")),
 	/**  Store a credential in the keychain (`keychain_unavailable` without one). */
@@ -146,6 +163,52 @@ export type CronTrigger = {
 	overlap: Overlap,
 };
 
+/**  A drafted plan, checked against the registry, with what a person needs to judge it. */
+export type Draft = {
+	/**
+	 *  The plan in the plan file format, `original_prompt` set; null when the
+	 *  model never answered with JSON (see `reply`).
+	 */
+	plan: Value,
+	/**  Whether `plan` validates; `issues` is empty exactly then. */
+	valid: boolean,
+	issues: Issue[],
+	requiredProviders: string[],
+	plainEnglishSteps: string[],
+	/**  Credential fields of the required providers that are not set. */
+	missingCredentials: CredentialRef[],
+	references: StepLink[],
+	/**  1, or 2 when the first answer was sent back for a repair. */
+	attempts: number,
+	/**  The model's last reply as it came. */
+	reply: string,
+	/**  How the draft came about (a failed repair, a truncated reply...). */
+	notes: string[],
+};
+
+/**  What to draft, and which LLM provider to ask. */
+export type DraftRequest = {
+	/**  What the plan should do, in the person's words; kept as `original_prompt`. */
+	prompt: string,
+	/**  `openai`, `groq` or `openai_compatible`. */
+	provider: string,
+	/**  Another server than the provider's own (required for `openai_compatible`). */
+	baseUrl: string | null,
+	/**  The provider's default model when null (required for `openai_compatible`). */
+	model: string | null,
+};
+
+/**
+ *  A rehearsal of a plan: steps with side effects answered from a stub (their
+ *  `metadata.dry_run` is true and their output holds `would_send`), the others ran.
+ */
+export type DryRun = {
+	status: RunStatus,
+	error: string | null,
+	/**  The final record of each step that ran, in order. */
+	steps: StepRecord[],
+};
+
 /**  Versions, where the data lives, and whether the keychain and scheduler work. */
 export type Health = {
 	/**  Flowpilot's version. */
@@ -164,7 +227,10 @@ export type Health = {
 export type IpcError = {
 	code: IpcErrorCode,
 	message: string,
-	/**  Set for `invalid_plan` only: every problem with its location. */
+	/**
+	 *  Every problem with its location: an `invalid_plan`'s, or the fields of a
+	 *  drafting request that cannot be made (`bad_input`).
+	 */
 	issues?: Issue[] | null,
 };
 
@@ -442,6 +508,12 @@ export type Stats = {
 	runs: RunCounts,
 	providers: ProviderStats[],
 	slowestSteps: SlowStep[],
+};
+
+/**  Step `from` uses the result of step `to` (indexes from 0). */
+export type StepLink = {
+	from: number,
+	to: number,
 };
 
 export type StepPhase = 

@@ -4,6 +4,7 @@
 //! keychain (a D-Bus round trip) go through [`blocking`].
 
 pub mod credentials;
+pub mod drafts;
 pub mod plans;
 pub mod runs;
 pub mod schedules;

@@ -9,11 +9,13 @@
 //! JSON in the plan file format (snake_case, as in `plans/*.json`), since that is
 //! what the editor edits, imports and exports.
 
+mod drafts;
 mod plans;
 mod runs;
 mod schedules;
 mod system;
 
+pub use drafts::*;
 pub use plans::*;
 pub use runs::*;
 pub use schedules::*;
