@@ -86,6 +86,26 @@ export function validate(plan: Value): Issue[] {
   return issues;
 }
 
+/** What the fake model drafts: fetch, summarise with a model, post to a webhook. */
+export const DRAFTED_PLAN: Json = {
+  name: "Morning digest",
+  description: "Fetch the newest story, summarise it, post the summary.",
+  steps: [
+    { id: "fetch", provider: "http", action: "request", params: { method: "GET", url: "http://127.0.0.1:9/top" } },
+    { id: "summary", provider: "openai", action: "chat_completion", params: { prompt: "Summarise: ${steps.fetch.output}" } },
+    { provider: "webhook", action: "post_request", params: { url: "http://127.0.0.1:9/hook", payload: { text: "${steps.summary.output}" } } },
+  ],
+};
+
+function plainStep(s: Value): string {
+  if (!isObj(s)) return "?";
+  const p = isObj(s.params) ? s.params : {};
+  if (s.provider === "http") return `Send an HTTP ${String(p.method ?? "GET")} request to ${String(p.url ?? "?")}`;
+  if (s.provider === "webhook") return `Post to the webhook at ${String(p.url ?? "?")}`;
+  if (s.action === "chat_completion") return `Ask ${String(s.provider)} a question`;
+  return `${String(s.provider)}.${String(s.action)}`;
+}
+
 function normalize(plan: Json): Json {
   const out: Json = { ...plan };
   if (!isObj(out.trigger)) out.trigger = { type: "manual" };
@@ -382,6 +402,58 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
         })),
       };
     },
+    draft_plan: (a) => {
+      const r = a.request as { prompt: string; provider: string; baseUrl: string | null; model: string | null };
+      if (r.prompt.trim() === "") fail("bad_input", "describe what the plan should do: the prompt is empty");
+      if (r.provider === "openai_compatible" && (!r.baseUrl || !r.model)) {
+        const issues: Issue[] = [];
+        if (!r.baseUrl) issues.push({ path: "base_url", message: "openai_compatible needs the address of your server" });
+        if (!r.model) issues.push({ path: "model", message: "openai_compatible needs the name of a model" });
+        fail("bad_input", `cannot ask openai_compatible: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
+      }
+      const plan: Json = { ...DRAFTED_PLAN, original_prompt: r.prompt };
+      const steps = plan.steps as Json[];
+      const required = [...new Set(steps.map((s) => String(s.provider)))];
+      const issues = validate(plan);
+      return {
+        plan,
+        valid: issues.length === 0,
+        issues,
+        requiredProviders: required,
+        plainEnglishSteps: steps.map(plainStep),
+        missingCredentials: handlers.missing_credentials({ providers: required }),
+        references: [{ from: 1, to: 0 }, { from: 2, to: 1 }],
+        attempts: 1,
+        reply: JSON.stringify(plan),
+        notes: [],
+      };
+    },
+    cancel_draft: () => false,
+    dry_run_plan: (a) => {
+      const plan = a.plan as Value;
+      const issues = validate(plan);
+      if (issues.length > 0) fail("invalid_plan", `the plan has ${issues.length} problem(s)`, issues);
+      const steps = (plan as Json).steps as Json[];
+      return {
+        status: "success",
+        error: null,
+        steps: steps.map((s, n) => {
+          const r = record("dry-run-1", n, s, "success");
+          const sends = s.provider === "webhook" || (s.provider === "http" && isObj(s.params) && s.params.method !== "GET");
+          return sends
+            ? { ...r, latencyMs: 0, message: "dry run: not sent", output: { dry_run: true, would_send: s.params ?? {} }, metadata: { dry_run: true } }
+            : r;
+        }),
+      };
+    },
+    cancel_dry_run: () => false,
+    missing_credentials: (a) =>
+      (a.providers as string[]).flatMap((name) => {
+        const p = providers.find((x) => x.name === name);
+        return (p?.credentialFields ?? [])
+          .filter((f) => !state.credentials.some((c) => c.provider === name && c.field === f))
+          .map((field) => ({ provider: name, field }));
+      }),
     list_credentials: () => state.credentials,
     set_credential: (a) => {
       if (!state.keychain) fail("keychain_unavailable", "The OS keychain is not available: install and start gnome-keyring.");

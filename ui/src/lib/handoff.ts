@@ -1,8 +1,11 @@
-// A plan read from a file that did not validate, handed from the plan list to
-// the editor (which shows it with its problems; nothing is saved until it is valid).
-import type { Issue, Value } from "../bindings";
+// A plan handed to the editor unsaved: a file that did not validate (from the plan
+// list), or a draft from a prompt. The editor shows it with its problems; nothing
+// is stored until the person saves it.
+import type { CredentialRef, Issue, Value } from "../bindings";
 
-export type PendingImport = { plan: Value; issues: Issue[]; fileName: string };
+export type PendingImport =
+  | { source?: "file"; plan: Value; issues: Issue[]; fileName: string }
+  | { source: "draft"; plan: Value; issues: Issue[]; missing: CredentialRef[]; plainSteps: string[] };
 
 let pending: PendingImport | null = null;
 

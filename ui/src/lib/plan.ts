@@ -227,7 +227,11 @@ export function numberToText(v: Value | undefined): string {
 }
 
 /** "Test step": under way, or its record, or why it could not run. */
-export type TestState = { running: true } | { running: false; record: StepRecord } | { running: false; error: IpcError };
+/** A step's result in the editor: a test of that step, or its part of a dry run of the plan. */
+export type TestState =
+  | { running: true }
+  | { running: false; record: StepRecord; dryRun?: boolean }
+  | { running: false; error: IpcError };
 
 // ---- triggers: the plan file's snake_case and the commands' camelCase ----
 

@@ -5,6 +5,7 @@ import { confirmDialog } from "./dialog.svelte";
 export type Route =
   | { name: "plans" }
   | { name: "plan-new" }
+  | { name: "plan-draft" }
   | { name: "plan-edit"; id: string }
   | { name: "schedule"; id: string }
   | { name: "runs" }
@@ -19,6 +20,7 @@ export function parseRoute(hash: string): Route {
   switch (a) {
     case "plans":
       if (b === "new") return { name: "plan-new" };
+      if (b === "draft") return { name: "plan-draft" };
       if (b && c === "schedule") return { name: "schedule", id: b };
       if (b) return { name: "plan-edit", id: b };
       return { name: "plans" };
@@ -44,6 +46,7 @@ export function section(route: Route): string {
   switch (route.name) {
     case "plans":
     case "plan-new":
+    case "plan-draft":
     case "plan-edit":
     case "schedule":
       return "plans";

@@ -79,8 +79,7 @@ describe("plans list", () => {
     await pick("bad.json", bad);
     await waitFor(() => expect(router.route.name).toBe("plan-new"));
     const pending = takePendingImport();
-    expect(pending?.fileName).toBe("bad.json");
-    expect(pending?.issues).toEqual([{ path: "steps[0].params.url", message: "is required" }]);
+    expect(pending).toMatchObject({ fileName: "bad.json", issues: [{ path: "steps[0].params.url", message: "is required" }] });
     expect(backend.state.calls.filter((c) => c.cmd === "create_plan")).toHaveLength(1);
   });
 });
