@@ -15,6 +15,7 @@ mod webdriver;
 mod x11;
 
 mod credentials;
+mod draft;
 mod editor;
 mod import;
 mod schedule;

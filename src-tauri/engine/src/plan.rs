@@ -347,6 +347,13 @@ impl Plan {
                     .find_map(|k| step.params.get(*k))
                     .map(|v| format!(": {}", shorten(&template::to_text(v), 60)))
                     .unwrap_or_default();
+                // "GET https://…" says more than the address alone.
+                let detail = match step.params.get("method").and_then(Value::as_str) {
+                    Some(method) if detail.starts_with(": ") && method.chars().all(|c| c.is_ascii_alphabetic()) => {
+                        format!(": {} {}", method.to_ascii_uppercase(), &detail[2..])
+                    }
+                    _ => detail,
+                };
                 format!("{}. {what} ({}.{}){detail}", i + 1, step.provider, step.action)
             })
             .collect()
@@ -797,6 +804,28 @@ mod tests {
 
     fn has(issues: &[String], prefix: &str) -> bool {
         issues.iter().any(|i| i.starts_with(prefix))
+    }
+
+    #[test]
+    fn plain_english_steps_are_numbered_and_name_the_method_of_a_request() {
+        let plan = Plan::from_value(
+            json!({"name": "Words", "steps": [
+                {"provider": "http", "action": "request", "params": {"method": "POST", "url": "http://127.0.0.1:9/x"}},
+                {"provider": "delay", "action": "wait", "params": {"seconds": 1}}
+            ]}),
+            &Registry::builtin(),
+        )
+        .unwrap();
+        let words = plan.plain_english_steps(&Registry::builtin());
+        assert_eq!(
+            words[0],
+            "1. Send an HTTP request and return the response body (http.request): POST http://127.0.0.1:9/x"
+        );
+        assert!(
+            words[1].starts_with("2. ") && words[1].ends_with("(delay.wait): 1"),
+            "{}",
+            words[1]
+        );
     }
 
     #[test]

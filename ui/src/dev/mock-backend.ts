@@ -97,13 +97,15 @@ export const DRAFTED_PLAN: Json = {
   ],
 };
 
-function plainStep(s: Value): string {
-  if (!isObj(s)) return "?";
+/** As the engine words a step: numbered, what the action does, its main param. */
+function plainStep(s: Value, i: number): string {
+  if (!isObj(s)) return `${i + 1}. ?`;
   const p = isObj(s.params) ? s.params : {};
-  if (s.provider === "http") return `Send an HTTP ${String(p.method ?? "GET")} request to ${String(p.url ?? "?")}`;
-  if (s.provider === "webhook") return `Post to the webhook at ${String(p.url ?? "?")}`;
-  if (s.action === "chat_completion") return `Ask ${String(s.provider)} a question`;
-  return `${String(s.provider)}.${String(s.action)}`;
+  const what = `(${String(s.provider)}.${String(s.action)})`;
+  if (s.provider === "http") return `${i + 1}. Send an HTTP request and return the response body ${what}: ${String(p.method ?? "GET")} ${String(p.url ?? "?")}`;
+  if (s.provider === "webhook") return `${i + 1}. POST a JSON payload to a URL ${what}: ${String(p.url ?? "?")}`;
+  if (s.action === "chat_completion") return `${i + 1}. Ask a chat model and return its reply as text ${what}: ${String(p.prompt ?? "")}`;
+  return `${i + 1}. ${what}`;
 }
 
 function normalize(plan: Json): Json {
@@ -420,7 +422,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
         valid: issues.length === 0,
         issues,
         requiredProviders: required,
-        plainEnglishSteps: steps.map(plainStep),
+        plainEnglishSteps: steps.map((s, i) => plainStep(s, i)),
         missingCredentials: handlers.missing_credentials({ providers: required }),
         references: [{ from: 1, to: 0 }, { from: 2, to: 1 }],
         attempts: 1,

@@ -61,7 +61,7 @@ describe("draft screen", () => {
     expect(byTestId(result, "draft-validity").textContent).toContain("ready");
     const steps = allByTestId(result, "draft-step");
     expect(steps.map((s) => s.getAttribute("data-provider"))).toEqual(["http", "openai", "webhook"]);
-    expect(steps[0].textContent).toContain("Send an HTTP GET request");
+    expect(steps[0].textContent).toContain("1. Send an HTTP request and return the response body (http.request): GET http://127.0.0.1:9/top");
     expect(steps[0].querySelector('[data-testid="draft-step-uses"]')).toBeNull();
     expect(byTestId(steps[1], "draft-step-uses").textContent).toBe("uses the result of step 1");
     expect(byTestId(steps[2], "draft-step-uses").textContent).toBe("uses the result of step 2");
