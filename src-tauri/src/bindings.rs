@@ -1,7 +1,8 @@
 //! The typed bindings the UI imports (`ui/src/bindings.ts`), generated from the
 //! commands and events registered here. The file is committed; a test fails when
 //! it no longer matches the Rust side. Regenerate it with
-//! `UPDATE_BINDINGS=1 cargo test --workspace bindings`.
+//! `UPDATE_BINDINGS=1 cargo test --workspace bindings` (which also rewrites the UI
+//! tests' copy of the provider catalogue, ui/src/test/fixtures/providers.json).
 
 use crate::commands::{credentials, drafts, plans, runs, schedules, settings, system};
 use crate::events::{Notice, OpenRun, RunFinished, RunStarted, ScheduleChanged, StepProgress};

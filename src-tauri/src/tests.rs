@@ -133,6 +133,26 @@ fn providers_come_with_actions_and_schemas() {
     assert_eq!(openai["credentialFields"], json!(["api_key"]));
 }
 
+/// The UI's component tests build forms from a copy of the catalogue; it must be
+/// the catalogue the app serves. Regenerate it with `UPDATE_BINDINGS=1 cargo test
+/// --workspace bindings` (with the TypeScript bindings).
+#[test]
+fn bindings_fixture_of_the_providers_matches_the_catalogue() {
+    let h = Harness::new();
+    let served = h.ok("providers", json!({}));
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/test/fixtures/providers.json");
+    if std::env::var_os("UPDATE_BINDINGS").is_some_and(|v| v == "1") {
+        std::fs::write(&fixture, serde_json::to_string_pretty(&served).unwrap() + "\n").unwrap();
+        return;
+    }
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    assert!(
+        committed == served,
+        "{} is out of date with the registry: regenerate it with `UPDATE_BINDINGS=1 cargo test --workspace bindings`",
+        fixture.display()
+    );
+}
+
 #[test]
 fn health_names_the_data_folder_and_keychain() {
     let h = Harness::new();
@@ -423,7 +443,8 @@ fn a_draft_that_cannot_be_asked_for_says_which_field_to_fix() {
 #[test]
 fn missing_credentials_of_an_unsaved_plan_are_listed_until_set() {
     let h = Harness::new();
-    let providers = json!({"providers": ["logic", "openai", "nonesuch"]});
+    // A self-hosted server's key is optional: never "missing".
+    let providers = json!({"providers": ["logic", "openai", "openai_compatible", "nonesuch"]});
     assert_eq!(
         h.ok("missing_credentials", providers.clone()),
         json!([{"provider": "openai", "field": "api_key"}])

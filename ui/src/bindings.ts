@@ -348,6 +348,8 @@ export type Provider = {
 	description: string,
 	/**  The keychain fields it reads (`api_key`...). */
 	credentialFields: string[],
+	/**  Those of `credentialFields` it runs without when unset. */
+	optionalCredentials: string[],
 	actions: Action[],
 };
 

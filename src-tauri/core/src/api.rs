@@ -609,13 +609,18 @@ impl Flowpilot {
         })
     }
 
-    /// Providers a plan needs whose declared credential fields are not all set.
+    /// The credential fields these providers need that are not set (fields a
+    /// provider can run without, like a self-hosted server's key, are not needed).
     pub fn missing_credentials(&self, providers: &[String]) -> Result<Vec<CredentialField>> {
         let set = self.store.list_credentials()?;
         let mut missing = Vec::new();
         for name in providers {
             let Some(p) = self.registry().get(name) else { continue };
-            for field in p.credential_fields() {
+            let needed = p
+                .credential_fields()
+                .iter()
+                .filter(|f| !p.optional_credentials().contains(f));
+            for field in needed {
                 if !set.iter().any(|(prov, f, _)| prov == p.name() && f == field) {
                     missing.push(CredentialField {
                         provider: p.name().to_string(),

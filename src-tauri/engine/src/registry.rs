@@ -241,6 +241,12 @@ pub trait Provider: Send + Sync {
         &[]
     }
 
+    /// Those of [`Provider::credential_fields`] it can run without (a self-hosted
+    /// model server usually takes no key): not "missing" when unset.
+    fn optional_credentials(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The default time one attempt of a step may take.
     fn default_timeout(&self) -> Duration {
         Duration::from_secs(60)
@@ -324,6 +330,7 @@ impl Registry {
                 aliases: p.aliases().iter().map(|a| a.to_string()).collect(),
                 description: p.description().to_string(),
                 credential_fields: p.credential_fields().iter().map(|f| f.to_string()).collect(),
+                optional_credentials: p.optional_credentials().iter().map(|f| f.to_string()).collect(),
                 actions: p
                     .actions()
                     .into_iter()
@@ -346,6 +353,9 @@ pub struct ProviderInfo {
     pub aliases: Vec<String>,
     pub description: String,
     pub credential_fields: Vec<String>,
+    /// Credential fields it runs without when they are not set.
+    #[serde(default)]
+    pub optional_credentials: Vec<String>,
     pub actions: Vec<ActionInfo>,
 }
 

@@ -162,6 +162,8 @@ pub struct Provider {
     pub description: String,
     /// The keychain fields it reads (`api_key`...).
     pub credential_fields: Vec<String>,
+    /// Those of `credentialFields` it runs without when unset.
+    pub optional_credentials: Vec<String>,
     pub actions: Vec<Action>,
 }
 
@@ -183,6 +185,7 @@ impl From<ProviderInfo> for Provider {
             aliases: p.aliases,
             description: p.description,
             credential_fields: p.credential_fields,
+            optional_credentials: p.optional_credentials,
             actions: p.actions.into_iter().map(Into::into).collect(),
         }
     }

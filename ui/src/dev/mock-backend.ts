@@ -453,6 +453,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
       (a.providers as string[]).flatMap((name) => {
         const p = providers.find((x) => x.name === name);
         return (p?.credentialFields ?? [])
+          .filter((f) => !p?.optionalCredentials.includes(f))
           .filter((f) => !state.credentials.some((c) => c.provider === name && c.field === f))
           .map((field) => ({ provider: name, field }));
       }),

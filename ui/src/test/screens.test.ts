@@ -143,6 +143,10 @@ describe("credentials", () => {
     });
     expect(field.closest('[data-testid="credential-provider"]')?.getAttribute("data-provider")).toBe("openai");
     expect(byTestId(field, "credential-state").textContent).toBe("Not set");
+    // OpenAI always needs its key; a self-hosted server's is optional, and says so.
+    expect(field.querySelector('[data-testid="credential-optional"]')).toBeNull();
+    const local = container.querySelector('[data-testid="credential-field"][data-provider="openai_compatible"]') as HTMLElement;
+    expect(byTestId(local, "credential-optional").textContent).toContain("optional");
     const input = byTestId<HTMLInputElement>(field, "credential-input");
     expect(input.type).toBe("password");
     typeInto(input, "sk-secret-123");

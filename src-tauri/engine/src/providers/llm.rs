@@ -381,6 +381,16 @@ impl Provider for Llm {
         &[API_KEY]
     }
 
+    /// A server of the person's own (no public endpoint) mostly needs no key;
+    /// the public services always do.
+    fn optional_credentials(&self) -> &'static [&'static str] {
+        if self.default_base_url.is_none() {
+            &[API_KEY]
+        } else {
+            &[]
+        }
+    }
+
     fn default_timeout(&self) -> Duration {
         // Long answers from large models take minutes.
         Duration::from_secs(300)
