@@ -164,6 +164,9 @@ impl AppState {
         let before = self.flow.settings()?;
         let settings = settings.into();
         self.flow.set_settings(&settings)?;
+        if before.concurrency != settings.concurrency {
+            self.scheduler.set_concurrency(settings.concurrency);
+        }
         if before.start_at_login != settings.start_at_login {
             self.shell
                 .set_autostart(settings.start_at_login)

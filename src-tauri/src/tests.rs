@@ -360,11 +360,16 @@ fn settings_round_trip_and_bad_values_are_refused() {
     let mut settings = h.ok("get_settings", json!({}));
     assert_eq!(settings["concurrency"], 4);
     settings["retentionDays"] = json!(7);
+    settings["concurrency"] = json!(2);
     assert_eq!(h.ok("set_settings", json!({"settings": settings}))["retentionDays"], 7);
+    // The scheduler follows at once, not at the next start.
+    let state = h.app.state::<Backend>().get().unwrap();
+    assert_eq!(state.scheduler.concurrency(), 2);
     settings["concurrency"] = json!(0);
     let e = h.err("set_settings", json!({"settings": settings}));
     assert_eq!(e["code"], "bad_input");
-    assert_eq!(h.ok("get_settings", json!({}))["concurrency"], 4);
+    assert_eq!(h.ok("get_settings", json!({}))["concurrency"], 2);
+    assert_eq!(state.scheduler.concurrency(), 2);
 }
 
 #[test]

@@ -83,6 +83,9 @@ pub struct Scheduler {
     paused: AtomicBool,
     /// `queue_one`: the fire waiting for the plan's current run to end.
     queued: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// How many scheduled runs may go at once (the `concurrency` setting), and
+    /// the permits that enforce it.
+    limit: Mutex<usize>,
     permits: Arc<Semaphore>,
     notices: Mutex<NoticePolicy>,
 }
@@ -136,6 +139,7 @@ impl Scheduler {
             wake: Notify::new(),
             paused: AtomicBool::new(paused),
             queued: Mutex::default(),
+            limit: Mutex::new(concurrency),
             permits: Arc::new(Semaphore::new(concurrency)),
             notices: Mutex::default(),
         })
@@ -177,6 +181,50 @@ impl Scheduler {
             );
         }
         self.wake();
+    }
+
+    /// How many scheduled runs may go at once.
+    pub fn concurrency(&self) -> usize {
+        *lock(&self.limit)
+    }
+
+    /// Let `n` scheduled runs go at once from now on (at least 1). Runs in
+    /// progress keep going; when the limit shrinks below what is running, new runs
+    /// wait until enough of them end. Call it on the async runtime.
+    pub fn set_concurrency(&self, n: u32) {
+        if let Some(shrink) = self.resize(n) {
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(shrink);
+                }
+                Err(_) => tracing::warn!("concurrency lowered outside the runtime: takes effect at the next start"),
+            }
+        }
+    }
+
+    /// Change the limit; the part of a shrink that must wait for running runs
+    /// to end comes back as a future that takes those permits out of use.
+    fn resize(&self, n: u32) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let n = n.max(1) as usize;
+        let mut limit = lock(&self.limit);
+        let before = std::mem::replace(&mut *limit, n);
+        if n >= before {
+            self.permits.add_permits(n - before);
+            return None;
+        }
+        let owed = (before - n) - self.permits.forget_permits(before - n);
+        let permits = self.permits.clone();
+        let owed = u32::try_from(owed).ok().filter(|o| *o > 0)?;
+        tracing::info!(
+            limit = n,
+            waiting_for = owed,
+            "concurrency lowered; waiting for running runs to end"
+        );
+        Some(async move {
+            if let Ok(taken) = permits.acquire_many_owned(owed).await {
+                taken.forget();
+            }
+        })
     }
 
     /// Run a stored plan now, outside its schedule. Its progress reaches the sink
@@ -919,5 +967,35 @@ mod tests {
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].description, "At 09:00, on weekdays");
         assert_eq!(jobs[0].next_run_at, Some(at("2026-06-01T07:00:00Z")));
+    }
+
+    #[tokio::test]
+    async fn the_concurrency_limit_changes_without_a_restart() {
+        let f = fixture("2026-03-01T09:00:00Z");
+        let s = &f.scheduler;
+        assert_eq!(s.permits.available_permits(), 4);
+
+        // Raised: the new permits are there at once.
+        s.set_concurrency(6);
+        assert_eq!(s.permits.available_permits(), 6);
+
+        // Lowered while three runs hold permits: no new run may start until
+        // enough of them end, and then only one at a time.
+        let held: Vec<_> = (0..3).map(|_| s.permits.clone().try_acquire_owned().unwrap()).collect();
+        let owed = s.resize(1).expect("two permits are in use beyond the new limit");
+        assert_eq!(s.permits.available_permits(), 0);
+        drop(held);
+        owed.await;
+        assert_eq!(s.permits.available_permits(), 1);
+        let one = s.permits.clone().try_acquire_owned().unwrap();
+        assert!(
+            s.permits.clone().try_acquire_owned().is_err(),
+            "a second run went past a limit of 1"
+        );
+        drop(one);
+
+        // Zero means one: scheduled runs never stop for good.
+        assert!(s.resize(0).is_none());
+        assert_eq!(s.permits.available_permits(), 1);
     }
 }
