@@ -460,3 +460,49 @@ fn missing_credentials_of_an_unsaved_plan_are_listed_until_set() {
     );
     assert_eq!(h.ok("missing_credentials", providers), json!([]));
 }
+
+#[test]
+fn testing_a_step_checks_its_references_against_the_steps_before_it() {
+    let h = Harness::new();
+    let previous = json!([
+        {"id": "who", "result": {"success": true, "output": {"name": "Ada"}, "message": "", "metadata": {}}},
+        {"id": null, "result": {"success": true, "output": "second", "message": "", "metadata": {}}}
+    ]);
+    let step = |template: &str| json!({"provider": "logic", "action": "template", "params": {"template": template}});
+
+    // By id and by index, the earlier results are there.
+    let record = h.ok(
+        "execute_step",
+        json!({"step": step("Hi ${steps.who.output.name}, ${steps.1.output}"), "previous": previous}),
+    );
+    assert_eq!(record["status"], "success", "{record:#}");
+    assert_eq!(record["output"], "Hi Ada, second");
+
+    // A step that does not exist before it, by id or index: located on the step alone.
+    for (template, needle) in [
+        ("${steps.ghost.output}", "no step has the id `ghost`"),
+        ("${steps.2.output}", "cannot refer to its own output"),
+        ("${steps.5.output}", "runs after this step"),
+    ] {
+        let e = h.err("execute_step", json!({"step": step(template), "previous": previous}));
+        assert_eq!(e["code"], "invalid_plan", "{e:#}");
+        let issues = e["issues"].as_array().unwrap();
+        assert_eq!(issues.len(), 1, "{e:#}");
+        assert_eq!(issues[0]["path"], "steps[0].params.template", "{e:#}");
+        assert!(issues[0]["message"].as_str().unwrap().contains(needle), "{e:#}");
+    }
+
+    // Its own problems are reported, the earlier steps' never.
+    let e = h.err(
+        "execute_step",
+        json!({"step": {"provider": "logic", "action": "template", "params": {}},
+               "previous": [{"id": "not a valid id!", "result": {"success": true, "output": 1, "message": "", "metadata": {}}}]}),
+    );
+    let paths: Vec<&str> = e["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["steps[0].params.template"], "{e:#}");
+}

@@ -512,17 +512,8 @@ impl Flowpilot {
     /// `previous` are the results of the steps before it, as `{output, ...}` objects
     /// or bare outputs.
     pub async fn execute_step(&self, step: StepSpec, previous: Vec<(Option<String>, Value)>) -> Result<StepRecord> {
-        let check = serde_json::json!({"name": "step test", "steps": [step]});
-        // Validate the step alone; references to earlier steps are checked against `previous`.
-        if let Err(PlanError::Invalid(issues)) = Plan::from_value(check, self.registry()) {
-            let real: Vec<_> = issues
-                .into_iter()
-                .filter(|i| !i.message.contains("runs after this step") && !i.message.contains("no step has the id"))
-                .collect();
-            if !real.is_empty() {
-                return Err(PlanError::Invalid(real).into());
-            }
-        }
+        let earlier: Vec<Option<String>> = previous.iter().map(|(id, _)| id.clone()).collect();
+        check_step_after(&step, &earlier, self.registry())?;
         let steps = previous
             .into_iter()
             .map(|(id, v)| match v {
@@ -795,6 +786,46 @@ fn draft_error_code(e: &DraftError) -> ErrorCode {
         DraftError::Provider { code, .. } if code == "KEYCHAIN_UNAVAILABLE" => ErrorCode::KeychainUnavailable,
         DraftError::Provider { code, .. } if code == "KEYCHAIN_ERROR" => ErrorCode::Keychain,
         _ => ErrorCode::BadInput,
+    }
+}
+
+/// Validate `step` as the step that follows steps with these ids, so its
+/// references may use them (by index or id) and nothing else. The earlier steps
+/// stand in as no-op placeholders; only the problems of `step` itself are kept,
+/// located as `steps[0]...` (the step alone).
+fn check_step_after(step: &StepSpec, earlier: &[Option<String>], registry: &Registry) -> Result<()> {
+    let placeholder = |id: &Option<String>| {
+        let mut s = serde_json::json!({"provider": "logic", "action": "set", "params": {"value": null}});
+        if let Some(id) = id {
+            s["id"] = Value::String(id.clone());
+        }
+        s
+    };
+    let mut steps: Vec<Value> = earlier.iter().map(placeholder).collect();
+    steps.push(serde_json::to_value(step).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let issues = match Plan::from_value(serde_json::json!({"name": "step test", "steps": steps}), registry) {
+        Ok(_) => return Ok(()),
+        Err(PlanError::Invalid(issues)) => issues,
+        Err(other) => return Err(other.into()),
+    };
+    let at = format!("steps[{}]", earlier.len());
+    let own: Vec<PlanIssue> = issues
+        .into_iter()
+        .filter_map(|i| {
+            let rest = i.path.strip_prefix(&at)?;
+            if !(rest.is_empty() || rest.starts_with(['.', '['])) {
+                return None; // steps[10] when `at` is steps[1]
+            }
+            Some(PlanIssue {
+                path: format!("steps[0]{rest}"),
+                message: i.message,
+            })
+        })
+        .collect();
+    if own.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError::Invalid(own).into())
     }
 }
 
