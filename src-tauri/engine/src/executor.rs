@@ -501,7 +501,7 @@ impl Executor {
         if dry_run && provider.has_side_effects(&step.action, &params) {
             return Ok(
                 ProviderResult::ok(json!({"dry_run": true, "would_send": params}), DRY_RUN_MESSAGE)
-                    .with_metadata("dry_run", true),
+                    .with_metadata(template::DRY_RUN_METADATA, true),
             );
         }
         let credentials = Credentials::new(self.credentials.clone(), provider.name());
@@ -968,6 +968,47 @@ mod tests {
                 "no keychain in this test".into(),
             ))
         }
+    }
+
+    #[tokio::test]
+    async fn in_a_dry_run_what_a_stub_would_have_returned_is_a_stand_in() {
+        let registry = Registry::from_providers(vec![Arc::new(Scripted {
+            calls: AtomicU32::new(0),
+        })]);
+        let clock = Arc::new(ManualClock::new(
+            DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().to_utc(),
+        ));
+        let executor = Executor::new(registry, clock, Arc::new(Unreachable));
+        let steps = json!([
+            {"id": "create", "provider": "test", "action": "send", "params": {"to": 1, "text": "new issue"}},
+            {"provider": "test", "action": "echo", "params": {
+                "id": "${steps.create.output.id}",
+                "line": "created #${steps.0.output.id} (${steps.0.metadata.status})",
+                "sent": "${steps.0.output.would_send.text}"
+            }},
+            {"provider": "test", "action": "echo", "params": {"missing": "${steps.1.output.nope}"}}
+        ]);
+        let request = RunRequest {
+            run_id: "dry".into(),
+            plan: plan(steps),
+            trigger: json!({"type": "manual"}),
+            deadline: None,
+            dry_run: true,
+        };
+        let outcome = executor.run(request, &NoObserver, CancellationToken::new()).await;
+        // The step after the stub ran, with stand-ins where the response's values go;
+        // what the stub does have (what it would have sent) resolves as usual.
+        assert_eq!(
+            outcome.steps[1].output,
+            json!({
+                "id": "⟨${steps.create.output.id}: not sent in this dry run⟩",
+                "line": "created #⟨${steps.0.output.id}: not sent in this dry run⟩ (⟨${steps.0.metadata.status}: not sent in this dry run⟩)",
+                "sent": "new issue"
+            })
+        );
+        // A step that really ran gets no stand-in: a wrong path is still an error.
+        assert_eq!(outcome.status, RunStatus::Failed, "{outcome:#?}");
+        assert_eq!(outcome.steps[2].error.as_deref(), Some("REFERENCE"));
     }
 
     #[tokio::test]

@@ -283,6 +283,10 @@ fn parse_path(s: &str) -> Result<Vec<PathSeg>, String> {
     Ok(segs)
 }
 
+/// The metadata key that marks a step result a dry run answered from its stub
+/// (the step has side effects, so it was not run).
+pub const DRY_RUN_METADATA: &str = "dry_run";
+
 /// What references resolve against.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
@@ -311,6 +315,27 @@ impl Scope {
                 .find(|(sid, _)| sid.as_deref() == Some(id.as_str()))
                 .map(|(_, v)| v)
                 .ok_or_else(|| format!("step `{id}` has no result (yet)")),
+        }
+    }
+
+    /// Whether `root` is a step a dry run answered from its stub.
+    fn is_stub(&self, root: &Root) -> bool {
+        matches!(root, Root::Step(_))
+            && self
+                .root(root)
+                .is_ok_and(|v| v["metadata"][DRY_RUN_METADATA] == Value::Bool(true))
+    }
+
+    /// A reference's value; for a path a dry run's stub cannot have (the id a
+    /// POST would have returned), a stand-in naming the reference, so the steps
+    /// after it can still be rehearsed and show where that value would go.
+    fn value_of(&self, reference: &Reference) -> Result<std::borrow::Cow<'_, Value>, ResolveError> {
+        match self.lookup(reference) {
+            Ok(v) => Ok(std::borrow::Cow::Borrowed(v)),
+            Err(ResolveError::Missing { .. }) if self.is_stub(&reference.root) => Ok(std::borrow::Cow::Owned(
+                Value::String(format!("⟨{reference}: not sent in this dry run⟩")),
+            )),
+            Err(e) => Err(e),
         }
     }
 
@@ -364,13 +389,13 @@ pub fn resolve_str(input: &str, scope: &Scope) -> Result<Value, ResolveError> {
     }
     let template = parse(input)?;
     if let Some(r) = template.as_single_reference() {
-        return Ok(scope.lookup(r)?.clone());
+        return Ok(scope.value_of(r)?.into_owned());
     }
     let mut out = String::with_capacity(input.len());
     for seg in &template.segments {
         match seg {
             Segment::Text(t) => out.push_str(t),
-            Segment::Ref(r) => out.push_str(&to_text(scope.lookup(r)?)),
+            Segment::Ref(r) => out.push_str(&to_text(scope.value_of(r)?.as_ref())),
         }
     }
     Ok(Value::String(out))
