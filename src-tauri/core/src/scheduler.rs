@@ -617,13 +617,39 @@ mod tests {
     #[derive(Default)]
     struct Recorder {
         notices: Mutex<Vec<Notice>>,
+        /// Told of every event and notice, for tests to wait on instead of polling.
+        changed: Notify,
     }
     impl SchedulerSink for Recorder {
-        fn run_event(&self, _: &RunEvent) {}
+        fn run_event(&self, _: &RunEvent) {
+            self.changed.notify_waiters();
+        }
         fn notice(&self, n: Notice) {
             lock(&self.notices).push(n);
+            self.changed.notify_waiters();
         }
         fn schedule_changed(&self, _: &str) {}
+    }
+
+    impl Recorder {
+        /// Wait until `done` holds, checking it again at each event or notice.
+        async fn until(&self, what: &str, done: impl Fn() -> bool) {
+            let wait = async {
+                loop {
+                    let next = self.changed.notified();
+                    tokio::pin!(next);
+                    // Registered before the check, so a change in between is not missed.
+                    next.as_mut().enable();
+                    if done() {
+                        return;
+                    }
+                    next.await;
+                }
+            };
+            if tokio::time::timeout(Duration::from_secs(30), wait).await.is_err() {
+                panic!("waited 30 s for {what}");
+            }
+        }
     }
 
     struct Fixture {
@@ -843,12 +869,9 @@ mod tests {
         // Ending the first run starts the queued one.
         let first = runs(&f, &id)[0].id.clone();
         f.app.cancel_run(&first);
-        let mut waited = 0;
-        while runs(&f, &id).len() < 2 {
-            tokio::task::yield_now().await;
-            waited += 1;
-            assert!(waited < 100_000, "the queued run never started");
-        }
+        f.sink
+            .until("the queued run to start", || runs(&f, &id).len() >= 2)
+            .await;
         assert_eq!(runs(&f, &id)[1].scheduled_for, Some(at("2026-06-01T10:03:00Z")));
         cancel_all(&f, &id);
     }
@@ -932,12 +955,11 @@ mod tests {
         .to_string();
         let id = f.app.import_plan(&text).unwrap().id;
         let run_id = f.scheduler.start_manual_run(&id).unwrap();
-        let mut waited = 0;
-        while lock(&f.sink.notices).is_empty() {
-            tokio::task::yield_now().await;
-            waited += 1;
-            assert!(waited < 100_000, "no notice for the failed manual run");
-        }
+        f.sink
+            .until("a notice for the failed manual run", || {
+                !lock(&f.sink.notices).is_empty()
+            })
+            .await;
         let notice = lock(&f.sink.notices)[0].clone();
         assert_eq!(
             (notice.title.as_str(), notice.run_id.as_deref()),
