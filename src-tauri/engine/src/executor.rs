@@ -970,15 +970,20 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn in_a_dry_run_what_a_stub_would_have_returned_is_a_stand_in() {
+    /// The scripted test provider, with a keychain that cannot be reached.
+    fn scripted_without_keychain() -> Executor {
         let registry = Registry::from_providers(vec![Arc::new(Scripted {
             calls: AtomicU32::new(0),
         })]);
         let clock = Arc::new(ManualClock::new(
             DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().to_utc(),
         ));
-        let executor = Executor::new(registry, clock, Arc::new(Unreachable));
+        Executor::new(registry, clock, Arc::new(Unreachable))
+    }
+
+    #[tokio::test]
+    async fn in_a_dry_run_what_a_stub_would_have_returned_is_a_stand_in() {
+        let executor = scripted_without_keychain();
         let steps = json!([
             {"id": "create", "provider": "test", "action": "send", "params": {"to": 1, "text": "new issue"}},
             {"provider": "test", "action": "echo", "params": {
@@ -1013,13 +1018,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dry_run_stubs_side_effects_without_reading_credentials() {
-        let registry = Registry::from_providers(vec![Arc::new(Scripted {
-            calls: AtomicU32::new(0),
-        })]);
-        let clock = Arc::new(ManualClock::new(
-            DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().to_utc(),
-        ));
-        let executor = Executor::new(registry, clock, Arc::new(Unreachable));
+        let executor = scripted_without_keychain();
         let steps = json!([
             {"id": "a", "provider": "test", "action": "echo", "params": {"n": 7}},
             {"provider": "test", "action": "send", "params": {"to": "${steps.a.output.n}", "text": "n=${steps.0.output.n}"}},
