@@ -58,6 +58,7 @@ describe("draft screen", () => {
     expect(args.request).toEqual({ prompt, provider: "openai_compatible", baseUrl: "http://127.0.0.1:11434/v1", model: "llama3.1" });
     const result = await waitFor(() => byTestId(root, "draft-result"));
     expect(result.getAttribute("data-valid")).toBe("true");
+    await waitFor(() => expect(document.activeElement?.id).toBe("draft-heading"));
     expect(byTestId(result, "draft-validity").textContent).toContain("ready");
     const steps = allByTestId(result, "draft-step");
     expect(steps.map((s) => s.getAttribute("data-provider"))).toEqual(["http", "openai", "webhook"]);
