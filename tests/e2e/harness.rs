@@ -556,11 +556,13 @@ impl App {
         let windows = self.wait_for("the app's window on the display", WAIT, || {
             Some(self.windows()).filter(|w| !w.is_empty())
         });
-        let mut display = x11::Display::open().unwrap_or_else(|e| self.fail(&e));
+        let mut display = x11::Display::open().unwrap_or_else(|e| self.fail(&e.to_string()));
         for w in &windows {
-            display
-                .request_close(w.id)
-                .unwrap_or_else(|e| self.fail(&format!("close window {:#x}: {e}", w.id)));
+            match display.request_close(w.id) {
+                // Gone already: as good as closed.
+                Ok(()) | Err(x11::XError::WindowGone(_)) => {}
+                Err(e) => self.fail(&format!("close window {:#x}: {e}", w.id)),
+            }
         }
         self.wait_for("the window to go away after the close request", WAIT, || {
             self.windows().is_empty().then_some(())

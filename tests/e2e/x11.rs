@@ -42,12 +42,37 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-type XResult<T> = Result<T, String>;
+/// X11's error code for a window that does not exist (any more).
+const BAD_WINDOW: u8 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XError {
+    /// The window went away between two requests (it was being destroyed).
+    WindowGone(u32),
+    Other(String),
+}
+
+impl std::fmt::Display for XError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::WindowGone(id) => write!(f, "window {id:#x} is gone"),
+            Self::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+impl From<String> for XError {
+    fn from(message: String) -> Self {
+        Self::Other(message)
+    }
+}
+
+type XResult<T> = Result<T, XError>;
 
 impl Display {
     /// Connect to `$DISPLAY` (`:N` or `:N.S`, local socket only).
     pub fn open() -> XResult<Display> {
-        let display = std::env::var("DISPLAY").map_err(|_| "DISPLAY is not set".to_string())?;
+        let display = std::env::var("DISPLAY").map_err(|_| XError::Other("DISPLAY is not set".into()))?;
         let number = display
             .rsplit_once(':')
             .map(|(_, n)| n.split('.').next().unwrap_or(n))
@@ -68,7 +93,7 @@ impl Display {
         socket.read_exact(&mut extra).map_err(|e| format!("X11 setup: {e}"))?;
         if head[0] != 1 {
             let reason = String::from_utf8_lossy(&extra[..usize::from(head[1]).min(extra.len())]).to_string();
-            return Err(format!("the X server at {display} refused the connection: {reason}"));
+            return Err(format!("the X server at {display} refused the connection: {reason}").into());
         }
         let vendor_len = usize::from(u16_at(&extra, 16));
         let formats = usize::from(extra[21]);
@@ -78,7 +103,10 @@ impl Display {
     }
 
     fn send(&mut self, request: &[u8]) -> XResult<()> {
-        self.socket.write_all(request).map_err(|e| format!("X11 request: {e}"))
+        Ok(self
+            .socket
+            .write_all(request)
+            .map_err(|e| format!("X11 request: {e}"))?)
     }
 
     /// The next reply (header and the rest), skipping events; an X error fails.
@@ -89,7 +117,8 @@ impl Display {
                 .read_exact(&mut packet)
                 .map_err(|e| format!("X11 reply: {e}"))?;
             match packet[0] {
-                0 => return Err(format!("X11 error {} (resource {:#x})", packet[1], u32_at(&packet, 4))),
+                0 if packet[1] == BAD_WINDOW => return Err(XError::WindowGone(u32_at(&packet, 4))),
+                0 => return Err(format!("X11 error {} (resource {:#x})", packet[1], u32_at(&packet, 4)).into()),
                 1 => {
                     let mut rest = vec![0u8; u32_at(&packet, 4) as usize * 4];
                     self.socket
@@ -157,16 +186,24 @@ impl Display {
         let delete = self.atom("WM_DELETE_WINDOW")?;
         let mut out = Vec::new();
         for id in self.children(self.root)? {
-            let pid = self.property(id, pid_atom)?;
-            let title = self.property(id, name_atom)?;
-            let supported = self.property(id, protocols)?;
-            out.push(Window {
-                id,
-                pid: (pid.len() >= 4).then(|| u32_at(&pid, 0)),
-                title: String::from_utf8_lossy(&title).to_string(),
-                mapped: self.mapped(id)?,
-                closable: supported.chunks(4).any(|c| c.len() == 4 && u32_at(c, 0) == delete),
-            });
+            let mut describe = || -> XResult<Window> {
+                let pid = self.property(id, pid_atom)?;
+                let title = self.property(id, name_atom)?;
+                let supported = self.property(id, protocols)?;
+                Ok(Window {
+                    id,
+                    pid: (pid.len() >= 4).then(|| u32_at(&pid, 0)),
+                    title: String::from_utf8_lossy(&title).to_string(),
+                    mapped: self.mapped(id)?,
+                    closable: supported.chunks(4).any(|c| c.len() == 4 && u32_at(c, 0) == delete),
+                })
+            };
+            match describe() {
+                Ok(w) => out.push(w),
+                // Destroyed while we looked: it is not a window any more.
+                Err(XError::WindowGone(gone)) if gone == id => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }
