@@ -71,6 +71,13 @@ async fn unlabelled_json_is_parsed_and_text_stays_text() {
 }
 
 #[tokio::test]
+async fn text_in_a_declared_charset_is_decoded() {
+    let target = Target::start().await;
+    let run = run(&no_credentials(), plan(&request(json!({"url": target.url("/latin1")})))).await;
+    assert_eq!(run.assert_step(0, StepStatus::Success).output, json!("Café crème"));
+}
+
+#[tokio::test]
 async fn a_json_body_query_and_headers_arrive_as_written() {
     let target = Target::start().await;
     let body = json!({"name": "Ada", "tags": ["math", "engines"], "age": 36});

@@ -7,6 +7,7 @@
 //! | `/status/{code}?retry_after=V` | status `code`, body `{"status": code}`, `Retry-After: V` if asked |
 //! | `/json?content_type=T` | a fixed JSON object, labelled `application/json` or `T` |
 //! | `/text` | `hello, world` as text/plain |
+//! | `/latin1` | `Café crème` in ISO-8859-1, labelled so |
 //! | `/echo` | the request as JSON: method, path, query, headers, body (and `json` when it is) |
 //! | `/slow?ms=N` | `done` after N milliseconds |
 //! | `/stall` | 200 and headers, then a body that never comes |
@@ -63,6 +64,14 @@ impl Target {
                 .route(
                     "/text",
                     get(|| async { ([(header::CONTENT_TYPE, "text/plain")], "hello, world") }),
+                )
+                .route(
+                    "/latin1",
+                    get(|| async {
+                        // é and è are one byte each in ISO-8859-1.
+                        let body: &[u8] = b"Caf\xe9 cr\xe8me";
+                        ([(header::CONTENT_TYPE, "text/plain; charset=ISO-8859-1")], body)
+                    }),
                 )
                 .route("/echo", any(echo))
                 .route("/slow", any(slow))

@@ -472,7 +472,7 @@ impl Provider for Llm {
                 format!("{} sent a reply larger than Flowpilot keeps", reply.url),
             ));
         }
-        let body = net::body_value(&reply.body, true);
+        let body = net::body_value(&reply.body, true, net::declared_encoding(&reply.headers));
         let (text, metadata) = read_completion(&body, &model, &reply.url)?;
         let mut result = ProviderResult::ok(Value::String(text), summary(&metadata));
         result.metadata = metadata;

@@ -5,6 +5,7 @@
 use crate::executor::MAX_OUTPUT_BYTES;
 use crate::registry::StepError;
 use crate::template;
+use encoding_rs::Encoding;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
@@ -194,10 +195,11 @@ impl Reply {
     /// The body as a step output: parsed JSON when the server said it is JSON
     /// or it plainly is (an object or array), otherwise text. Empty is null.
     pub fn output(&self) -> Value {
+        let encoding = declared_encoding(&self.headers);
         if self.truncated {
-            return Value::String(truncated_text(&self.body, self.headers.get(CONTENT_LENGTH)));
+            return Value::String(truncated_text(&self.body, encoding, self.headers.get(CONTENT_LENGTH)));
         }
-        body_value(&self.body, self.is_json())
+        body_value(&self.body, self.is_json(), encoding)
     }
 
     /// `status`, `headers` (lowercase names) and `url`, plus `truncated` when it was.
@@ -492,11 +494,30 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
     mime == "application/json" || mime.ends_with("+json")
 }
 
+/// The text encoding a response declares (`Content-Type: text/html; charset=ISO-8859-1`);
+/// UTF-8 when it declares none or one nobody knows, as browsers and reqwest decide.
+pub fn declared_encoding(headers: &HeaderMap) -> &'static Encoding {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| {
+            ct.split(';').skip(1).find_map(|param| {
+                let (name, value) = param.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("charset")
+                    .then(|| value.trim().trim_matches('"'))
+            })
+        })
+        .and_then(|label| Encoding::for_label(label.as_bytes()))
+        .unwrap_or(encoding_rs::UTF_8)
+}
+
 /// A body as a value: JSON when labelled so (falling back to text if it does
 /// not parse), or when an unlabelled or mislabelled body is plainly an object or
 /// array. A text body like `123` or `true` stays text: guessing there would
-/// change its type under the user's feet.
-pub fn body_value(body: &[u8], labelled_json: bool) -> Value {
+/// change its type under the user's feet. Text is decoded from `encoding` (a
+/// byte-order mark wins); what does not decode becomes U+FFFD.
+pub fn body_value(body: &[u8], labelled_json: bool, encoding: &'static Encoding) -> Value {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Value::Null;
     }
@@ -506,13 +527,13 @@ pub fn body_value(body: &[u8], labelled_json: bool) -> Value {
     {
         return v;
     }
-    Value::String(String::from_utf8_lossy(body).into_owned())
+    Value::String(encoding.decode(body).0.into_owned())
 }
 
 /// The start of a body that was too long to keep, with a marker saying so. It
 /// stays under the executor's cap so its marker is the one the user sees.
-fn truncated_text(body: &[u8], declared: Option<&HeaderValue>) -> String {
-    let text = String::from_utf8_lossy(body);
+fn truncated_text(body: &[u8], encoding: &'static Encoding, declared: Option<&HeaderValue>) -> String {
+    let text = encoding.decode(body).0;
     let mut cut = text.len().min(MAX_OUTPUT_BYTES - MARKER_ROOM);
     while !text.is_char_boundary(cut) {
         cut -= 1;
@@ -655,25 +676,57 @@ mod tests {
 
     #[test]
     fn bodies_become_json_only_when_they_are_json() {
-        assert_eq!(body_value(br#"{"a": 1}"#, true), json!({"a": 1}));
-        assert_eq!(body_value(br#"[1, 2]"#, false), json!([1, 2]));
-        assert_eq!(body_value(b"123", false), json!("123"));
-        assert_eq!(body_value(b"123", true), json!(123));
-        assert_eq!(body_value(b"{not json", true), json!("{not json"));
-        assert_eq!(body_value(b"", true), Value::Null);
-        assert_eq!(body_value(b"hello", false), json!("hello"));
+        assert_eq!(body_value(br#"{"a": 1}"#, true, encoding_rs::UTF_8), json!({"a": 1}));
+        assert_eq!(body_value(br#"[1, 2]"#, false, encoding_rs::UTF_8), json!([1, 2]));
+        assert_eq!(body_value(b"123", false, encoding_rs::UTF_8), json!("123"));
+        assert_eq!(body_value(b"123", true, encoding_rs::UTF_8), json!(123));
+        assert_eq!(body_value(b"{not json", true, encoding_rs::UTF_8), json!("{not json"));
+        assert_eq!(body_value(b"", true, encoding_rs::UTF_8), Value::Null);
+        assert_eq!(body_value(b"hello", false, encoding_rs::UTF_8), json!("hello"));
+    }
+
+    #[test]
+    fn text_is_decoded_by_the_charset_the_server_declares() {
+        let reply = |content_type: &str, body: &[u8]| Reply {
+            method: Method::GET,
+            url: "http://127.0.0.1:9/".into(),
+            status: StatusCode::OK,
+            headers: HeaderMap::from_iter([(CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap())]),
+            body: body.to_vec(),
+            truncated: false,
+        };
+        // "Café" in ISO-8859-1 (é is one byte, 0xE9), and in Windows-1252 with a curly quote.
+        assert_eq!(
+            reply("text/plain; charset=ISO-8859-1", b"Caf\xe9").output(),
+            json!("Café")
+        );
+        assert_eq!(
+            reply("text/html; Charset=\"windows-1252\"", b"\x93ok\x94").output(),
+            json!("“ok”")
+        );
+        // No charset, or an unknown one: UTF-8, with U+FFFD for bytes that are not.
+        assert_eq!(reply("text/plain", "Café".as_bytes()).output(), json!("Café"));
+        assert_eq!(
+            reply("text/plain; charset=klingon", b"Caf\xe9").output(),
+            json!("Caf\u{fffd}")
+        );
+        // JSON is UTF-8 whatever the label says.
+        assert_eq!(
+            reply("application/json; charset=utf-8", r#"{"a":"é"}"#.as_bytes()).output(),
+            json!({"a": "é"})
+        );
     }
 
     #[test]
     fn truncated_text_stays_under_the_executor_cap() {
         let body = vec![b'a'; MAX_OUTPUT_BYTES];
         let declared = HeaderValue::from_static("12582912");
-        let text = truncated_text(&body, Some(&declared));
+        let text = truncated_text(&body, encoding_rs::UTF_8, Some(&declared));
         assert!(text.len() <= MAX_OUTPUT_BYTES);
         assert!(text.ends_with("[truncated: the response was 12582912 bytes; the first 10485504 are kept]"));
         // A multi-byte character across the cut is not split.
         let body = "é".repeat(MAX_OUTPUT_BYTES / 2).into_bytes();
-        assert!(truncated_text(&body, None).len() <= MAX_OUTPUT_BYTES);
+        assert!(truncated_text(&body, encoding_rs::UTF_8, None).len() <= MAX_OUTPUT_BYTES);
     }
 
     #[test]
