@@ -448,17 +448,32 @@ fn a_draft_that_cannot_be_asked_for_says_which_field_to_fix() {
 #[test]
 fn missing_credentials_of_an_unsaved_plan_are_listed_until_set() {
     let h = Harness::new();
-    // A self-hosted server's key is optional: never "missing".
-    let providers = json!({"providers": ["logic", "openai", "openai_compatible", "nonesuch"]});
+    let step =
+        |provider: &str, params: Value| json!({"provider": provider, "action": "chat_completion", "params": params});
+    let plan = json!({"plan": {"name": "Needs", "steps": [
+        step("openai", json!({"prompt": "hi"})),
+        // A self-hosted server's key is optional: never "missing".
+        step("openai_compatible", json!({"prompt": "hi", "model": "m", "base_url": "http://127.0.0.1:9"})),
+        // An HTTP step needs the credential its auth names, unless a reference picks it.
+        {"provider": "http", "action": "request",
+         "params": {"url": "http://127.0.0.1:9/a", "auth": {"type": "bearer", "credential": "github_token"}}},
+        {"provider": "http", "action": "request",
+         "params": {"url": "http://127.0.0.1:9/b", "auth": {"type": "bearer", "credential": "${steps.0.output}"}}},
+        {"provider": "logic", "action": "set", "params": {"value": 1}}
+    ]}});
     assert_eq!(
-        h.ok("missing_credentials", providers.clone()),
-        json!([{"provider": "openai", "field": "api_key"}])
+        h.ok("missing_credentials", plan.clone()),
+        json!([{"provider": "openai", "field": "api_key"}, {"provider": "http", "field": "github_token"}])
     );
-    h.ok(
-        "set_credential",
-        json!({"provider": "openai", "field": "api_key", "value": "sk-test"}),
-    );
-    assert_eq!(h.ok("missing_credentials", providers), json!([]));
+    for (provider, field) in [("openai", "api_key"), ("http", "github_token")] {
+        h.ok(
+            "set_credential",
+            json!({"provider": provider, "field": field, "value": "sk-test"}),
+        );
+    }
+    assert_eq!(h.ok("missing_credentials", plan), json!([]));
+    let e = h.err("missing_credentials", json!({"plan": {"name": "", "steps": []}}));
+    assert_eq!(e["code"], "invalid_plan", "{e:#}");
 }
 
 #[test]

@@ -78,8 +78,8 @@ export const commands = {
 	dryRunPlan: (plan: Value) => typedError<DryRun, IpcError>(__TAURI_INVOKE("dry_run_plan", { plan })),
 	/**  Stop the dry run going on; false if there was none. */
 	cancelDryRun: () => typedError<boolean, IpcError>(__TAURI_INVOKE("cancel_dry_run")),
-	/**  Which credential fields of these providers are not set (for a plan not saved yet). */
-	missingCredentials: (providers: string[]) => typedError<CredentialRef[], IpcError>(__TAURI_INVOKE("missing_credentials", { providers })),
+	/**  The credentials a plan (saved or not) cannot run without that are not set. */
+	missingCredentials: (plan: Value) => typedError<CredentialRef[], IpcError>(__TAURI_INVOKE("missing_credentials", { plan })),
 	/**  Which credential fields are set, per provider (never their values). */
 	listCredentials: () => typedError<Credential[], IpcError>(__TAURI_INVOKE("list_credentials")),
 	/**  Store a credential in the keychain (`keychain_unavailable` without one). */

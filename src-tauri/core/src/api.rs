@@ -559,14 +559,15 @@ impl Flowpilot {
 
     pub fn get_plan(&self, id: &str) -> Result<PlanDetail> {
         let row = self.store.get_plan(id)?;
-        let (required_providers, plain_english_steps) = match Plan::from_file(row.plan.clone(), self.registry()) {
-            Ok(plan) => (
-                plan.required_providers(self.registry()),
-                plan.plain_english_steps(self.registry()),
-            ),
-            Err(_) => (Vec::new(), Vec::new()),
-        };
-        let missing_credentials = self.missing_credentials(&required_providers)?;
+        let (required_providers, plain_english_steps, missing_credentials) =
+            match Plan::from_file(row.plan.clone(), self.registry()) {
+                Ok(plan) => (
+                    plan.required_providers(self.registry()),
+                    plan.plain_english_steps(self.registry()),
+                    self.missing_credentials(&plan)?,
+                ),
+                Err(_) => (Vec::new(), Vec::new(), Vec::new()),
+            };
         Ok(PlanDetail {
             row,
             required_providers,
@@ -600,27 +601,23 @@ impl Flowpilot {
         })
     }
 
-    /// The credential fields these providers need that are not set (fields a
-    /// provider can run without, like a self-hosted server's key, are not needed).
-    pub fn missing_credentials(&self, providers: &[String]) -> Result<Vec<CredentialField>> {
+    /// The credentials a plan cannot run without that are not set: its providers'
+    /// keys (not the optional one of a self-hosted server) and the credentials its
+    /// HTTP steps' `auth` names.
+    pub fn missing_credentials(&self, plan: &Plan) -> Result<Vec<CredentialField>> {
         let set = self.store.list_credentials()?;
-        let mut missing = Vec::new();
-        for name in providers {
-            let Some(p) = self.registry().get(name) else { continue };
-            let needed = p
-                .credential_fields()
-                .iter()
-                .filter(|f| !p.optional_credentials().contains(f));
-            for field in needed {
-                if !set.iter().any(|(prov, f, _)| prov == p.name() && f == field) {
-                    missing.push(CredentialField {
-                        provider: p.name().to_string(),
-                        field: field.to_string(),
-                    });
-                }
-            }
-        }
-        Ok(missing)
+        Ok(plan
+            .credentials_needed(self.registry())
+            .into_iter()
+            .filter(|(provider, field)| !set.iter().any(|(p, f, _)| p == provider && f == field))
+            .map(|(provider, field)| CredentialField { provider, field })
+            .collect())
+    }
+
+    /// [`Flowpilot::missing_credentials`] of a plan document not stored yet (a
+    /// draft); an invalid one is refused with its problems.
+    pub fn missing_credentials_for(&self, plan: Value) -> Result<Vec<CredentialField>> {
+        self.missing_credentials(&Plan::from_value(plan, self.registry())?)
     }
 
     /// Set or clear a plan's cron trigger (a new plan version). `None` makes it manual.
@@ -743,7 +740,11 @@ impl Flowpilot {
     /// [`Flowpilot::draft_plan`], stopped early when `cancel` fires (a slow model).
     pub async fn draft_plan_with_cancel(&self, request: DraftRequest, cancel: CancellationToken) -> Result<Draft> {
         let mut draft = crate::draft::draft(&self.executor, &request, cancel).await?;
-        draft.missing_credentials = self.missing_credentials(&draft.required_providers)?;
+        // Only a draft that validates can say what it needs (an invalid one may
+        // not even name real providers); its problems come first.
+        if let Ok(plan) = Plan::from_value(draft.plan.clone(), self.registry()) {
+            draft.missing_credentials = self.missing_credentials(&plan)?;
+        }
         Ok(draft)
     }
 

@@ -331,6 +331,24 @@ impl Plan {
         out
     }
 
+    /// Every `(provider, credential)` the plan's steps cannot run without, in
+    /// order of first use.
+    pub fn credentials_needed(&self, registry: &Registry) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for step in &self.file.steps {
+            let Some(provider) = registry.get(&step.provider) else {
+                continue;
+            };
+            for field in provider.credentials_needed(&step.action, &step.params) {
+                let need = (provider.name().to_string(), field);
+                if !out.contains(&need) {
+                    out.push(need);
+                }
+            }
+        }
+        out
+    }
+
     /// One line per step, in words.
     pub fn plain_english_steps(&self, registry: &Registry) -> Vec<String> {
         self.file

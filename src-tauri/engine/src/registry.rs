@@ -247,6 +247,18 @@ pub trait Provider: Send + Sync {
         &[]
     }
 
+    /// The credentials a step of `action` with these params cannot run without:
+    /// by default the declared fields that are not optional. Providers whose steps
+    /// name their credential (an HTTP step's `auth`) say which.
+    fn credentials_needed(&self, _action: &str, _params: &Value) -> Vec<String> {
+        let optional = self.optional_credentials();
+        self.credential_fields()
+            .iter()
+            .filter(|f| !optional.contains(f))
+            .map(|f| f.to_string())
+            .collect()
+    }
+
     /// The default time one attempt of a step may take.
     fn default_timeout(&self) -> Duration {
         Duration::from_secs(60)

@@ -38,18 +38,10 @@ pub async fn cancel_dry_run(backend: State<'_, Backend>) -> Result<bool, IpcErro
     Ok(backend.get()?.cancel_dry_run())
 }
 
-/// Which credential fields of these providers are not set (for a plan not saved yet).
+/// The credentials a plan (saved or not) cannot run without that are not set.
 #[tauri::command]
 #[specta::specta]
-pub async fn missing_credentials(
-    backend: State<'_, Backend>,
-    providers: Vec<String>,
-) -> Result<Vec<CredentialRef>, IpcError> {
-    Ok(backend
-        .get()?
-        .flow
-        .missing_credentials(&providers)?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+pub async fn missing_credentials(backend: State<'_, Backend>, plan: Value) -> Result<Vec<CredentialRef>, IpcError> {
+    let missing = backend.get()?.flow.missing_credentials_for(plan)?;
+    Ok(missing.into_iter().map(Into::into).collect())
 }

@@ -423,7 +423,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
         issues,
         requiredProviders: required,
         plainEnglishSteps: steps.map((s, i) => plainStep(s, i)),
-        missingCredentials: handlers.missing_credentials({ providers: required }),
+        missingCredentials: handlers.missing_credentials({ plan }),
         references: [{ from: 1, to: 0 }, { from: 2, to: 1 }],
         attempts: 1,
         reply: JSON.stringify(plan),
@@ -449,14 +449,22 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
       };
     },
     cancel_dry_run: () => false,
-    missing_credentials: (a) =>
-      (a.providers as string[]).flatMap((name) => {
-        const p = providers.find((x) => x.name === name);
-        return (p?.credentialFields ?? [])
-          .filter((f) => !p?.optionalCredentials.includes(f))
-          .filter((f) => !state.credentials.some((c) => c.provider === name && c.field === f))
-          .map((field) => ({ provider: name, field }));
-      }),
+    missing_credentials: (a) => {
+      const issues = validate(a.plan as Value);
+      if (issues.length > 0) fail("invalid_plan", `the plan has ${issues.length} problem(s)`, issues);
+      const needed: { provider: string; field: string }[] = [];
+      for (const s of ((a.plan as Json).steps as Json[])) {
+        const p = providers.find((x) => x.name === s.provider);
+        const auth = isObj(s.params) && isObj(s.params.auth) ? s.params.auth : null;
+        const fields = p?.name === "http"
+          ? (typeof auth?.credential === "string" && !auth.credential.includes("${") ? [auth.credential] : [])
+          : (p?.credentialFields ?? []).filter((f) => !p?.optionalCredentials.includes(f));
+        for (const field of fields) {
+          if (!needed.some((n) => n.provider === p!.name && n.field === field)) needed.push({ provider: p!.name, field });
+        }
+      }
+      return needed.filter((n) => !state.credentials.some((c) => c.provider === n.provider && c.field === n.field));
+    },
     list_credentials: () => state.credentials,
     set_credential: (a) => {
       if (!state.keychain) fail("keychain_unavailable", "The OS keychain is not available: install and start gnome-keyring.");

@@ -106,7 +106,7 @@ export async function refreshMissing(): Promise<CredentialRef[] | null> {
   const d = drafting.draft;
   if (!d) return null;
   try {
-    const missing = await call(commands.missingCredentials(d.requiredProviders));
+    const missing = await call(commands.missingCredentials(d.plan));
     if (drafting.draft === d) d.missingCredentials = missing;
     return missing;
   } catch {

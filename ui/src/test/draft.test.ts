@@ -35,6 +35,8 @@ describe("draft screen", () => {
     const options = Array.from(byTestId<HTMLSelectElement>(container, "draft-provider").options).map((o) => o.value);
     expect(options).toEqual(["openai", "groq", "openai_compatible"]);
 
+    // A self-hosted server may need no key: no warning for it.
+    expect(container.querySelector('[data-testid="draft-asker-missing"]')).toBeNull();
     await fireEvent.click(byTestId(container, "draft-submit"));
     const error = await waitFor(() => byTestId(container, "draft-error"));
     expect(error.getAttribute("data-code")).toBe("bad_input");
@@ -137,6 +139,20 @@ describe("draft screen", () => {
     await fireEvent.click(byTestId(container, "draft-submit"));
     await waitFor(() => expect(byTestId(container, "draft-reply").textContent).toBe("Sorry, I can't."));
     expect(byTestId<HTMLButtonElement>(container, "draft-open-editor").disabled).toBe(true);
+  });
+
+  it("warns before asking a public provider whose key is not set", async () => {
+    const backend = createMockBackend();
+    backend.install();
+    const { container } = render(DraftScreen);
+    await fillRequest(container, "Anything", "groq");
+    const warning = await waitFor(() => byTestId(container, "draft-asker-missing"));
+    expect(warning.textContent).toContain("groq API key is not set");
+    backend.handlers.set_credential({ provider: "groq", field: "api_key", value: "gsk-x" });
+    await fillRequest(container, "Anything", "openai");
+    await waitFor(() => byTestId(container, "draft-asker-missing"));
+    await fillRequest(container, "Anything", "groq");
+    await waitFor(() => expect(container.querySelector('[data-testid="draft-asker-missing"]')).toBeNull());
   });
 });
 

@@ -328,6 +328,14 @@ impl Provider for Http {
         "http"
     }
 
+    /// The credential an `auth` names (unless a reference picks it at run time).
+    fn credentials_needed(&self, _action: &str, params: &Value) -> Vec<String> {
+        match params.get("auth").and_then(|a| a.get("credential")) {
+            Some(Value::String(name)) if !net::is_reference(&params["auth"]["credential"]) => vec![name.clone()],
+            _ => Vec::new(),
+        }
+    }
+
     fn aliases(&self) -> &'static [&'static str] {
         &["custom_api"]
     }
