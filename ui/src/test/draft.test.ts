@@ -178,6 +178,21 @@ describe("editor: dry run and re-draft", () => {
     expect(backend.state.calls.some((c) => c.cmd === "create_plan" || c.cmd === "execute_plan")).toBe(false);
   });
 
+  it("the missing-credentials notice follows the plan as it is edited", async () => {
+    const backend = createMockBackend();
+    backend.install();
+    // Handed over with a list that is out of date: the editor works it out again.
+    setPendingImport({ source: "draft", plan: DRAFTED_PLAN as Value, issues: [], missing: [], plainSteps: [] });
+    const { container } = render(PlanEditor, { props: { planId: null } });
+    const notice = await waitFor(() => byTestId(container, "missing-credentials"));
+    expect(notice.textContent).toContain("openai.api_key");
+    await waitForCall(backend.state.calls, "missing_credentials", (a) => (a.plan as { name: string }).name === "Morning digest");
+    // Without the openai step nothing is missing any more.
+    const removes = allByTestId<HTMLButtonElement>(container, "step-remove");
+    await fireEvent.click(removes[1]);
+    await waitFor(() => expect(container.querySelector('[data-testid="missing-credentials"]')).toBeNull());
+  });
+
   it("re-drafting takes the plan's description back to the draft screen", async () => {
     const backend = createMockBackend({ plans: [{ ...DRAFTED_PLAN, original_prompt: "Summarise the top story" } as Value] });
     backend.install();
