@@ -7,7 +7,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn cli(data_dir: &Path, args: &[&str]) -> Output {
+/// `flowpilot-cli` (built by this package) on a data folder.
+pub fn cli(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flowpilot-cli-under-test"))
         .args(args)
         .env("FLOWPILOT_DATA_DIR", data_dir)

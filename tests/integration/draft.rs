@@ -2,6 +2,7 @@
 //! 127.0.0.1 with canned completions; dry runs against a real HTTP target; the
 //! CLI's `draft` as a person uses it.
 
+use crate::cli::cli;
 use flowpilot_core::api::{ErrorCode, Flowpilot, Options};
 use flowpilot_core::draft::{DraftRequest, StepLink, plan_schema};
 use flowpilot_core::secrets::Keychain;
@@ -11,7 +12,7 @@ use flowpilot_tests::target::{Target, sample_json};
 use flowpilot_tests::{CannedReply, FakeOpenAi, Recorded};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const KEY: &str = "sk-draft-test-7c1e9a";
 const PROMPT: &str = "Fetch the latest Tauri releases, summarise them and post the summary to our webhook";
@@ -516,15 +517,6 @@ async fn a_dry_run_sends_nothing_with_side_effects_and_runs_the_rest() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidPlan);
-}
-
-fn cli(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowpilot-cli-under-test"))
-        .args(args)
-        .env("FLOWPILOT_DATA_DIR", data_dir)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run flowpilot-cli")
 }
 
 fn draft_with_cli(dir: &Path, base_url: &str, out: &Path) -> Output {
