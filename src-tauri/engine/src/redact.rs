@@ -56,6 +56,25 @@ impl Redactor {
     }
 }
 
+/// A [`Redactor`] shared by the parts of one run that learn secrets at the same
+/// time (the items of a `for_each` step run concurrently).
+#[derive(Debug, Default, Clone)]
+pub struct SharedRedactor(std::sync::Arc<std::sync::RwLock<Redactor>>);
+
+impl SharedRedactor {
+    pub fn add(&self, secret: &str) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).add(secret);
+    }
+
+    pub fn redact_str(&self, text: &str) -> String {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).redact_str(text)
+    }
+
+    pub fn redact_value(&self, value: &mut Value) {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).redact_value(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

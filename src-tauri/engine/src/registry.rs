@@ -2,6 +2,7 @@
 //! are classified, and the static list of built-in providers.
 
 use crate::sensitive::Sensitive;
+pub use crate::step_error::{ErrorCode, StepError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -20,7 +21,7 @@ pub struct ProviderResult {
     #[serde(default)]
     pub metadata: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<ErrorCode>,
 }
 
 impl ProviderResult {
@@ -37,59 +38,6 @@ impl ProviderResult {
     pub fn with_metadata(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.metadata.insert(key.to_string(), value.into());
         self
-    }
-}
-
-/// Why a step failed, and whether trying again could help (after apalis).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum StepError {
-    /// Transient: connection failures, timeouts, 429, 5xx. `after` is the
-    /// server's own wish (Retry-After), if it said one.
-    #[error("{message}")]
-    Retryable {
-        code: String,
-        message: String,
-        after: Option<Duration>,
-    },
-    /// Trying again would fail the same way: 4xx, bad params, a failed assertion.
-    #[error("{message}")]
-    Fatal { code: String, message: String },
-    /// The step ran out of its time.
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-    /// The run was cancelled while the step ran.
-    #[error("cancelled")]
-    Cancelled,
-}
-
-impl StepError {
-    pub fn fatal(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Fatal {
-            code: code.into(),
-            message: message.into(),
-        }
-    }
-
-    pub fn retryable(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Retryable {
-            code: code.into(),
-            message: message.into(),
-            after: None,
-        }
-    }
-
-    /// A short machine-readable code, as the seeds' `error` field
-    /// (`HTTP_404`, `TIMEOUT`, `MISSING_CREDENTIALS`...).
-    pub fn code(&self) -> &str {
-        match self {
-            Self::Retryable { code, .. } | Self::Fatal { code, .. } => code,
-            Self::Timeout(_) => "TIMEOUT",
-            Self::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Retryable { .. } | Self::Timeout(_))
     }
 }
 
@@ -180,8 +128,8 @@ impl Credentials {
     /// The value of `field`, if it is set. A keychain that cannot be reached is a fatal step error.
     pub async fn get(&self, field: &str) -> Result<Option<Sensitive<String>>, StepError> {
         let value = self.source.get(&self.provider, field).await.map_err(|e| match e {
-            CredentialError::Unavailable(m) => StepError::fatal("KEYCHAIN_UNAVAILABLE", m),
-            CredentialError::Other(m) => StepError::fatal("KEYCHAIN_ERROR", m),
+            CredentialError::Unavailable(m) => StepError::fatal(ErrorCode::KeychainUnavailable, m),
+            CredentialError::Other(m) => StepError::fatal(ErrorCode::KeychainError, m),
         })?;
         if let Some(v) = &value
             && !v.expose().is_empty()
@@ -198,7 +146,7 @@ impl Credentials {
     pub async fn require(&self, field: &str) -> Result<Sensitive<String>, StepError> {
         self.get(field).await?.ok_or_else(|| {
             StepError::fatal(
-                "MISSING_CREDENTIALS",
+                ErrorCode::MissingCredentials,
                 format!("no `{field}` is set for {p}; set it with `flowpilot-cli credentials set {p} {field}` or in Credentials", p = self.provider),
             )
         })
@@ -217,8 +165,8 @@ pub struct StepContext {
     pub plan_name: String,
     pub step_index: usize,
     pub attempt: u32,
-    /// The HTTP client shared by all steps of all runs (timeouts set).
-    pub http: reqwest::Client,
+    /// The HTTP client shared by all steps of all runs (timeouts set; built on first use).
+    pub http: crate::http_client::HttpClient,
 }
 
 /// A provider: a named group of actions. Providers validate params when a plan
@@ -386,5 +334,6 @@ pub fn schema_of<T: schemars::JsonSchema>() -> Value {
 
 /// Deserialise resolved params into the action's typed params.
 pub fn parse_params<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, StepError> {
-    serde_json::from_value(params).map_err(|e| StepError::fatal("INVALID_PARAMS", format!("invalid params: {e}")))
+    serde_json::from_value(params)
+        .map_err(|e| StepError::fatal(ErrorCode::InvalidParams, format!("invalid params: {e}")))
 }

@@ -3,10 +3,54 @@
 //! functions of the time they are given; the scheduler loop that calls them
 //! lives with the store, and reads time from an injected [`crate::Clock`].
 
-use crate::plan::{CatchUp, CronTrigger, parse_cron, parse_timezone};
+use crate::plan::{CatchUp, CronTrigger, IssueKind, PlanIssue};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+
+/// Why a cron trigger cannot be scheduled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("{0}")]
+    BadCron(String),
+    #[error("{0}")]
+    BadTimezone(String),
+}
+
+impl ScheduleError {
+    /// The problem as a plan issue under `prefix` (`trigger`).
+    pub fn into_issue(self, prefix: &str) -> PlanIssue {
+        match self {
+            Self::BadCron(m) => PlanIssue::error(format!("{prefix}.cron_expression"), IssueKind::BadCron, m),
+            Self::BadTimezone(m) => PlanIssue::error(format!("{prefix}.timezone"), IssueKind::BadTimezone, m),
+        }
+    }
+}
+
+/// Parse a cron expression the way Flowpilot schedules it: 5 fields, or 6 with seconds first.
+pub fn parse_cron(expr: &str) -> Result<croner::Cron, ScheduleError> {
+    let fields = expr.split_whitespace().count();
+    if !(5..=6).contains(&fields) {
+        return Err(ScheduleError::BadCron(format!(
+            "a cron expression has 5 fields (minute hour day month weekday) or 6 with seconds first; this one has {fields}"
+        )));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .year(croner::parser::Year::Disallowed)
+        .build()
+        .parse(expr)
+        .map_err(|e| ScheduleError::BadCron(e.to_string()))
+}
+
+/// Parse an IANA time zone name.
+pub fn parse_timezone(name: &str) -> Result<Tz, ScheduleError> {
+    name.parse::<Tz>().map_err(|_| {
+        ScheduleError::BadTimezone(format!(
+            "unknown time zone `{name}` (use an IANA name such as Europe/Berlin)"
+        ))
+    })
+}
 
 /// At most this many missed fires are run by `run_all`.
 pub const MAX_CATCH_UP_RUNS: usize = 10;
@@ -31,7 +75,7 @@ pub fn system_timezone() -> Tz {
 
 impl Schedule {
     /// Parse a trigger; a missing time zone means `default_tz` (the system's).
-    pub fn new(trigger: &CronTrigger, default_tz: Tz) -> Result<Self, String> {
+    pub fn new(trigger: &CronTrigger, default_tz: Tz) -> Result<Self, ScheduleError> {
         let cron = parse_cron(&trigger.cron_expression)?;
         let tz = match &trigger.timezone {
             Some(name) => parse_timezone(name)?,
@@ -113,6 +157,24 @@ impl Schedule {
             cursor = t;
         }
         (kept.into_iter().collect(), total)
+    }
+
+    /// Whether the schedule ever fires (`0 0 30 2 *` never does).
+    pub fn ever_fires(&self, from: DateTime<Utc>) -> bool {
+        self.next_after(from).is_some()
+    }
+
+    /// What is valid but probably not meant, as warnings under `prefix` (`trigger`).
+    pub fn warnings(&self, prefix: &str) -> Vec<PlanIssue> {
+        if self.ever_fires(Utc::now()) {
+            Vec::new()
+        } else {
+            vec![PlanIssue::warning(
+                format!("{prefix}.cron_expression"),
+                IssueKind::Suspicious,
+                format!("`{}` never fires: no date matches it", self.expression),
+            )]
+        }
     }
 
     /// The schedule in words, e.g. "At 09:00, Monday through Friday".
@@ -302,6 +364,19 @@ mod tests {
         let narrow = catch_up(&s, CatchUp::RunAll, last, now, chrono::Duration::minutes(90));
         assert_eq!(narrow.run, vec![at("2026-01-02T23:00:00Z"), at("2026-01-03T00:00:00Z")]);
         assert_eq!(narrow.missed, 46);
+    }
+
+    #[test]
+    fn a_schedule_that_never_fires_is_a_warning() {
+        assert!(schedule("0 0 30 2 *", "UTC").warnings("trigger").len() == 1);
+        assert!(schedule("0 9 * * *", "UTC").warnings("trigger").is_empty());
+        assert!(matches!(parse_cron("0 9 * *"), Err(ScheduleError::BadCron(_))));
+        assert!(parse_cron("*/5 * * * * *").is_ok());
+        assert!(parse_cron("0 0 9 * * * 2027").is_err());
+        assert!(matches!(
+            parse_timezone("Mars/Base"),
+            Err(ScheduleError::BadTimezone(_))
+        ));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use crate::registry::{
     ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
 };
+use crate::step_error::ErrorCode;
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -57,14 +58,14 @@ impl Provider for Delay {
     ) -> Result<ProviderResult, StepError> {
         if action != "wait" {
             return Err(StepError::fatal(
-                "UNKNOWN_ACTION",
+                ErrorCode::UnknownAction,
                 format!("delay has no action `{action}`"),
             ));
         }
         let p: WaitParams = parse_params(params)?;
         if !(0.0..=MAX_SECONDS).contains(&p.seconds) {
             return Err(StepError::fatal(
-                "INVALID_PARAMS",
+                ErrorCode::InvalidParams,
                 "seconds must be between 0 and 86400",
             ));
         }

@@ -2,11 +2,12 @@
 //! form bodies and authentication from the keychain.
 
 use super::net::{self, Scalar};
+use crate::references;
 use crate::registry::{
     ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
 };
 use crate::sensitive::Sensitive;
-use crate::template;
+use crate::step_error::ErrorCode;
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -179,10 +180,10 @@ fn payload(body: Option<Value>, body_type: Option<BodyType>) -> Result<Option<Pa
     });
     Ok(Some(match kind {
         BodyType::Json => Payload::Json(body),
-        BodyType::Text => Payload::Text(template::to_text(&body)),
+        BodyType::Text => Payload::Text(references::to_text(&body)),
         BodyType::Form => Payload::Form(
             form_fields(&body)
-                .map_err(|(path, problem)| StepError::fatal("INVALID_PARAMS", format!("{path}: {problem}")))?,
+                .map_err(|(path, problem)| StepError::fatal(ErrorCode::InvalidParams, format!("{path}: {problem}")))?,
         ),
     }))
 }
@@ -204,13 +205,13 @@ fn form_fields(body: &Value) -> Result<Vec<(String, String)>, (String, String)> 
         for v in values {
             if v.is_object() || v.is_array() {
                 let mut path = "body".to_string();
-                template::push_key(&mut path, key);
+                references::push_key(&mut path, key);
                 return Err((
                     path,
                     "a form field holds text, a number, a boolean or a list of those".into(),
                 ));
             }
-            fields.push((key.clone(), template::to_text(v)));
+            fields.push((key.clone(), references::to_text(v)));
         }
     }
     Ok(fields)
@@ -226,8 +227,7 @@ async fn apply_auth(
 ) -> Result<Option<String>, StepError> {
     let secret_header = |value: String, field: &str| {
         let mut value = HeaderValue::try_from(value).map_err(|_| {
-            StepError::fatal(
-                "INVALID_CREDENTIALS",
+            StepError::fatal(ErrorCode::InvalidCredentials,
                 format!("the credential `{field}` holds a line break or another character that cannot be sent in a header; store it again without it"),
             )
         })?;
@@ -251,7 +251,7 @@ async fn apply_auth(
         Auth::Header { credential, name } => {
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 StepError::fatal(
-                    "INVALID_PARAMS",
+                    ErrorCode::InvalidParams,
                     format!("auth.name: `{name}` is not a valid header name"),
                 )
             })?;
@@ -275,8 +275,7 @@ fn basic_parts<'a>(
     match username {
         Some(user) => Ok((user, secret.expose())),
         None => secret.expose().split_once(':').ok_or_else(|| {
-            StepError::fatal(
-                "INVALID_CREDENTIALS",
+            StepError::fatal(ErrorCode::InvalidCredentials,
                 format!("basic auth without `username` reads the credential `{field}` as `user:password`, but it has no `:`; add `username` to `auth` or store the credential as user:password"),
             )
         }),
@@ -384,7 +383,7 @@ impl Provider for Http {
     ) -> Result<ProviderResult, StepError> {
         if action != "request" {
             return Err(StepError::fatal(
-                "UNKNOWN_ACTION",
+                ErrorCode::UnknownAction,
                 format!("http has no action `{action}`"),
             ));
         }
@@ -459,10 +458,13 @@ mod tests {
     fn accept_status_schema_allows_codes_and_classes_only() {
         let schema = schema_of::<RequestParams>();
         let ok = json!({"url": "https://x.test", "accept_status": [200, "4xx"]});
-        assert!(crate::plan::schema_issues(&schema, &ok).is_empty());
+        assert!(crate::schema::problems_under(&schema, &ok, crate::schema::Members::Params, true).is_empty());
         for bad in [json!([99]), json!([600]), json!(["4xxx"]), json!(["oops"])] {
             let params = json!({"url": "https://x.test", "accept_status": bad});
-            assert!(!crate::plan::schema_issues(&schema, &params).is_empty(), "{params}");
+            assert!(
+                !crate::schema::problems_under(&schema, &params, crate::schema::Members::Params, true).is_empty(),
+                "{params}"
+            );
         }
     }
 
@@ -573,7 +575,7 @@ mod tests {
         assert_eq!(basic_parts(Some("bob"), &secret, "login").unwrap().0, "bob");
         let secret = Sensitive::new("nocolon".to_string());
         let e = basic_parts(None, &secret, "login").unwrap_err();
-        assert_eq!(e.code(), "INVALID_CREDENTIALS");
+        assert_eq!(e.code(), ErrorCode::InvalidCredentials);
         assert!(!e.to_string().contains("nocolon"));
     }
 

@@ -6,6 +6,7 @@ use super::net::{self, Text};
 use crate::registry::{
     ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
 };
+use crate::step_error::ErrorCode;
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -134,16 +135,18 @@ impl Llm {
     /// Failures that have a likelier cause than the status alone says.
     fn explain(&self, error: StepError) -> StepError {
         match error {
-            StepError::Fatal { code, message } if code == "HTTP_401" || code == "HTTP_403" => StepError::Fatal {
-                message: format!(
-                    "{message}; check the API key: set it with `flowpilot-cli credentials set {} {API_KEY}` or in Credentials",
-                    self.name
-                ),
-                code,
-            },
+            StepError::Fatal { code, message } if code == ErrorCode::Http(401) || code == ErrorCode::Http(403) => {
+                StepError::Fatal {
+                    message: format!(
+                        "{message}; check the API key: set it with `flowpilot-cli credentials set {} {API_KEY}` or in Credentials",
+                        self.name
+                    ),
+                    code,
+                }
+            }
             // A 429 about quota or billing will not clear by waiting.
             StepError::Retryable { code, message, .. }
-                if code == "HTTP_429" && message.to_ascii_lowercase().contains("quota") =>
+                if code == ErrorCode::Http(429) && message.to_ascii_lowercase().contains("quota") =>
             {
                 StepError::Fatal {
                     code,
@@ -243,7 +246,7 @@ fn non_empty(s: Option<String>) -> Option<String> {
 }
 
 fn invalid(message: impl Into<String>) -> StepError {
-    StepError::fatal("INVALID_PARAMS", message)
+    StepError::fatal(ErrorCode::InvalidParams, message)
 }
 
 /// The request's `messages`: the system message first, then the prompt or conversation.
@@ -288,7 +291,7 @@ fn read_completion(body: &Value, requested_model: &str, url: &str) -> Result<(St
     let bad = |what: &str| {
         let excerpt = net::error_detail(body.to_string().as_bytes()).unwrap_or_default();
         StepError::fatal(
-            "BAD_RESPONSE",
+            ErrorCode::BadResponse,
             format!("{url} answered, but not like an OpenAI-compatible chat API ({what}): {excerpt}"),
         )
     };
@@ -303,10 +306,13 @@ fn read_completion(body: &Value, requested_model: &str, url: &str) -> Result<(St
             .collect(),
         _ => {
             if let Some(refusal) = choice.pointer("/message/refusal").and_then(Value::as_str) {
-                return Err(StepError::fatal("REFUSED", format!("the model declined: {refusal}")));
+                return Err(StepError::fatal(
+                    ErrorCode::Refused,
+                    format!("the model declined: {refusal}"),
+                ));
             }
             return Err(StepError::fatal(
-                "EMPTY_REPLY",
+                ErrorCode::EmptyReply,
                 format!("the model returned no text (finish_reason: {finish_reason})"),
             ));
         }
@@ -413,7 +419,7 @@ impl Provider for Llm {
     ) -> Result<ProviderResult, StepError> {
         if action != CHAT {
             return Err(StepError::fatal(
-                "UNKNOWN_ACTION",
+                ErrorCode::UnknownAction,
                 format!("{} has no action `{action}`", self.name),
             ));
         }
@@ -433,14 +439,14 @@ impl Provider for Llm {
             // A self-hosted server usually needs no key, so a keychain that cannot be
             // reached (a headless machine without a Secret Service) must not stop a
             // local model; the public services always need a key and fail here.
-            Err(e) if e.code() == "KEYCHAIN_UNAVAILABLE" && !self.is_public_endpoint(&endpoint) => None,
+            Err(e) if e.code() == ErrorCode::KeychainUnavailable && !self.is_public_endpoint(&endpoint) => None,
             Err(e) => return Err(e),
         };
         if key.is_none() && self.is_public_endpoint(&endpoint) {
             // `require` words the error (and the fix) like every other provider.
             credentials.require(API_KEY).await?;
             return Err(StepError::fatal(
-                "MISSING_CREDENTIALS",
+                ErrorCode::MissingCredentials,
                 format!(
                     "the `{API_KEY}` for {} is empty; set it with `flowpilot-cli credentials set {} {API_KEY}`",
                     self.name, self.name
@@ -468,7 +474,7 @@ impl Provider for Llm {
             .map_err(|e| self.explain(e))?;
         if reply.truncated {
             return Err(StepError::fatal(
-                "BAD_RESPONSE",
+                ErrorCode::BadResponse,
                 format!("{} sent a reply larger than Flowpilot keeps", reply.url),
             ));
         }
@@ -596,7 +602,10 @@ mod tests {
         let m = build_messages(None, None, Some(conversation)).unwrap();
         assert_eq!(m[1], json!({"role": "assistant", "content": "4"}));
         assert_eq!(m[2], json!({"role": "user", "content": "7"}));
-        assert_eq!(build_messages(None, None, None).unwrap_err().code(), "INVALID_PARAMS");
+        assert_eq!(
+            build_messages(None, None, None).unwrap_err().code(),
+            ErrorCode::InvalidParams
+        );
     }
 
     #[test]
@@ -637,26 +646,32 @@ mod tests {
         );
 
         let refused = json!({"choices": [{"message": {"content": null, "refusal": "I can't help with that."}}]});
-        assert_eq!(read_completion(&refused, "m", "u").unwrap_err().code(), "REFUSED");
+        assert_eq!(
+            read_completion(&refused, "m", "u").unwrap_err().code(),
+            ErrorCode::Refused
+        );
         let empty = json!({"choices": [{"message": {"content": null}, "finish_reason": "tool_calls"}]});
-        assert_eq!(read_completion(&empty, "m", "u").unwrap_err().code(), "EMPTY_REPLY");
+        assert_eq!(
+            read_completion(&empty, "m", "u").unwrap_err().code(),
+            ErrorCode::EmptyReply
+        );
         let wrong = json!({"hello": "world"});
         let e = read_completion(&wrong, "m", "http://h/v1/chat/completions").unwrap_err();
-        assert_eq!(e.code(), "BAD_RESPONSE");
+        assert_eq!(e.code(), ErrorCode::BadResponse);
         assert!(e.to_string().contains("no `choices`"), "{e}");
     }
 
     #[test]
     fn quota_errors_are_not_retried_and_auth_errors_say_what_to_fix() {
         let quota = StepError::Retryable {
-            code: "HTTP_429".into(),
+            code: ErrorCode::Http(429),
             message: "POST u -> 429 Too Many Requests: You exceeded your current quota".into(),
             after: None,
         };
         assert!(!Llm::openai().explain(quota).is_retryable());
-        let busy = StepError::retryable("HTTP_429", "POST u -> 429 Too Many Requests: slow down");
+        let busy = StepError::retryable(ErrorCode::Http(429), "POST u -> 429 Too Many Requests: slow down");
         assert!(Llm::openai().explain(busy).is_retryable());
-        let e = Llm::groq().explain(StepError::fatal("HTTP_401", "POST u -> 401 Unauthorized"));
+        let e = Llm::groq().explain(StepError::fatal(ErrorCode::Http(401), "POST u -> 401 Unauthorized"));
         assert!(e.to_string().contains("credentials set groq api_key"), "{e}");
     }
 

@@ -1,10 +1,13 @@
 //! `logic`: data steps that need no network. Their params are resolved like any
 //! other step's, so `template` is simply the resolved string.
 
+use crate::condition;
+use crate::plan::CompareOp;
+use crate::references;
 use crate::registry::{
     ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
 };
-use crate::template;
+use crate::step_error::ErrorCode;
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -41,29 +44,13 @@ struct JsonParseParams {
     input: Value,
 }
 
-/// How two values are compared.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-enum Op {
-    Eq,
-    Ne,
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-    Contains,
-    StartsWith,
-    EndsWith,
-    Exists,
-}
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Condition {
     /// A field of each item, dotted (`price` or `author.name`); empty means the item itself.
     #[serde(default)]
     field: String,
-    op: Op,
+    op: CompareOp,
     /// What to compare with (not needed for `exists`).
     #[serde(default)]
     value: Value,
@@ -83,7 +70,7 @@ struct FilterParams {
 #[serde(deny_unknown_fields)]
 struct AssertParams {
     left: Value,
-    op: Op,
+    op: CompareOp,
     #[serde(default)]
     right: Value,
     /// Shown when the assertion fails.
@@ -117,45 +104,14 @@ fn field<'a>(item: &'a Value, path: &str) -> Option<&'a Value> {
     })
 }
 
-fn as_number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// Compare `left op right`. Numbers compare as numbers (numeric strings too), the
-/// rest as text; `contains` works on text, lists and objects (by key).
-fn compare(left: Option<&Value>, op: Op, right: &Value) -> bool {
-    let Some(left) = left else {
-        return op == Op::Ne;
-    };
-    let ordering = || match (as_number(left), as_number(right)) {
-        (Some(a), Some(b)) => a.partial_cmp(&b),
-        _ => Some(template::to_text(left).cmp(&template::to_text(right))),
-    };
-    let loosely_equal = || left == right || matches!((as_number(left), as_number(right)), (Some(a), Some(b)) if a == b);
-    match op {
-        Op::Exists => !left.is_null(),
-        Op::Eq => loosely_equal(),
-        Op::Ne => !loosely_equal(),
-        Op::Gt => ordering().is_some_and(|o| o.is_gt()),
-        Op::Gte => ordering().is_some_and(|o| o.is_ge()),
-        Op::Lt => ordering().is_some_and(|o| o.is_lt()),
-        Op::Lte => ordering().is_some_and(|o| o.is_le()),
-        Op::Contains => match left {
-            Value::Array(items) => items.contains(right),
-            Value::Object(map) => map.contains_key(&template::to_text(right)),
-            other => template::to_text(other).contains(&template::to_text(right)),
-        },
-        Op::StartsWith => template::to_text(left).starts_with(&template::to_text(right)),
-        Op::EndsWith => template::to_text(left).ends_with(&template::to_text(right)),
-    }
+/// `left op right` by the shared rules (see [`crate::condition`]).
+fn compare(left: Option<&Value>, op: CompareOp, right: &Value) -> Result<bool, StepError> {
+    condition::compare(left.unwrap_or(&Value::Null), op, right)
+        .map_err(|e| StepError::fatal(ErrorCode::InvalidParams, e.to_string()))
 }
 
 fn is_reference(v: &Value) -> bool {
-    matches!(v, Value::String(s) if template::parse(s).map(|t| t.has_references()).unwrap_or(false))
+    matches!(v, Value::String(s) if references::parse(s).map(|t| t.has_references()).unwrap_or(false))
 }
 
 fn run_action(action: &str, params: Value) -> Result<ProviderResult, StepError> {
@@ -164,7 +120,7 @@ fn run_action(action: &str, params: Value) -> Result<ProviderResult, StepError> 
             let p: ExtractParams = parse_params(params)?;
             let path = JsonPath::parse(&p.path).map_err(|e| {
                 StepError::fatal(
-                    "INVALID_PARAMS",
+                    ErrorCode::InvalidParams,
                     format!("path `{}` is not valid JSONPath: {e}", p.path),
                 )
             })?;
@@ -178,7 +134,7 @@ fn run_action(action: &str, params: Value) -> Result<ProviderResult, StepError> 
                 ))
             } else {
                 let first = found.first().ok_or_else(|| {
-                    StepError::fatal("NO_MATCH", format!("`{}` matched nothing in the input", p.path))
+                    StepError::fatal(ErrorCode::NoMatch, format!("`{}` matched nothing in the input", p.path))
                 })?;
                 Ok(ProviderResult::ok(
                     (*first).clone(),
@@ -198,7 +154,7 @@ fn run_action(action: &str, params: Value) -> Result<ProviderResult, StepError> 
             let p: JsonParseParams = parse_params(params)?;
             let value = match p.input {
                 Value::String(s) => serde_json::from_str::<Value>(&s)
-                    .map_err(|e| StepError::fatal("INVALID_JSON", format!("the input is not JSON: {e}")))?,
+                    .map_err(|e| StepError::fatal(ErrorCode::InvalidJson, format!("the input is not JSON: {e}")))?,
                 other => other,
             };
             Ok(ProviderResult::ok(value, "parsed"))
@@ -206,37 +162,42 @@ fn run_action(action: &str, params: Value) -> Result<ProviderResult, StepError> 
         "filter" => {
             let p: FilterParams = parse_params(params)?;
             let Value::Array(items) = parsed(p.input) else {
-                return Err(StepError::fatal("INVALID_PARAMS", "filter needs a list as input"));
+                return Err(StepError::fatal(
+                    ErrorCode::InvalidParams,
+                    "filter needs a list as input",
+                ));
             };
             let total = items.len();
-            let kept: Vec<Value> = items
-                .into_iter()
-                .filter(|item| {
-                    p.conditions
-                        .iter()
-                        .all(|c| compare(field(item, &c.field), c.op, &c.value))
-                })
-                .collect();
+            let mut kept = Vec::new();
+            for item in items {
+                let mut keep = true;
+                for c in &p.conditions {
+                    if !compare(field(&item, &c.field), c.op, &c.value)? {
+                        keep = false;
+                        break;
+                    }
+                }
+                if keep {
+                    kept.push(item);
+                }
+            }
             let n = kept.len();
             Ok(ProviderResult::ok(Value::Array(kept), format!("kept {n} of {total}")).with_metadata("total", total))
         }
         "assert" => {
             let p: AssertParams = parse_params(params)?;
-            if compare(Some(&p.left), p.op, &p.right) {
+            if compare(Some(&p.left), p.op, &p.right)? {
                 Ok(ProviderResult::ok(Value::Bool(true), "assertion held"))
             } else {
-                let op = serde_json::to_value(p.op)
-                    .ok()
-                    .map(|v| template::to_text(&v))
-                    .unwrap_or_default();
+                let op = p.op.as_str();
                 let message = p.message.unwrap_or_else(|| {
                     format!(
                         "assertion failed: {} {op} {}",
-                        crate::executor::preview(&p.left),
-                        crate::executor::preview(&p.right)
+                        crate::run::preview(&p.left),
+                        crate::run::preview(&p.right)
                     )
                 });
-                Err(StepError::fatal("ASSERTION_FAILED", message))
+                Err(StepError::fatal(ErrorCode::AssertionFailed, message))
             }
         }
         "set" => {
@@ -244,26 +205,9 @@ fn run_action(action: &str, params: Value) -> Result<ProviderResult, StepError> 
             Ok(ProviderResult::ok(p.value, "value set"))
         }
         other => Err(StepError::fatal(
-            "UNKNOWN_ACTION",
+            ErrorCode::UnknownAction,
             format!("logic has no action `{other}`"),
         )),
-    }
-}
-
-impl serde::Serialize for Op {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(match self {
-            Op::Eq => "eq",
-            Op::Ne => "ne",
-            Op::Gt => "gt",
-            Op::Gte => "gte",
-            Op::Lt => "lt",
-            Op::Lte => "lte",
-            Op::Contains => "contains",
-            Op::StartsWith => "starts_with",
-            Op::EndsWith => "ends_with",
-            Op::Exists => "exists",
-        })
     }
 }
 
@@ -361,7 +305,7 @@ mod tests {
             json!("b")
         );
         let err = run_action("extract", json!({"input": input, "path": "$.nope"})).unwrap_err();
-        assert_eq!(err.code(), "NO_MATCH");
+        assert_eq!(err.code(), ErrorCode::NoMatch);
     }
 
     #[test]
@@ -387,7 +331,7 @@ mod tests {
             json!({"left": "", "op": "ne", "right": "", "message": "empty draft"}),
         )
         .unwrap_err();
-        assert_eq!(err, StepError::fatal("ASSERTION_FAILED", "empty draft"));
+        assert_eq!(err, StepError::fatal(ErrorCode::AssertionFailed, "empty draft"));
         assert!(!err.is_retryable());
     }
 
@@ -396,7 +340,7 @@ mod tests {
         assert_eq!(ok("json_parse", json!({"input": "{\"a\": [1]}"})), json!({"a": [1]}));
         assert_eq!(
             run_action("json_parse", json!({"input": "{oops"})).unwrap_err().code(),
-            "INVALID_JSON"
+            ErrorCode::InvalidJson
         );
         assert_eq!(ok("set", json!({"value": {"x": [true]}})), json!({"x": [true]}));
         assert_eq!(ok("template", json!({"template": "hi"})), json!("hi"));

@@ -2,9 +2,10 @@
 //! `webhook`, the LLMs): sending with cancellation, reading bodies with a cap,
 //! and turning every failure into a [`StepError`] that says whether a retry can help.
 
-use crate::executor::MAX_OUTPUT_BYTES;
+use crate::references;
 use crate::registry::StepError;
-use crate::template;
+use crate::run::MAX_OUTPUT_BYTES;
+use crate::step_error::ErrorCode;
 use encoding_rs::Encoding;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
@@ -33,7 +34,7 @@ pub struct Text(pub String);
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Value::deserialize(deserializer).map(|v| Text(template::to_text(&v)))
+        Value::deserialize(deserializer).map(|v| Text(references::to_text(&v)))
     }
 }
 
@@ -55,7 +56,7 @@ pub struct Scalar(pub String);
 
 impl<'de> Deserialize<'de> for Scalar {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Value::deserialize(deserializer).map(|v| Scalar(template::to_text(&v)))
+        Value::deserialize(deserializer).map(|v| Scalar(references::to_text(&v)))
     }
 }
 
@@ -75,7 +76,7 @@ impl JsonSchema for Scalar {
 /// check yet because it is only known when the step runs.
 pub fn is_reference(value: &Value) -> bool {
     match value {
-        Value::String(s) => template::parse(s).map(|t| t.has_references()).unwrap_or(false),
+        Value::String(s) => references::parse(s).map(|t| t.has_references()).unwrap_or(false),
         _ => false,
     }
 }
@@ -103,7 +104,7 @@ pub fn url_problem(url: &str) -> Option<String> {
 
 /// Parse a URL param at run time, or fail the step with a message that names the param.
 pub fn parse_url(param: &str, url: &str) -> Result<Url, StepError> {
-    http_url(url).map_err(|problem| StepError::fatal("INVALID_PARAMS", format!("{param}: {problem}")))
+    http_url(url).map_err(|problem| StepError::fatal(ErrorCode::InvalidParams, format!("{param}: {problem}")))
 }
 
 /// Why a header name or (literal) value cannot be sent; `None` when both are fine.
@@ -127,7 +128,10 @@ pub fn header_map(headers: &BTreeMap<String, Scalar>) -> Result<HeaderMap, StepE
     for (name, Scalar(value)) in headers {
         let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) else {
             let problem = header_problem(name, Some(value)).unwrap_or_default();
-            return Err(StepError::fatal("INVALID_PARAMS", format!("headers: {problem}")));
+            return Err(StepError::fatal(
+                ErrorCode::InvalidParams,
+                format!("headers: {problem}"),
+            ));
         };
         map.append(n, v);
     }
@@ -154,7 +158,7 @@ pub fn check_headers_param(params: &Value, issues: &mut Vec<(String, String)>) {
         let literal = value.as_str().filter(|_| !is_reference(value));
         if let Some(problem) = header_problem(name, literal) {
             let mut path = "headers".to_string();
-            template::push_key(&mut path, name);
+            references::push_key(&mut path, name);
             issues.push((path, problem));
         }
     }
@@ -277,7 +281,7 @@ pub async fn send(
     let (client, request) = request.build_split();
     let request = request.map_err(|e| {
         StepError::fatal(
-            "INVALID_REQUEST",
+            ErrorCode::InvalidRequest,
             format!("the request could not be built: {}", root_cause(&e)),
         )
     })?;
@@ -360,7 +364,7 @@ pub fn status_error(
     unexpected_success: bool,
     now: SystemTime,
 ) -> StepError {
-    let code = format!("HTTP_{}", status.as_u16());
+    let code = ErrorCode::Http(status.as_u16());
     let mut message = format!("{method} {url} -> {}", status_line(status));
     if unexpected_success {
         message.push_str(" (not one of the accepted statuses)");
@@ -406,25 +410,28 @@ pub fn transport_error(method: &Method, url: &str, error: &reqwest::Error) -> St
     let cause = root_cause(error);
     if error.is_timeout() {
         StepError::retryable(
-            "TIMEOUT",
+            ErrorCode::Timeout,
             format!("{method} {url}: the server did not answer in time ({cause})"),
         )
     } else if error.is_connect() {
         StepError::retryable(
-            "CONNECT",
+            ErrorCode::Connect,
             format!("{method} {url}: could not connect ({cause}); check the address and that the server is up"),
         )
     } else if error.is_redirect() {
-        StepError::fatal("REDIRECT", format!("{method} {url}: {cause}"))
+        StepError::fatal(ErrorCode::Redirect, format!("{method} {url}: {cause}"))
     } else if error.is_builder() {
         StepError::fatal(
-            "INVALID_REQUEST",
+            ErrorCode::InvalidRequest,
             format!("{method} {url}: the request could not be built ({cause})"),
         )
     } else {
         // The connection broke mid-way (reset, closed early): a network problem
         // that a new connection may not have.
-        StepError::retryable("CONNECT", format!("{method} {url}: the connection failed ({cause})"))
+        StepError::retryable(
+            ErrorCode::Connect,
+            format!("{method} {url}: the connection failed ({cause})"),
+        )
     }
 }
 
@@ -625,7 +632,7 @@ mod tests {
     fn rate_limits_and_server_errors_are_retryable_with_retry_after() {
         match error_for(429, &[("retry-after", "7")], "") {
             StepError::Retryable { code, after, message } => {
-                assert_eq!(code, "HTTP_429");
+                assert_eq!(code, ErrorCode::Http(429));
                 assert_eq!(after, Some(Duration::from_secs(7)));
                 assert!(message.contains("429 Too Many Requests"), "{message}");
             }
@@ -633,7 +640,7 @@ mod tests {
         }
         match error_for(503, &[], "down for maintenance") {
             StepError::Retryable { code, after, message } => {
-                assert_eq!(code, "HTTP_503");
+                assert_eq!(code, ErrorCode::Http(503));
                 assert_eq!(after, None);
                 assert!(message.ends_with(": down for maintenance"), "{message}");
             }
@@ -650,7 +657,7 @@ mod tests {
             &[("retry-after", "7")],
             r#"{"error": {"message": "no such repo"}}"#,
         );
-        assert_eq!(e.code(), "HTTP_404");
+        assert_eq!(e.code(), ErrorCode::Http(404));
         assert!(!e.is_retryable());
         assert_eq!(
             e.to_string(),

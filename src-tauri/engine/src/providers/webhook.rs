@@ -5,6 +5,7 @@ use super::net::{self, Scalar};
 use crate::registry::{
     ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
 };
+use crate::step_error::ErrorCode;
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -70,7 +71,7 @@ impl Provider for Webhook {
     ) -> Result<ProviderResult, StepError> {
         if action != "post_request" {
             return Err(StepError::fatal(
-                "UNKNOWN_ACTION",
+                ErrorCode::UnknownAction,
                 format!("webhook has no action `{action}`"),
             ));
         }

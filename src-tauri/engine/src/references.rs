@@ -1,5 +1,6 @@
 //! References inside params: `${steps.0.output}`, `${steps.draft.output.items[0].title}`,
-//! `${plan.name}`, `${run.id}`, `${trigger.scheduled_for}`.
+//! `${plan.name}`, `${run.id}`, `${trigger.scheduled_for}`, and in a `for_each`
+//! step `${item}`, `${item.title}`, `${item_index}`.
 //!
 //! Only path lookups exist here: nothing is evaluated, and a value that came out of a
 //! reference is never scanned for references again (n8n's expression-injection bugs
@@ -9,6 +10,7 @@
 
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 
 /// Where a reference starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +19,17 @@ pub enum Root {
     Plan,
     Run,
     Trigger,
+    /// The current item of a `for_each` step.
+    Item,
+    /// Its position, from 0.
+    ItemIndex,
+}
+
+impl Root {
+    /// Whether the root only exists inside a `for_each` step.
+    pub fn is_item(&self) -> bool {
+        matches!(self, Self::Item | Self::ItemIndex)
+    }
 }
 
 /// A step named by position (`steps.0`) or by its `id` (`steps.draft`).
@@ -41,7 +54,7 @@ pub struct Reference {
 }
 
 /// The fields of a step result that a reference may start with.
-pub const STEP_FIELDS: &[&str] = &["output", "message", "metadata", "success", "error"];
+pub const STEP_FIELDS: &[&str] = &["output", "message", "metadata", "success", "error", "status"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -90,6 +103,8 @@ impl fmt::Display for Reference {
             Root::Plan => f.write_str("plan")?,
             Root::Run => f.write_str("run")?,
             Root::Trigger => f.write_str("trigger")?,
+            Root::Item => f.write_str("item")?,
+            Root::ItemIndex => f.write_str("item_index")?,
         }
         for seg in &self.path {
             write!(f, "{seg}")?;
@@ -197,6 +212,13 @@ pub fn parse_reference(body: &str) -> Result<Reference, TemplateError> {
         PathSeg::Key(k) if k == "plan" => Root::Plan,
         PathSeg::Key(k) if k == "run" => Root::Run,
         PathSeg::Key(k) if k == "trigger" => Root::Trigger,
+        PathSeg::Key(k) if k == "item" => Root::Item,
+        PathSeg::Key(k) if k == "item_index" => {
+            if !path.is_empty() {
+                return Err(bad("`item_index` is a number: nothing comes after it"));
+            }
+            Root::ItemIndex
+        }
         PathSeg::Key(k) if k == "steps" => {
             if path.is_empty() {
                 return Err(bad("name a step: `steps.0` or `steps.<id>`"));
@@ -226,7 +248,11 @@ pub fn parse_reference(body: &str) -> Result<Reference, TemplateError> {
             }
             Root::Step(step)
         }
-        _ => return Err(bad("a reference starts with steps, plan, run or trigger")),
+        _ => {
+            return Err(bad(
+                "a reference starts with steps, plan, run, trigger, item or item_index",
+            ));
+        }
     };
     Ok(Reference { root, path })
 }
@@ -287,33 +313,72 @@ fn parse_path(s: &str) -> Result<Vec<PathSeg>, String> {
 /// (the step has side effects, so it was not run).
 pub const DRY_RUN_METADATA: &str = "dry_run";
 
+/// The `status` a step result in a [`Scope`] has when its condition was false.
+pub const SKIPPED: &str = "skipped";
+
 /// What references resolve against.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
-    /// Each finished step's result (`{success, output, message, metadata, error}`),
+    /// Each finished step's result (`{success, output, message, metadata, error, status}`),
     /// with its id if it has one, in plan order.
-    pub steps: Vec<(Option<String>, Value)>,
-    pub plan: Value,
-    pub run: Value,
-    pub trigger: Value,
+    pub steps: Arc<Vec<(Option<String>, Value)>>,
+    pub plan: Arc<Value>,
+    pub run: Arc<Value>,
+    pub trigger: Arc<Value>,
+    /// The current item of a `for_each` step and its index.
+    pub item: Option<(Value, usize)>,
 }
 
 impl Scope {
-    fn root(&self, root: &Root) -> Result<&Value, String> {
+    /// A scope for a run: no steps yet.
+    pub fn new(plan: Value, run: Value, trigger: Value) -> Self {
+        Self {
+            steps: Arc::new(Vec::new()),
+            plan: Arc::new(plan),
+            run: Arc::new(run),
+            trigger: Arc::new(trigger),
+            item: None,
+        }
+    }
+
+    /// Add a finished step's result (`{success, output, ...}`).
+    pub fn push_step(&mut self, id: Option<String>, result: Value) {
+        Arc::make_mut(&mut self.steps).push((id, result));
+    }
+
+    /// The same scope for one item of a `for_each` step (cheap: nothing is copied but the item).
+    pub fn with_item(&self, item: Value, index: usize) -> Self {
+        Self {
+            item: Some((item, index)),
+            ..self.clone()
+        }
+    }
+}
+
+impl Scope {
+    fn root(&self, root: &Root) -> Result<std::borrow::Cow<'_, Value>, String> {
+        use std::borrow::Cow;
+        let no_item = || "`item` only exists in a step with `for_each`".to_string();
         match root {
-            Root::Plan => Ok(&self.plan),
-            Root::Run => Ok(&self.run),
-            Root::Trigger => Ok(&self.trigger),
+            Root::Plan => Ok(Cow::Borrowed(self.plan.as_ref())),
+            Root::Run => Ok(Cow::Borrowed(self.run.as_ref())),
+            Root::Trigger => Ok(Cow::Borrowed(self.trigger.as_ref())),
+            Root::Item => self.item.as_ref().map(|(v, _)| Cow::Borrowed(v)).ok_or_else(no_item),
+            Root::ItemIndex => self
+                .item
+                .as_ref()
+                .map(|(_, i)| Cow::Owned(Value::from(*i)))
+                .ok_or_else(no_item),
             Root::Step(StepRef::Index(i)) => self
                 .steps
                 .get(*i)
-                .map(|(_, v)| v)
+                .map(|(_, v)| Cow::Borrowed(v))
                 .ok_or_else(|| format!("step {i} has no result (yet)")),
             Root::Step(StepRef::Id(id)) => self
                 .steps
                 .iter()
                 .find(|(sid, _)| sid.as_deref() == Some(id.as_str()))
-                .map(|(_, v)| v)
+                .map(|(_, v)| Cow::Borrowed(v))
                 .ok_or_else(|| format!("step `{id}` has no result (yet)")),
         }
     }
@@ -331,7 +396,7 @@ impl Scope {
     /// after it can still be rehearsed and show where that value would go.
     fn value_of(&self, reference: &Reference) -> Result<std::borrow::Cow<'_, Value>, ResolveError> {
         match self.lookup(reference) {
-            Ok(v) => Ok(std::borrow::Cow::Borrowed(v)),
+            Ok(v) => Ok(v),
             Err(ResolveError::Missing { .. }) if self.is_stub(&reference.root) => Ok(std::borrow::Cow::Owned(
                 Value::String(format!("⟨{reference}: not sent in this dry run⟩")),
             )),
@@ -339,38 +404,64 @@ impl Scope {
         }
     }
 
-    /// Look a reference up. Never evaluates anything.
-    pub fn lookup(&self, reference: &Reference) -> Result<&Value, ResolveError> {
+    /// Look a reference up. Never evaluates anything. A skipped step's output is
+    /// null; a path into it names the skipped step.
+    pub fn lookup(&self, reference: &Reference) -> Result<std::borrow::Cow<'_, Value>, ResolveError> {
+        use std::borrow::Cow;
         let missing = |reason: String| ResolveError::Missing {
             reference: reference.to_string(),
             reason,
         };
-        let mut value = self.root(&reference.root).map_err(missing)?;
-        let mut walked = String::new();
-        for seg in &reference.path {
-            let next = match (seg, value) {
-                (PathSeg::Key(k), Value::Object(map)) => map.get(k),
-                (PathSeg::Index(i), Value::Array(items)) => items.get(*i),
-                _ => None,
+        let root = self.root(&reference.root).map_err(missing)?;
+        if let (Root::Step(step), true) = (&reference.root, reference.path.len() > 1)
+            && root.get("status").and_then(Value::as_str) == Some(SKIPPED)
+            && matches!(reference.path.first(), Some(PathSeg::Key(k)) if k == "output")
+        {
+            let name = match step {
+                StepRef::Index(i) => format!("step {}", i + 1),
+                StepRef::Id(id) => format!("step `{id}`"),
             };
-            walked.push_str(&seg.to_string());
-            value = next.ok_or_else(|| {
-                let found = match value {
-                    Value::Array(a) => format!("an array of {} items", a.len()),
-                    Value::Object(_) => "an object without that key".to_string(),
-                    Value::Null => "null".to_string(),
-                    Value::String(_) => "a string".to_string(),
-                    Value::Number(_) => "a number".to_string(),
-                    Value::Bool(_) => "a boolean".to_string(),
-                };
-                missing(format!(
-                    "path `{}` not found (found {found})",
-                    walked.trim_start_matches('.')
-                ))
-            })?;
+            return Err(missing(format!(
+                "{name} was skipped (its condition was false), so it has no output"
+            )));
         }
-        Ok(value)
+        let root = match root {
+            Cow::Borrowed(v) => v,
+            Cow::Owned(v) => return walk(&v, reference, missing).map(|v| Cow::Owned(v.clone())),
+        };
+        walk(root, reference, missing).map(Cow::Borrowed)
     }
+}
+
+fn walk<'v>(
+    mut value: &'v Value,
+    reference: &Reference,
+    missing: impl Fn(String) -> ResolveError,
+) -> Result<&'v Value, ResolveError> {
+    let mut walked = String::new();
+    for seg in &reference.path {
+        let next = match (seg, value) {
+            (PathSeg::Key(k), Value::Object(map)) => map.get(k),
+            (PathSeg::Index(i), Value::Array(items)) => items.get(*i),
+            _ => None,
+        };
+        walked.push_str(&seg.to_string());
+        value = next.ok_or_else(|| {
+            let found = match value {
+                Value::Array(a) => format!("an array of {} items", a.len()),
+                Value::Object(_) => "an object without that key".to_string(),
+                Value::Null => "null".to_string(),
+                Value::String(_) => "a string".to_string(),
+                Value::Number(_) => "a number".to_string(),
+                Value::Bool(_) => "a boolean".to_string(),
+            };
+            missing(format!(
+                "path `{}` not found (found {found})",
+                walked.trim_start_matches('.')
+            ))
+        })?;
+    }
+    Ok(value)
 }
 
 /// Render a value as it appears inside a longer string.
@@ -489,21 +580,20 @@ mod tests {
     use serde_json::json;
 
     fn scope() -> Scope {
-        Scope {
-            steps: vec![
-                (
-                    None,
-                    json!({"success": true, "output": "Dear readers", "message": "ok", "metadata": {"usage": {"total_tokens": 42}}}),
-                ),
-                (
-                    Some("draft".into()),
-                    json!({"success": true, "output": {"items": [{"title": "First", "n": 1}], "weird key": true}, "message": "", "metadata": {}}),
-                ),
-            ],
-            plan: json!({"name": "Newsletter"}),
-            run: json!({"id": "run-1"}),
-            trigger: json!({"type": "manual"}),
-        }
+        let mut s = Scope::new(
+            json!({"name": "Newsletter"}),
+            json!({"id": "run-1"}),
+            json!({"type": "manual"}),
+        );
+        s.push_step(
+            None,
+            json!({"success": true, "output": "Dear readers", "message": "ok", "metadata": {"usage": {"total_tokens": 42}}}),
+        );
+        s.push_step(
+            Some("draft".into()),
+            json!({"success": true, "output": {"items": [{"title": "First", "n": 1}], "weird key": true}, "message": "", "metadata": {}}),
+        );
+        s
     }
 
     #[test]
@@ -544,7 +634,7 @@ mod tests {
     #[test]
     fn resolved_values_are_never_expanded_again() {
         let mut s = scope();
-        s.steps[0].1["output"] = json!("${plan.name} $${x}");
+        Arc::make_mut(&mut s.steps)[0].1["output"] = json!("${plan.name} $${x}");
         assert_eq!(
             resolve_str("${steps.0.output}", &s).unwrap(),
             json!("${plan.name} $${x}")
@@ -568,6 +658,26 @@ mod tests {
         let params = json!({"payload": {"to": "a@b", "body": "${steps.5.output}"}});
         let (path, _) = resolve(&params, &scope()).unwrap_err();
         assert_eq!(path, "payload.body");
+    }
+
+    #[test]
+    fn items_resolve_inside_a_for_each_step_only() {
+        let mut s = scope();
+        assert!(resolve_str("${item.title}", &s).is_err());
+        s.item = Some((json!({"title": "A"}), 3));
+        assert_eq!(resolve_str("${item.title} #${item_index}", &s).unwrap(), json!("A #3"));
+        assert_eq!(resolve_str("${item_index}", &s).unwrap(), json!(3));
+        assert!(parse("${item_index.x}").is_err());
+    }
+
+    #[test]
+    fn a_skipped_step_is_null_and_a_path_into_it_names_it() {
+        let mut s = scope();
+        Arc::make_mut(&mut s.steps)[1].1 =
+            json!({"success": true, "output": null, "message": "skipped", "metadata": {}, "status": "skipped"});
+        assert_eq!(resolve_str("${steps.draft.output}", &s).unwrap(), Value::Null);
+        let err = resolve_str("${steps.draft.output.items}", &s).unwrap_err().to_string();
+        assert!(err.contains("step `draft` was skipped"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,233 @@
+//! One step, attempt by attempt: references resolved, credentials read (and
+//! remembered for redaction), the provider run under its timeout and the run's
+//! cancellation, retried with backoff while the failure may pass; then its log
+//! record, redacted and capped.
+
+use super::{Executor, RunContext};
+use crate::plan::{CheckedStep, StepSpec};
+use crate::redact::SharedRedactor;
+use crate::references::{self, Scope};
+use crate::registry::{Credentials, ProviderResult, StepContext};
+use crate::retry::backoff;
+use crate::run::{DRY_RUN_MESSAGE, RunEvent, StepRecord, StepStatus, cap_output, millis, preview};
+use crate::step_error::{ErrorCode, StepError};
+use serde_json::{Map, Value, json};
+use std::time::{Duration, Instant};
+
+/// A step's final result after its attempts.
+pub struct Attempted {
+    pub result: Result<ProviderResult, StepError>,
+    pub attempts: u32,
+    pub latency_ms: u64,
+}
+
+impl Attempted {
+    /// A step that failed before any attempt (a condition that could not be checked).
+    pub fn failed(error: StepError) -> Self {
+        Self {
+            result: Err(error),
+            attempts: 0,
+            latency_ms: 0,
+        }
+    }
+}
+
+impl Executor {
+    /// Attempts until one succeeds, the failure cannot pass, or attempts run out.
+    /// `announce` sends the step-level events (off for the items of a loop, which
+    /// report as items).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn run_step_with_retries(
+        &self,
+        spec: &StepSpec,
+        checked: &CheckedStep,
+        scope: &Scope,
+        step_ctx: &StepContext,
+        timeout: Duration,
+        ctx: &RunContext<'_>,
+        announce: bool,
+    ) -> Attempted {
+        let started = Instant::now();
+        let policy = checked.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if announce {
+                ctx.observer.on_event(&RunEvent::StepStarted {
+                    run_id: ctx.run_id.to_string(),
+                    step_number: step_ctx.step_index,
+                    provider: spec.provider.clone(),
+                    action: spec.action.clone(),
+                    attempt,
+                });
+            }
+            let attempt_started = Instant::now();
+            let step_ctx = StepContext {
+                attempt,
+                ..step_ctx.clone()
+            };
+            let result = self.attempt(spec, checked, scope, &step_ctx, timeout, ctx).await;
+            let retry_in = match &result {
+                Err(e) if e.is_retryable() && attempt < policy.max_attempts => Some(backoff(&policy, attempt, e)),
+                _ => None,
+            };
+            let Some(retry_in) = retry_in else {
+                return Attempted {
+                    result,
+                    attempts: attempt,
+                    latency_ms: millis(started.elapsed()),
+                };
+            };
+            if announce {
+                let failed = Attempted {
+                    result,
+                    attempts: attempt,
+                    latency_ms: millis(attempt_started.elapsed()),
+                };
+                let mut record = self.record(ctx.run_id, step_ctx.step_index, spec, &failed, &ctx.redactor);
+                record.status = StepStatus::Retrying;
+                ctx.observer.on_event(&RunEvent::StepRetrying {
+                    record,
+                    retry_in_ms: millis(retry_in),
+                });
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(retry_in) => {}
+                _ = ctx.cancel.cancelled() => {
+                    return Attempted { result: Err(StepError::Cancelled), attempts: attempt, latency_ms: millis(started.elapsed()) };
+                }
+            }
+        }
+    }
+
+    /// One attempt: resolve references, read credentials, run with timeout and cancellation.
+    /// In a dry run, a step with side effects stops after resolving its params.
+    async fn attempt(
+        &self,
+        spec: &StepSpec,
+        checked: &CheckedStep,
+        scope: &Scope,
+        step_ctx: &StepContext,
+        timeout: Duration,
+        ctx: &RunContext<'_>,
+    ) -> Result<ProviderResult, StepError> {
+        let provider = &checked.provider;
+        let params = references::resolve(&spec.params, scope).map_err(|(path, e)| {
+            let at = if path.is_empty() {
+                "params".to_string()
+            } else {
+                format!("params.{path}")
+            };
+            StepError::fatal(ErrorCode::Reference, format!("{at}: {e}"))
+        })?;
+        // Decided on the resolved params: an HTTP method may come from a reference.
+        // The stub returns before any credential is read, so a dry run needs none
+        // and no secret can reach `would_send` (params only ever name credentials).
+        if ctx.dry_run && provider.has_side_effects(&spec.action, &params) {
+            return Ok(
+                ProviderResult::ok(json!({"dry_run": true, "would_send": params}), DRY_RUN_MESSAGE)
+                    .with_metadata(references::DRY_RUN_METADATA, true),
+            );
+        }
+        let credentials = Credentials::new(self.credentials.clone(), provider.name());
+        let child = ctx.cancel.child_token();
+        let run = provider.run(&spec.action, params, &credentials, step_ctx, child.clone());
+        let result = tokio::select! {
+            r = tokio::time::timeout(timeout, run) => r.unwrap_or(Err(StepError::Timeout(timeout))),
+            _ = ctx.cancel.cancelled() => Err(StepError::Cancelled),
+        };
+        // Stop anything the provider left running (it was dropped, but be explicit).
+        child.cancel();
+        for v in credentials.used_values() {
+            ctx.redactor.add(&v);
+        }
+        result
+    }
+
+    /// The record of a step that did not run.
+    pub(super) fn skipped(&self, run_id: &str, index: usize, spec: &StepSpec, why: &str) -> StepRecord {
+        StepRecord {
+            run_id: run_id.to_string(),
+            step_number: index,
+            step_id: spec.id.clone(),
+            provider: spec.provider.clone(),
+            action: spec.action.clone(),
+            status: StepStatus::Skipped,
+            attempt: 0,
+            message: why.into(),
+            latency_ms: 0,
+            output_preview: String::new(),
+            output: Value::Null,
+            metadata: Map::new(),
+            error: None,
+            items: None,
+            timestamp: self.clock.now(),
+        }
+    }
+
+    /// A step's log record: redacted, its output capped.
+    pub(super) fn record(
+        &self,
+        run_id: &str,
+        index: usize,
+        spec: &StepSpec,
+        attempted: &Attempted,
+        redactor: &SharedRedactor,
+    ) -> StepRecord {
+        let (status, message, mut output, metadata, error) = match &attempted.result {
+            Ok(r) if r.success => (
+                StepStatus::Success,
+                r.message.clone(),
+                r.output.clone(),
+                r.metadata.clone(),
+                None,
+            ),
+            Ok(r) => (
+                StepStatus::Error,
+                r.message.clone(),
+                r.output.clone(),
+                r.metadata.clone(),
+                Some(r.error.unwrap_or(ErrorCode::Error)),
+            ),
+            Err(e @ StepError::Timeout(_)) => (
+                StepStatus::Timeout,
+                e.to_string(),
+                Value::Null,
+                Map::new(),
+                Some(e.code()),
+            ),
+            Err(e) => (
+                StepStatus::Error,
+                e.to_string(),
+                Value::Null,
+                Map::new(),
+                Some(e.code()),
+            ),
+        };
+        redactor.redact_value(&mut output);
+        let mut meta_value = Value::Object(metadata);
+        redactor.redact_value(&mut meta_value);
+        let metadata = match meta_value {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let output = cap_output(output);
+        StepRecord {
+            run_id: run_id.to_string(),
+            step_number: index,
+            step_id: spec.id.clone(),
+            provider: spec.provider.clone(),
+            action: spec.action.clone(),
+            status,
+            attempt: attempted.attempts,
+            message: redactor.redact_str(&message),
+            latency_ms: attempted.latency_ms,
+            output_preview: preview(&output),
+            output,
+            metadata,
+            error,
+            items: None,
+            timestamp: self.clock.now(),
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Plans: the document users write ([`PlanFile`], in the seeds' shape), how it is
+//! parsed and checked, and the checked [`Plan`] the executor and scheduler run.
+//!
+//! - [`model`]: the one definition of the format (its JSON Schema and TypeScript
+//!   type are generated from it);
+//! - `parse`: text to a well-formed document, every structural problem located;
+//! - `validate`: registry, params, references, conditions, schedule;
+//! - `checked`: the [`Plan`] that passed, with what running it needs;
+//! - [`issue`]: located problems with kinds from a closed set.
+
+mod checked;
+pub mod issue;
+pub mod model;
+mod parse;
+mod validate;
+
+pub use checked::{CheckedStep, ForEach, Plan};
+pub use issue::{IssueKind, PlanError, PlanIssue, Severity, join_path};
+pub use model::*;
+pub use parse::parse_text;
+
+/// Limits on what a plan file may hold.
+pub mod limits {
+    pub const MAX_FILE_BYTES: usize = 5 * 1024 * 1024;
+    pub const MAX_STEPS: usize = 500;
+    pub const MAX_DEPTH: usize = 64;
+    pub const MAX_STRING_BYTES: usize = 1024 * 1024;
+    /// The most items a `for_each` step goes through.
+    pub const MAX_ITEMS: usize = 10_000;
+}
+
+#[cfg(test)]
+mod tests;
