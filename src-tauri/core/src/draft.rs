@@ -15,10 +15,12 @@
 //! credential value is redacted from what comes back. Nothing in the request holds
 //! a credential value: the catalogue names credential fields, never their values.
 
-use flowpilot_engine::executor::{Executor, StepRecord, StepStatus};
-use flowpilot_engine::plan::{RetryPolicy, RetrySpec, StepSpec, limits};
+use flowpilot_engine::plan::{IssueKind, StepSpec, limits};
+use flowpilot_engine::references::{self as template, Root, Scope, StepRef};
 use flowpilot_engine::registry::Registry;
-use flowpilot_engine::template::{self, Root, Scope, StepRef};
+use flowpilot_engine::retry::{RetryPolicy, RetrySpec};
+use flowpilot_engine::run::{StepRecord, StepStatus};
+use flowpilot_engine::{ErrorCode, Executor};
 use flowpilot_engine::{Plan, PlanIssue};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -105,7 +107,7 @@ pub enum DraftError {
     #[error("{provider} could not draft the plan: {message}")]
     Provider {
         provider: String,
-        code: String,
+        code: ErrorCode,
         message: String,
     },
     #[error("drafting was cancelled")]
@@ -230,25 +232,27 @@ impl Session<'_> {
     /// Ask the model with the conversation so far; its reply text.
     async fn ask(&mut self, turns: &[Value]) -> Result<String, DraftError> {
         loop {
-            let step = self.step(turns)?;
-            let scope = Scope {
-                plan: json!({"name": "Draft a plan"}),
-                run: json!({"id": "draft"}),
-                trigger: json!({"type": "draft"}),
-                ..Scope::default()
+            let (step, plan) = self.step(turns)?;
+            let scope = Scope::new(
+                json!({"name": "Draft a plan"}),
+                json!({"id": "draft"}),
+                json!({"type": "draft"}),
+            );
+            let Some(checked) = plan.checked_step(0) else {
+                return Err(DraftError::Cancelled);
             };
             let record = self
                 .executor
-                .run_single_step("draft", &step, &scope, self.cancel.clone())
+                .run_single_step("draft", &step, checked, &scope, self.cancel.clone())
                 .await;
             if record.status == StepStatus::Success {
                 return Ok(self.reply_text(record));
             }
-            let code = record.error.clone().unwrap_or_else(|| "ERROR".into());
-            if code == "CANCELLED" {
+            let code = record.error.unwrap_or(ErrorCode::Error);
+            if code == ErrorCode::Cancelled {
                 return Err(DraftError::Cancelled);
             }
-            if refuses_format(&code, &record.message)
+            if may_refuse_format(code)
                 && let Some(next) = self.format.fallback()
             {
                 self.notes.push(format!(
@@ -282,7 +286,7 @@ impl Session<'_> {
 
     /// The `chat_completion` step that asks for the plan, checked like any step
     /// so a missing `base_url` or `model` is reported by name before anything is sent.
-    fn step(&self, turns: &[Value]) -> Result<StepSpec, DraftError> {
+    fn step(&self, turns: &[Value]) -> Result<(StepSpec, Plan), DraftError> {
         let include_schema = self.format != ReplyFormat::Schema;
         let mut messages = vec![json!({
             "role": "system",
@@ -311,52 +315,40 @@ impl Session<'_> {
         // the schema are text for the model, so every `${` in them goes out literally.
         escape_references(&mut params);
         let step = StepSpec {
-            id: None,
-            provider: self.provider.to_string(),
-            action: CHAT_ACTION.to_string(),
-            params,
             retry: Some(RetrySpec::Policy(DRAFT_RETRY)),
-            timeout_s: None,
-            continue_on_error: false,
+            ..StepSpec::new(self.provider, CHAT_ACTION, params)
         };
         let check = json!({"name": "Draft a plan", "steps": [&step]});
-        if let Err(e) = Plan::from_value(check, self.executor.registry()) {
-            let issues = e
-                .issues()
-                .into_iter()
-                .map(|i| PlanIssue {
-                    path: i
-                        .path
-                        .strip_prefix("steps[0].params")
-                        .map(|p| p.trim_start_matches('.').to_string())
-                        .unwrap_or(i.path),
-                    message: i.message,
+        match Plan::from_value(check, self.executor.registry()) {
+            Ok(plan) => Ok((step, plan)),
+            Err(e) => {
+                let issues = e
+                    .issues()
+                    .into_iter()
+                    .map(|i| PlanIssue {
+                        path: i
+                            .path
+                            .strip_prefix("steps[0].params")
+                            .map(|p| p.trim_start_matches('.').to_string())
+                            .unwrap_or(i.path),
+                        ..i
+                    })
+                    .collect();
+                Err(DraftError::BadRequest {
+                    provider: self.provider.to_string(),
+                    issues,
                 })
-                .collect();
-            return Err(DraftError::BadRequest {
-                provider: self.provider.to_string(),
-                issues,
-            });
+            }
         }
-        Ok(step)
     }
 }
 
-/// Whether a failed request was the server refusing the `response_format` (a model
-/// without structured output, a server that knows only some formats), which asking
-/// differently can fix, rather than a failure that would recur.
-fn refuses_format(code: &str, message: &str) -> bool {
-    let message = message.to_ascii_lowercase();
-    matches!(code, "HTTP_400" | "HTTP_422")
-        && [
-            "response_format",
-            "response format",
-            "json_schema",
-            "json_object",
-            "json mode",
-        ]
-        .iter()
-        .any(|m| message.contains(m))
+/// Whether a failed request may be the server refusing the `response_format` (a
+/// model without structured output, a server that knows only some formats), which
+/// asking differently can fix: a 400 or 422. Each format is tried once, so a request
+/// that is bad for another reason costs at most two more tries.
+fn may_refuse_format(code: ErrorCode) -> bool {
+    matches!(code, ErrorCode::Http(400 | 422))
 }
 
 /// Write every `${` in every string as `$${`, which the executor turns back into `${`.
@@ -369,82 +361,27 @@ fn escape_references(value: &mut Value) {
     }
 }
 
-/// The JSON Schema of the answer: a plan file as the model should write it. Only
-/// the fields a draft needs; `original_prompt` is set by Flowpilot, and the derived
-/// fields are recomputed. `params` stays an open object: each action's own schema
-/// is in the catalogue, and validation holds the params to it.
+/// The JSON Schema of the answer: the plan file's own schema (generated from the
+/// one plan type), with the providers the catalogue has named, and without the
+/// fields Flowpilot sets itself (`original_prompt`, `status`). `params` stays an
+/// open object: each action's own schema is in the catalogue, and validation holds
+/// the params to it.
 pub fn plan_schema(registry: &Registry) -> Value {
-    let providers: Vec<&str> = registry.providers().iter().map(|p| p.name()).collect();
-    let mut actions: Vec<&'static str> = Vec::new();
-    for p in registry.providers() {
-        for a in p.actions() {
-            if !actions.contains(&a.name) {
-                actions.push(a.name);
-            }
+    let mut schema = flowpilot_engine::plan::plan_schema();
+    if let Value::Object(root) = &mut schema {
+        root.remove("$schema");
+        if let Some(Value::Object(props)) = root.get_mut("properties") {
+            props.remove("original_prompt");
+            props.remove("status");
         }
     }
-    json!({
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "description": "A short title for the plan."},
-            "description": {"type": "string", "description": "One sentence on what the plan does."},
-            "steps": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": limits::MAX_STEPS,
-                "description": "The steps, run in order.",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {
-                            "type": "string",
-                            "pattern": "^[A-Za-z0-9_-]*[A-Za-z_-][A-Za-z0-9_-]*$",
-                            "description": "Optional name for later steps to refer to: letters, digits, _ and -, not only digits; unique."
-                        },
-                        "provider": {"type": "string", "enum": providers},
-                        "action": {"type": "string", "enum": actions, "description": "One of this provider's actions in the catalogue."},
-                        "params": {
-                            "type": "object",
-                            "description": "The action's params, as its params schema in the catalogue says. Strings may hold references to earlier steps such as ${steps.0.output}."
-                        },
-                        "timeout_s": {
-                            "type": "number",
-                            "exclusiveMinimum": 0,
-                            "maximum": 86400,
-                            "description": "Seconds one attempt may take; only when the default (60, or 300 for language models) is too short, as for a slow local model."
-                        },
-                        "retry": {
-                            "type": "integer",
-                            "minimum": 1,
-                            "maximum": 20,
-                            "description": "Attempts in all (default 3); failures that may pass are retried."
-                        },
-                        "continue_on_error": {
-                            "type": "boolean",
-                            "description": "Go on with the next steps when this one fails."
-                        }
-                    },
-                    "required": ["provider", "action", "params"],
-                    "additionalProperties": false
-                }
-            },
-            "trigger": {
-                "type": "object",
-                "description": "Only when the person asks for a schedule; leave it out otherwise.",
-                "properties": {
-                    "type": {"type": "string", "enum": ["manual", "cron"]},
-                    "cron_expression": {"type": "string", "description": "5 fields: minute hour day month weekday, e.g. 0 9 * * 1-5."},
-                    "timezone": {"type": "string", "description": "An IANA time zone such as Europe/Berlin."},
-                    "catch_up": {"type": "string", "enum": ["skip", "run_once", "run_all"]},
-                    "overlap": {"type": "string", "enum": ["skip", "queue_one", "allow"]}
-                },
-                "required": ["type"],
-                "additionalProperties": false
-            }
-        },
-        "required": ["name", "steps"],
-        "additionalProperties": false
-    })
+    let providers: Vec<&str> = registry.providers().iter().map(|p| p.name()).collect();
+    if let Some(provider) = schema.pointer_mut("/$defs/StepSpec/properties/provider")
+        && let Value::Object(p) = provider
+    {
+        p.insert("enum".into(), json!(providers));
+    }
+    schema
 }
 
 /// The catalogue as the model reads it: providers, their credential field names (no
@@ -577,10 +514,7 @@ struct Checked {
 
 /// Parse a reply and validate it like a plan file, with `original_prompt` set.
 fn check_reply(reply: &str, prompt: &str, registry: &Registry) -> Checked {
-    let root_issue = |message: String| PlanIssue {
-        path: String::new(),
-        message,
-    };
+    let root_issue = |message: String| PlanIssue::error("", IssueKind::Syntax, message);
     let text = extract_json(reply);
     if text.len() > limits::MAX_FILE_BYTES {
         return Checked {
@@ -652,7 +586,7 @@ fn extract_json(reply: &str) -> &str {
 
 fn assemble(checked: Checked, attempts: u32, notes: Vec<String>, registry: &Registry) -> Draft {
     let (required_providers, plain_english_steps) = match &checked.valid {
-        Some(plan) => (plan.required_providers(registry), plan.plain_english_steps(registry)),
+        Some(plan) => (plan.required_providers(), plan.plain_english_steps()),
         None => rough_summary(&checked.plan, registry),
     };
     Draft {
@@ -775,13 +709,21 @@ mod tests {
             for derived in ["original_prompt", "required_providers", "plain_english_steps", "status"] {
                 map.remove(derived);
             }
-            let problems = flowpilot_engine::plan::schema_issues(&schema, &plan);
+            let problems = flowpilot_engine::schema::problems_under(
+                &schema,
+                &plan,
+                flowpilot_engine::schema::Members::Fields,
+                false,
+            );
             assert!(problems.is_empty(), "{}: {problems:?}", path.display());
             checked += 1;
         }
         assert!(checked >= 3);
         let bad = json!({"name": "x", "steps": [{"provider": "fax", "action": "send", "params": {}, "extra": 1}]});
-        assert!(!flowpilot_engine::plan::schema_issues(&schema, &bad).is_empty());
+        assert!(
+            !flowpilot_engine::schema::problems_under(&schema, &bad, flowpilot_engine::schema::Members::Fields, false)
+                .is_empty()
+        );
     }
 
     #[test]
@@ -848,20 +790,12 @@ mod tests {
     }
 
     #[test]
-    fn only_format_refusals_are_worth_asking_again() {
-        assert!(refuses_format(
-            "HTTP_400",
-            "POST u -> 400 Bad Request: This model does not support response format `json_schema`"
-        ));
-        assert!(refuses_format(
-            "HTTP_400",
-            "'response_format.type' must be 'json_schema' or 'text'"
-        ));
-        assert!(!refuses_format(
-            "HTTP_400",
-            "POST u -> 400 Bad Request: you must provide a model parameter"
-        ));
-        assert!(!refuses_format("HTTP_500", "response_format exploded"));
+    fn only_a_bad_request_may_be_a_refused_format() {
+        assert!(may_refuse_format(ErrorCode::Http(400)));
+        assert!(may_refuse_format(ErrorCode::Http(422)));
+        assert!(!may_refuse_format(ErrorCode::Http(401)));
+        assert!(!may_refuse_format(ErrorCode::Http(500)));
+        assert!(!may_refuse_format(ErrorCode::Timeout));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! Pure logic; the desktop app delivers the notices.
 
 use chrono::{DateTime, Utc};
-use flowpilot_engine::executor::{RunOutcome, RunStatus, StepStatus};
+use flowpilot_engine::run::{RunOutcome, RunStatus, StepStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -174,7 +174,7 @@ impl NoticePolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowpilot_engine::executor::StepRecord;
+    use flowpilot_engine::run::StepRecord;
     use serde_json::{Map, Value};
 
     fn t(mins: i64) -> DateTime<Utc> {
@@ -199,7 +199,8 @@ mod tests {
             output_preview: String::new(),
             output: Value::Null,
             metadata: Map::new(),
-            error: Some("HTTP_500".into()),
+            error: Some(flowpilot_engine::ErrorCode::Http(500)),
+            items: None,
             timestamp: t(0),
         };
         RunOutcome {

@@ -86,6 +86,16 @@ CREATE TABLE settings (
 "#,
     ),
     M::up(super::schedules::MIGRATION_SQL),
+    // Replays (a run that took over the results of another's first steps), the
+    // plan version a run ran, and a for_each step's item rows.
+    M::up(
+        r#"
+ALTER TABLE runs ADD COLUMN replay_of TEXT;
+ALTER TABLE runs ADD COLUMN plan_version INTEGER;
+CREATE INDEX runs_replay_of ON runs (replay_of) WHERE replay_of IS NOT NULL;
+ALTER TABLE step_logs ADD COLUMN items TEXT;
+"#,
+    ),
 ];
 
 /// Every migration, oldest first.
@@ -107,7 +117,7 @@ mod tests {
 
     #[test]
     fn migration_2_adds_schedules_and_run_owners() {
-        assert_eq!(SCHEMA_VERSION, 2);
+        const { assert!(SCHEMA_VERSION >= 2) };
         let (_dir, store) = temp_store();
         let conn = store.lock();
         let owner_columns: i64 = conn
@@ -126,6 +136,21 @@ mod tests {
             )
             .unwrap();
         assert_eq!(tables, 2);
+    }
+
+    #[test]
+    fn migration_3_adds_replays_plan_versions_and_items() {
+        let (_dir, store) = temp_store();
+        let conn = store.lock();
+        let columns: i64 = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name IN ('replay_of', 'plan_version'))
+                      + (SELECT COUNT(*) FROM pragma_table_info('step_logs') WHERE name = 'items')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(columns, 3);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod runs;
 mod schedules;
 mod settings;
 mod stats;
+mod step_logs;
 #[cfg(test)]
 mod test_support;
 
@@ -176,7 +177,7 @@ impl Store {
         owner.abandon();
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock dropped any open transaction, which
         // rolled it back: the connection is still consistent.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())

@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::{Deserialize, Serialize};
 
 /// A stored plan: its current version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct PlanRow {
     pub id: String,
     /// 1 for a new plan; each save adds one.
@@ -22,7 +22,7 @@ pub struct PlanRow {
 }
 
 /// A plan as the plan list shows it, with its last run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct PlanSummary {
     pub id: String,
     pub name: String,
@@ -38,7 +38,7 @@ pub struct PlanSummary {
 }
 
 /// One saved version of a plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct PlanVersion {
     pub plan_id: String,
     pub version: u32,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Which finished runs to keep. A run is deleted if any rule says so; a
 /// `running` run is never deleted. Ages are measured from `started_at`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct RetentionPolicy {
     /// Runs older than this are deleted (failures excepted, see below).
     pub max_age_days: u32,
@@ -29,7 +29,7 @@ impl Default for RetentionPolicy {
 }
 
 /// What a prune did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct PruneReport {
     pub runs_deleted: u64,
     /// How much smaller the database got (pages given back to the file system).

@@ -59,16 +59,20 @@ impl RunLog {
                 self.store.append_step(record)
             }
             RunEvent::RunFinished { outcome, last_step } => self.store.finish_run(outcome, last_step.as_ref()),
-            RunEvent::RunStarted { .. } | RunEvent::StepStarted { .. } | RunEvent::StepFinished { last: true, .. } => {
-                Ok(())
-            }
+            // Items are written with their step's row; the last row with the run's status.
+            RunEvent::RunStarted { .. }
+            | RunEvent::StepStarted { .. }
+            | RunEvent::ItemFinished { .. }
+            | RunEvent::StepFinished { last: true, .. } => Ok(()),
         }
     }
 }
 
 fn run_id(event: &RunEvent) -> &str {
     match event {
-        RunEvent::RunStarted { run_id, .. } | RunEvent::StepStarted { run_id, .. } => run_id,
+        RunEvent::RunStarted { run_id, .. }
+        | RunEvent::StepStarted { run_id, .. }
+        | RunEvent::ItemFinished { run_id, .. } => run_id,
         RunEvent::StepRetrying { record, .. } | RunEvent::StepFinished { record, .. } => &record.run_id,
         RunEvent::RunFinished { outcome, .. } => &outcome.run_id,
     }

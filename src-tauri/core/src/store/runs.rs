@@ -9,16 +9,12 @@
 //! runs whose owner is gone are marked `interrupted` by crash recovery.
 
 use super::owners::Probe;
-use super::{
-    Result, Store, StoreError, conversion_error, extended_code, get_json, get_opt_ts, get_run_status, get_ts, get_u64,
-    sql_int, to_json, ts,
-};
+use super::{Result, Store, StoreError, extended_code, get_opt_ts, get_run_status, get_ts, get_u64, sql_int, ts};
 use chrono::{DateTime, Utc};
-use flowpilot_engine::{RunOutcome, RunStatus, StepRecord, StepStatus};
+use flowpilot_engine::{RunOutcome, RunStatus, StepRecord};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// The error recorded on runs found `running` after the store running them was gone.
 pub const INTERRUPTED_ERROR: &str =
@@ -35,18 +31,27 @@ pub struct NewRun {
     pub trigger_kind: String,
     /// The fire this run is for; `(plan_id, scheduled_for)` is unique.
     pub scheduled_for: Option<DateTime<Utc>>,
+    /// The version of the stored plan it runs.
+    pub plan_version: Option<u32>,
+    /// The run it replays (trigger kind `replay`).
+    pub replay_of: Option<String>,
     pub started_at: DateTime<Utc>,
 }
 
 /// A stored run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct RunRow {
     pub id: String,
     /// `None` if the run was not of a stored plan, or the plan was deleted.
     pub plan_id: Option<String>,
     pub plan_name: String,
+    /// The version of the stored plan it ran (none for a plan file, or runs from before versions were recorded).
+    pub plan_version: Option<u32>,
+    /// What started it: `manual`, `cli`, `cron`, `catch_up`, `replay`...
     pub trigger_kind: String,
     pub scheduled_for: Option<DateTime<Utc>>,
+    /// The run this one replays.
+    pub replay_of: Option<String>,
     pub status: RunStatus,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -55,7 +60,7 @@ pub struct RunRow {
 
 /// Which runs to list; every field narrows the list. Times apply to `started_at`:
 /// `since` inclusive, `until` exclusive.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct RunFilter {
     pub plan_id: Option<String>,
     pub status: Option<RunStatus>,
@@ -64,7 +69,7 @@ pub struct RunFilter {
 }
 
 /// A page of a list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct Page {
     pub limit: u32,
     pub offset: u64,
@@ -76,7 +81,7 @@ impl Default for Page {
     }
 }
 
-const RUN_COLUMNS: &str = "id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, finished_at, error";
+const RUN_COLUMNS: &str = "id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, finished_at, error, plan_version, replay_of";
 
 fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
@@ -89,48 +94,19 @@ fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
         started_at: get_ts(row, 6)?,
         finished_at: get_opt_ts(row, 7)?,
         error: row.get(8)?,
+        plan_version: row.get(9)?,
+        replay_of: row.get(10)?,
     })
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("unknown step status `{0}`")]
-struct BadStepStatus(String);
-
-const STEP_COLUMNS: &str = "run_id, step_number, step_id, provider, action, status, attempt, message, latency_ms,
-     output_preview, output, metadata, error, timestamp";
-
-fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
-    let status: String = row.get(5)?;
-    let output: Option<String> = row.get(10)?;
-    Ok(StepRecord {
-        run_id: row.get(0)?,
-        step_number: super::get_usize(row, 1)?,
-        step_id: row.get(2)?,
-        provider: row.get(3)?,
-        action: row.get(4)?,
-        status: StepStatus::parse(&status).ok_or_else(|| conversion_error(5, BadStepStatus(status.clone())))?,
-        attempt: row.get(6)?,
-        message: row.get(7)?,
-        latency_ms: get_u64(row, 8)?,
-        output_preview: row.get(9)?,
-        output: match output {
-            None => Value::Null,
-            Some(text) => serde_json::from_str(&text).map_err(|e| conversion_error(10, e))?,
-        },
-        metadata: get_json(row, 11)?,
-        error: row.get(12)?,
-        timestamp: get_ts(row, 13)?,
-    })
-}
-
-fn run_not_found(id: &str) -> StoreError {
+pub(super) fn run_not_found(id: &str) -> StoreError {
     StoreError::NotFound {
         what: "run",
         id: id.to_string(),
     }
 }
 
-fn run_status(tx: &Transaction<'_>, id: &str) -> Result<Option<RunStatus>> {
+pub(super) fn run_status(tx: &Transaction<'_>, id: &str) -> Result<Option<RunStatus>> {
     Ok(tx
         .query_row("SELECT status FROM runs WHERE id = ?1", [id], |row| {
             get_run_status(row, 0)
@@ -139,7 +115,7 @@ fn run_status(tx: &Transaction<'_>, id: &str) -> Result<Option<RunStatus>> {
 }
 
 /// Why a guarded write to run `id` changed nothing: it is missing, or finished.
-fn not_running(tx: &Transaction<'_>, id: &str) -> StoreError {
+pub(super) fn not_running(tx: &Transaction<'_>, id: &str) -> StoreError {
     match run_status(tx, id) {
         Ok(None) => run_not_found(id),
         Ok(Some(status)) => StoreError::RunFinished {
@@ -147,51 +123,6 @@ fn not_running(tx: &Transaction<'_>, id: &str) -> StoreError {
             status,
         },
         Err(e) => e,
-    }
-}
-
-/// Insert a step row; with `only_if_running`, only while its run is `running`.
-/// Returns whether a row was written.
-fn insert_step(tx: &Transaction<'_>, record: &StepRecord, only_if_running: bool) -> Result<bool> {
-    let output = match &record.output {
-        Value::Null => None,
-        other => Some(to_json("a step's output", other)?),
-    };
-    let metadata = to_json("a step's metadata", &record.metadata)?;
-    let guard = if only_if_running {
-        "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND status = 'running')"
-    } else {
-        ""
-    };
-    let written = tx.execute(
-        &format!(
-            "INSERT INTO step_logs (run_id, step_number, step_id, provider, action, status, attempt, message,
-                                    latency_ms, output_preview, output, metadata, error, timestamp)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14 {guard}"
-        ),
-        params![
-            record.run_id,
-            sql_int(record.step_number),
-            record.step_id,
-            record.provider,
-            record.action,
-            record.status.as_str(),
-            record.attempt,
-            record.message,
-            sql_int(record.latency_ms),
-            record.output_preview,
-            output,
-            metadata,
-            record.error,
-            ts(&record.timestamp),
-        ],
-    );
-    match written {
-        Ok(n) => Ok(n > 0),
-        Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
-            Err(run_not_found(&record.run_id))
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -277,8 +208,9 @@ impl Store {
     pub fn create_run(&self, run: &NewRun) -> Result<RunRow> {
         self.write(|tx| {
             let inserted = tx.execute(
-                "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, owner)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7)",
+                "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, owner,
+                                   plan_version, replay_of)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9)",
                 params![
                     run.id,
                     run.plan_id,
@@ -287,6 +219,8 @@ impl Store {
                     run.scheduled_for.as_ref().map(ts),
                     ts(&run.started_at),
                     self.owner.id(),
+                    run.plan_version,
+                    run.replay_of,
                 ],
             );
             match inserted {
@@ -313,26 +247,14 @@ impl Store {
             id: run.id.clone(),
             plan_id: run.plan_id.clone(),
             plan_name: run.plan_name.clone(),
+            plan_version: run.plan_version,
             trigger_kind: run.trigger_kind.clone(),
             scheduled_for: run.scheduled_for,
+            replay_of: run.replay_of.clone(),
             status: RunStatus::Running,
             started_at: run.started_at,
             finished_at: None,
             error: None,
-        })
-    }
-
-    /// Append a step row (a final one, or a `retrying` one) to a running run.
-    ///
-    /// Errors: [`StoreError::RunFinished`] if the run is no longer running (the
-    /// row is not written), [`StoreError::NotFound`] if there is no such run.
-    pub fn append_step(&self, record: &StepRecord) -> Result<()> {
-        self.write(|tx| {
-            if insert_step(tx, record, true)? {
-                Ok(())
-            } else {
-                Err(not_running(tx, &record.run_id))
-            }
         })
     }
 
@@ -370,7 +292,7 @@ impl Store {
                 return Err(not_running(tx, &outcome.run_id));
             }
             if let Some(step) = last_step {
-                insert_step(tx, step, false)?;
+                super::step_logs::insert_step(tx, step, false)?;
             }
             Ok(())
         })
@@ -430,16 +352,13 @@ impl Store {
         })
     }
 
-    /// Every step row of a run (retries included), in the order written.
-    pub fn step_logs(&self, run_id: &str) -> Result<Vec<StepRecord>> {
+    /// The runs that replay `run_id`, newest first.
+    pub fn replays_of(&self, run_id: &str) -> Result<Vec<RunRow>> {
         self.read(|tx| {
-            if run_status(tx, run_id)?.is_none() {
-                return Err(run_not_found(run_id));
-            }
             let mut stmt = tx.prepare(&format!(
-                "SELECT {STEP_COLUMNS} FROM step_logs WHERE run_id = ?1 ORDER BY id"
+                "SELECT {RUN_COLUMNS} FROM runs WHERE replay_of = ?1 ORDER BY started_at DESC, id DESC"
             ))?;
-            let rows = stmt.query_map([run_id], step_row)?;
+            let rows = stmt.query_map([run_id], run_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
@@ -450,7 +369,8 @@ mod tests {
     use super::*;
     use crate::store::test_support::*;
     use chrono::Duration;
-    use serde_json::json;
+    use flowpilot_engine::StepStatus;
+    use serde_json::{Value, json};
 
     #[test]
     fn a_run_and_its_steps_round_trip() {

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 /// One plan's schedule state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct ScheduleState {
     pub plan_id: String,
     /// The cron expression and zone this state was computed for; a change resets it.
@@ -40,7 +40,7 @@ impl ScheduleState {
 }
 
 /// Why a fire did not run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum MissReason {
     /// The previous run was still running (overlap policy `skip`, or replaced in `queue_one`).
@@ -60,7 +60,7 @@ impl MissReason {
 }
 
 /// A record of fires that did not run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct MissedFire {
     pub plan_id: String,
     /// The newest of the fires this record counts.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// How one provider's steps went.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct ProviderStats {
     pub provider: String,
     /// Final step rows (success, error, timeout).
@@ -22,7 +22,7 @@ pub struct ProviderStats {
 }
 
 /// A slow step, for the "slowest steps" table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct SlowStep {
     pub run_id: String,
     pub plan_name: String,
@@ -33,7 +33,7 @@ pub struct SlowStep {
 }
 
 /// Runs by status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct RunCounts {
     pub total: u64,
     pub running: u64,

@@ -25,12 +25,7 @@ pub fn plan_file(name: &str) -> PlanFile {
         description: Some(format!("{name}, described")),
         steps: vec![StepSpec {
             id: Some("fetch".into()),
-            provider: "http".into(),
-            action: "get".into(),
-            params: json!({"url": "https://example.invalid/"}),
-            retry: None,
-            timeout_s: None,
-            continue_on_error: false,
+            ..StepSpec::new("http", "get", json!({"url": "https://example.invalid/"}))
         }],
         trigger: Trigger::Manual,
         status: PlanStatus::Draft,
@@ -42,8 +37,10 @@ pub fn new_run(id: &str, plan_id: Option<&str>, started_at: DateTime<Utc>) -> Ne
         id: id.to_string(),
         plan_id: plan_id.map(str::to_string),
         plan_name: "Test plan".into(),
+        plan_version: None,
         trigger_kind: "manual".into(),
         scheduled_for: None,
+        replay_of: None,
         started_at,
     }
 }
@@ -69,7 +66,8 @@ pub fn step(
         output_preview: "ok".into(),
         output: json!({"n": n}),
         metadata: Map::from_iter([("k".to_string(), Value::from("v"))]),
-        error: (status != StepStatus::Success).then(|| "ERR".to_string()),
+        error: (status != StepStatus::Success).then_some(flowpilot_engine::ErrorCode::Error),
+        items: None,
         timestamp: at,
     }
 }

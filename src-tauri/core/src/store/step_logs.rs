@@ -1,0 +1,123 @@
+//! Step log rows: one per finished step (and one per failed attempt that is
+//! retried), in the seeds' fields, plus a `for_each` step's compact item rows.
+
+use super::runs::{not_running, run_not_found, run_status};
+use super::{Result, Store, conversion_error, extended_code, get_json, get_ts, get_u64, sql_int, to_json, ts};
+use flowpilot_engine::{ErrorCode, StepRecord, StepStatus};
+use rusqlite::{Row, Transaction, params};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown step status `{0}`")]
+struct BadStepStatus(String);
+
+const STEP_COLUMNS: &str = "run_id, step_number, step_id, provider, action, status, attempt, message, latency_ms,
+     output_preview, output, metadata, error, timestamp, items";
+
+fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
+    let status: String = row.get(5)?;
+    let output: Option<String> = row.get(10)?;
+    Ok(StepRecord {
+        run_id: row.get(0)?,
+        step_number: super::get_usize(row, 1)?,
+        step_id: row.get(2)?,
+        provider: row.get(3)?,
+        action: row.get(4)?,
+        status: StepStatus::parse(&status).ok_or_else(|| conversion_error(5, BadStepStatus(status.clone())))?,
+        attempt: row.get(6)?,
+        message: row.get(7)?,
+        latency_ms: get_u64(row, 8)?,
+        output_preview: row.get(9)?,
+        output: match output {
+            None => Value::Null,
+            Some(text) => serde_json::from_str(&text).map_err(|e| conversion_error(10, e))?,
+        },
+        metadata: get_json(row, 11)?,
+        error: row.get::<_, Option<String>>(12)?.map(|code| ErrorCode::parse(&code)),
+        timestamp: get_ts(row, 13)?,
+        items: match row.get::<_, Option<String>>(14)? {
+            None => None,
+            Some(text) => Some(serde_json::from_str(&text).map_err(|e| conversion_error(14, e))?),
+        },
+    })
+}
+
+/// Insert a step row; with `only_if_running`, only while its run is `running`.
+/// Returns whether a row was written.
+pub(super) fn insert_step(tx: &Transaction<'_>, record: &StepRecord, only_if_running: bool) -> Result<bool> {
+    let output = match &record.output {
+        Value::Null => None,
+        other => Some(to_json("a step's output", other)?),
+    };
+    let metadata = to_json("a step's metadata", &record.metadata)?;
+    let items = match &record.items {
+        None => None,
+        Some(items) => Some(to_json("a step's items", items)?),
+    };
+    let guard = if only_if_running {
+        "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND status = 'running')"
+    } else {
+        ""
+    };
+    let written = tx.execute(
+        &format!(
+            "INSERT INTO step_logs (run_id, step_number, step_id, provider, action, status, attempt, message,
+                                    latency_ms, output_preview, output, metadata, error, timestamp, items)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 {guard}"
+        ),
+        params![
+            record.run_id,
+            sql_int(record.step_number),
+            record.step_id,
+            record.provider,
+            record.action,
+            record.status.as_str(),
+            record.attempt,
+            record.message,
+            sql_int(record.latency_ms),
+            record.output_preview,
+            output,
+            metadata,
+            record.error.map(|e| e.as_string()),
+            ts(&record.timestamp),
+            items,
+        ],
+    );
+    match written {
+        Ok(n) => Ok(n > 0),
+        Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+            Err(run_not_found(&record.run_id))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Store {
+    /// Append a step row (a final one, or a `retrying` one) to a running run.
+    ///
+    /// Errors: [`StoreError::RunFinished`] if the run is no longer running (the
+    /// row is not written), [`StoreError::NotFound`] if there is no such run.
+    pub fn append_step(&self, record: &StepRecord) -> Result<()> {
+        self.write(|tx| {
+            if insert_step(tx, record, true)? {
+                Ok(())
+            } else {
+                Err(not_running(tx, &record.run_id))
+            }
+        })
+    }
+
+    /// Every step row of a run (retries included), in the order written.
+    pub fn step_logs(&self, run_id: &str) -> Result<Vec<StepRecord>> {
+        self.read(|tx| {
+            if run_status(tx, run_id)?.is_none() {
+                return Err(run_not_found(run_id));
+            }
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {STEP_COLUMNS} FROM step_logs WHERE run_id = ?1 ORDER BY id"
+            ))?;
+            let rows = stmt.query_map([run_id], step_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
