@@ -2,10 +2,12 @@
 //! commands and events registered here. The file is committed; a test fails when
 //! it no longer matches the Rust side. Regenerate it with
 //! `UPDATE_BINDINGS=1 cargo test --workspace bindings` (which also rewrites the UI
-//! tests' copy of the provider catalogue, ui/src/test/fixtures/providers.json).
+//! tests' copy of the provider catalogue, ui/src/test/fixtures/providers.json, and
+//! the plan file's JSON Schema, ui/src/plan-schema.json, that the UI's fake backend
+//! checks plans with).
 
 use crate::commands::{credentials, drafts, plans, runs, schedules, settings, system};
-use crate::events::{Notice, OpenRun, RunFinished, RunStarted, ScheduleChanged, StepProgress};
+use crate::events::{ItemProgress, Notice, OpenRun, RunFinished, RunStarted, ScheduleChanged, StepProgress};
 use specta_typescript::Typescript;
 use std::path::Path;
 use tauri::Runtime;
@@ -13,6 +15,14 @@ use tauri_specta::{collect_commands, collect_events};
 
 /// Where the bindings live, from this crate's folder.
 pub const BINDINGS_FILE: &str = "../ui/src/bindings.ts";
+/// Where the plan file's JSON Schema lives, from this crate's folder.
+pub const PLAN_SCHEMA_FILE: &str = "../ui/src/plan-schema.json";
+
+/// The plan file's JSON Schema as the UI gets it (generated from the one plan type).
+pub fn plan_schema_text() -> String {
+    let schema = flowpilot_engine::plan::plan_schema();
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
 
 const HEADER: &str = "// Generated from src-tauri (src/bindings.rs): do not edit.\n\
 // Regenerate with `UPDATE_BINDINGS=1 cargo test --workspace bindings`.";
@@ -41,9 +51,11 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             plans::plan_versions,
             plans::restore_plan_version,
             plans::validate_plan,
+            plans::check_plan_text,
             plans::import_plan,
             plans::export_plan,
             runs::execute_plan,
+            runs::replay_run,
             runs::execute_step,
             runs::cancel_run,
             runs::list_runs,
@@ -71,6 +83,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
         .events(collect_events![
             RunStarted,
             StepProgress,
+            ItemProgress,
             RunFinished,
             ScheduleChanged,
             Notice,
@@ -86,6 +99,23 @@ pub fn export<R: Runtime>(builder: &tauri_specta::Builder<R>, path: &Path) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plan_schema_matches_the_committed_file() {
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join(PLAN_SCHEMA_FILE);
+        let fresh = plan_schema_text();
+        if std::env::var_os("UPDATE_BINDINGS").is_some_and(|v| v == "1") {
+            std::fs::write(&committed, &fresh).unwrap();
+            return;
+        }
+        let old = std::fs::read_to_string(&committed).unwrap_or_default();
+        assert!(
+            old == fresh,
+            "{} is out of date with the plan type: regenerate it with \
+             `UPDATE_BINDINGS=1 cargo test --workspace bindings` and commit it",
+            committed.display()
+        );
+    }
 
     #[test]
     fn bindings_match_the_committed_file() {

@@ -1,12 +1,12 @@
 //! The events the app sends the webview: a run's progress (forwarded from the
 //! engine's `RunEvent`s), schedule changes, notices, and "open this run" when a
-//! notification is clicked. Names are fixed here, so the bindings and the
-//! UI agree on them.
+//! notification is clicked. Names are fixed here, so the bindings and the UI
+//! agree on them. Screens learn of runs only through these (none polls).
 
-use crate::dto::{RunStatus, StepRecord, StepStatus};
 use chrono::{DateTime, Utc};
-use flowpilot_core::notices::{Notice as DomainNotice, NoticeKind as DomainNoticeKind};
-use flowpilot_engine::executor::RunEvent;
+use flowpilot_core::notices::{Notice as CoreNotice, NoticeKind};
+use flowpilot_engine::run::{ItemRecord, RunEvent};
+use flowpilot_engine::{RunStatus, StepRecord, StepStatus};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 use tauri::{AppHandle, Runtime};
@@ -14,7 +14,6 @@ use tauri_specta::Event;
 
 /// A run began.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
 pub struct RunStarted {
     pub run_id: String,
     pub plan_name: String,
@@ -31,7 +30,7 @@ impl Event for RunStarted {
 pub enum StepPhase {
     /// An attempt began.
     Started,
-    /// An attempt failed; the step runs again after `retryInMs`.
+    /// An attempt failed; the step runs again after `retry_in_ms`.
     Retrying,
     /// The step's final record.
     Finished,
@@ -39,7 +38,6 @@ pub enum StepPhase {
 
 /// A step of a run moved on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
 pub struct StepProgress {
     pub run_id: String,
     pub phase: StepPhase,
@@ -58,9 +56,22 @@ impl Event for StepProgress {
     const NAME: &'static str = "step-progress";
 }
 
+/// An item of a `for_each` step finished (`done` of `total`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+pub struct ItemProgress {
+    pub run_id: String,
+    pub step_number: u32,
+    pub item: ItemRecord,
+    pub done: u32,
+    pub total: u32,
+}
+
+impl Event for ItemProgress {
+    const NAME: &'static str = "item-progress";
+}
+
 /// A run ended (its row and every step log are stored by now).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
 pub struct RunFinished {
     pub run_id: String,
     pub plan_name: String,
@@ -76,7 +87,6 @@ impl Event for RunFinished {
 
 /// A plan's schedule or the global pause changed: reload the schedules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
 pub struct ScheduleChanged {
     /// None when every schedule changed (pause or resume all).
     pub plan_id: Option<String>,
@@ -86,19 +96,8 @@ impl Event for ScheduleChanged {
     const NAME: &'static str = "schedule-changed";
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum NoticeKind {
-    Failure,
-    Recovered,
-    Success,
-    CatchUp,
-    AutoPaused,
-}
-
 /// What a desktop notification said (also shown in the window). Never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
 pub struct Notice {
     pub kind: NoticeKind,
     pub title: String,
@@ -113,7 +112,6 @@ impl Event for Notice {
 
 /// Show this run (a notification or its "Open run" action was clicked).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
 pub struct OpenRun {
     pub run_id: String,
 }
@@ -122,16 +120,10 @@ impl Event for OpenRun {
     const NAME: &'static str = "open-run";
 }
 
-impl From<DomainNotice> for Notice {
-    fn from(n: DomainNotice) -> Self {
+impl From<CoreNotice> for Notice {
+    fn from(n: CoreNotice) -> Self {
         Self {
-            kind: match n.kind {
-                DomainNoticeKind::Failure => NoticeKind::Failure,
-                DomainNoticeKind::Recovered => NoticeKind::Recovered,
-                DomainNoticeKind::Success => NoticeKind::Success,
-                DomainNoticeKind::CatchUp => NoticeKind::CatchUp,
-                DomainNoticeKind::AutoPaused => NoticeKind::AutoPaused,
-            },
+            kind: n.kind,
             title: n.title,
             body: n.body,
             plan_id: n.plan_id,
@@ -144,7 +136,7 @@ fn small(n: impl TryInto<u32>) -> u32 {
     n.try_into().unwrap_or(u32::MAX)
 }
 
-fn step_progress(phase: StepPhase, record: &flowpilot_engine::StepRecord, retry_in_ms: Option<u64>) -> StepProgress {
+fn step_progress(phase: StepPhase, record: &StepRecord, retry_in_ms: Option<u64>) -> StepProgress {
     StepProgress {
         run_id: record.run_id.clone(),
         phase,
@@ -152,8 +144,8 @@ fn step_progress(phase: StepPhase, record: &flowpilot_engine::StepRecord, retry_
         provider: record.provider.clone(),
         action: record.action.clone(),
         attempt: record.attempt,
-        status: Some(record.status.into()),
-        record: Some(record.clone().into()),
+        status: Some(record.status),
+        record: Some(record.clone()),
         retry_in_ms: retry_in_ms.map(small),
     }
 }
@@ -206,13 +198,29 @@ pub fn emit_run_event<R: Runtime>(app: &AppHandle<R>, event: &RunEvent) {
         RunEvent::StepRetrying { record, retry_in_ms } => {
             emit(app, step_progress(StepPhase::Retrying, record, Some(*retry_in_ms)));
         }
+        RunEvent::ItemFinished {
+            run_id,
+            step_number,
+            item,
+            done,
+            total,
+        } => emit(
+            app,
+            ItemProgress {
+                run_id: run_id.clone(),
+                step_number: small(*step_number),
+                item: item.clone(),
+                done: small(*done),
+                total: small(*total),
+            },
+        ),
         RunEvent::StepFinished { record, .. } => emit(app, step_progress(StepPhase::Finished, record, None)),
         RunEvent::RunFinished { outcome, .. } => emit(
             app,
             RunFinished {
                 run_id: outcome.run_id.clone(),
                 plan_name: outcome.plan_name.clone(),
-                status: outcome.status.into(),
+                status: outcome.status,
                 error: outcome.error.clone(),
                 started_at: outcome.started_at,
                 finished_at: outcome.finished_at,

@@ -6,7 +6,7 @@ use crate::state::Shell;
 use crate::{notify, tray};
 use flowpilot_core::notices::Notice;
 use flowpilot_core::scheduler::SchedulerSink;
-use flowpilot_engine::executor::RunEvent;
+use flowpilot_engine::run::RunEvent;
 use std::path::PathBuf;
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_dialog::{DialogExt, FilePath};

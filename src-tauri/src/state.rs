@@ -2,15 +2,16 @@
 //! desktop shell around them. Opening it can fail (a database written by a newer
 //! Flowpilot, an unwritable data folder); then the app still starts and shows why.
 
-use crate::dto::{Health, SchedulerState, Settings};
+use crate::dto::{Health, SchedulerState};
 use crate::error::IpcError;
 use flowpilot_core::api::{ApiError, Flowpilot, Options};
 use flowpilot_core::draft::{Draft, DraftRequest};
 use flowpilot_core::scheduler::{Scheduler, SchedulerSink};
+use flowpilot_core::settings::Settings;
 use flowpilot_core::store::PlanRow;
-use flowpilot_engine::executor::{NoObserver, RunEvent, RunObserver, RunOutcome};
+use flowpilot_engine::plan::PlanFile;
 use flowpilot_engine::plan::PlanStatus;
-use serde_json::Value;
+use flowpilot_engine::run::{NoObserver, RunEvent, RunObserver, RunOutcome};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -128,6 +129,14 @@ impl AppState {
         Ok(run_id)
     }
 
+    /// Replay a run from a step (see [`Flowpilot::prepare_replay`]); the new run's
+    /// id at once, progress as events. Must be called on the async runtime.
+    pub fn start_replay(&self, run_id: &str, from_step: Option<usize>) -> Result<String, ApiError> {
+        let new_run = self.scheduler.start_replay(run_id, from_step)?;
+        tracing::info!(replayed = run_id, run = %new_run, "replay started");
+        Ok(new_run)
+    }
+
     /// A plan was created, saved or deleted: the scheduler looks again, the UI and tray reload.
     pub fn plan_changed(&self, plan_id: &str) {
         self.scheduler.wake();
@@ -162,7 +171,6 @@ impl AppState {
     /// Store the settings, and register or remove the start-at-login entry if that changed.
     pub fn set_settings(&self, settings: Settings) -> Result<Settings, IpcError> {
         let before = self.flow.settings()?;
-        let settings = settings.into();
         self.flow.set_settings(&settings)?;
         if before.concurrency != settings.concurrency {
             self.scheduler.set_concurrency(settings.concurrency);
@@ -172,7 +180,7 @@ impl AppState {
                 .set_autostart(settings.start_at_login)
                 .map_err(IpcError::internal)?;
         }
-        Ok(settings.into())
+        Ok(settings)
     }
 
     /// Active plans, for the tray's "Run plan" menu.
@@ -199,7 +207,7 @@ impl AppState {
 
     /// Export a plan where the person picks; the path, or None if they cancelled.
     pub async fn export_plan(&self, plan_id: &str) -> Result<Option<PathBuf>, IpcError> {
-        let name = self.flow.store().get_plan(plan_id).map_err(ApiError::from)?.plan.name;
+        let name = self.flow.stored_plan(plan_id)?.plan.name;
         let Some(path) = self.shell.pick_export_path(file_name(&name)).await.ok().flatten() else {
             return Ok(None);
         };
@@ -229,7 +237,7 @@ impl AppState {
     }
 
     /// Rehearse a plan without its side effects (see [`Flowpilot::dry_run`]).
-    pub async fn dry_run(&self, plan: Value) -> Result<RunOutcome, ApiError> {
+    pub async fn dry_run(&self, plan: PlanFile) -> Result<RunOutcome, ApiError> {
         let job = self.rehearsing.begin();
         let outcome = self
             .flow

@@ -122,15 +122,15 @@ fn providers_come_with_actions_and_schemas() {
         .iter()
         .find(|a| a["name"] == "set")
         .unwrap();
-    assert!(set["paramsSchema"].is_object(), "{set}");
-    assert_eq!(set["sideEffects"], false);
+    assert!(set["params_schema"].is_object(), "{set}");
+    assert_eq!(set["side_effects"], false);
     let openai = providers
         .as_array()
         .unwrap()
         .iter()
         .find(|p| p["name"] == "openai")
         .unwrap();
-    assert_eq!(openai["credentialFields"], json!(["api_key"]));
+    assert_eq!(openai["credential_fields"], json!(["api_key"]));
 }
 
 /// The UI's component tests build forms from a copy of the catalogue; it must be
@@ -158,11 +158,11 @@ fn health_names_the_data_folder_and_keychain() {
     let h = Harness::new();
     let health = h.ok("health", json!({}));
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(health["dataDir"], h.dir.path().display().to_string());
+    assert_eq!(health["data_dir"], h.dir.path().display().to_string());
     assert_eq!(health["keychain"]["available"], true);
     assert_eq!(
         health["scheduler"],
-        json!({"paused": false, "scheduledPlans": 0, "runningSchedules": 0})
+        json!({"paused": false, "scheduled_plans": 0, "running_schedules": 0})
     );
 }
 
@@ -179,11 +179,11 @@ fn a_created_plan_is_listed_and_can_be_read_back() {
     assert_eq!(list[0]["id"], id);
     assert_eq!(list[0]["status"], "active");
     assert_eq!(list[0]["trigger"], json!({"type": "manual"}));
-    assert_eq!(list[0]["stepCount"], 2);
+    assert_eq!(list[0]["step_count"], 2);
 
     let detail = h.ok("get_plan", json!({"id": id}));
-    assert_eq!(detail["requiredProviders"], json!(["logic"]));
-    assert_eq!(detail["plainEnglishSteps"].as_array().unwrap().len(), 2);
+    assert_eq!(detail["required_providers"], json!(["logic"]));
+    assert_eq!(detail["plain_english_steps"].as_array().unwrap().len(), 2);
 
     // Saving it unchanged adds no version; a change does.
     assert_eq!(
@@ -294,16 +294,16 @@ fn execute_returns_a_run_id_and_the_run_finishes() {
 
     let finished = rx.recv_timeout(Duration::from_secs(20)).expect("no run-finished event");
     assert_eq!(finished.run_id, run_id);
-    assert_eq!(finished.status, crate::dto::RunStatus::Success);
+    assert_eq!(finished.status, flowpilot_engine::RunStatus::Success);
 
     let detail = h.ok("get_run", json!({"runId": run_id}));
     assert_eq!(detail["run"]["status"], "success");
-    assert_eq!(detail["run"]["triggerKind"], "manual");
+    assert_eq!(detail["run"]["trigger_kind"], "manual");
     let steps = detail["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2);
     assert_eq!(steps[1]["output"], "Hello, world!");
 
-    let page = h.ok("list_runs", json!({"filter": {"planId": plan["id"], "status": null, "since": null, "until": null}, "page": {"limit": 10, "offset": 0}}));
+    let page = h.ok("list_runs", json!({"filter": {"plan_id": plan["id"], "status": null, "since": null, "until": null}, "page": {"limit": 10, "offset": 0}}));
     assert_eq!(page["total"], 1);
     let stats = h.ok("stats", json!({"hours": 24}));
     assert_eq!(stats["runs"]["success"], 1);
@@ -337,7 +337,7 @@ fn setting_a_schedule_lists_it_and_tells_the_window() {
     });
     let plan = h.ok("create_plan", json!({"plan": greeting_plan("Daily")}));
     let id = plan["id"].as_str().unwrap();
-    let trigger = json!({"cronExpression": "30 7 * * *", "timezone": "America/New_York", "catchUp": "run_once", "overlap": "skip"});
+    let trigger = json!({"cron_expression": "30 7 * * *", "timezone": "America/New_York", "catch_up": "run_once", "overlap": "skip"});
     let saved = h.ok("set_schedule", json!({"planId": id, "trigger": trigger}));
     assert_eq!(saved["plan"]["trigger"]["cron_expression"], "30 7 * * *");
 
@@ -346,7 +346,7 @@ fn setting_a_schedule_lists_it_and_tells_the_window() {
     let schedule = h.ok("get_schedule", json!({"planId": id}));
     assert_eq!(schedule["timezone"], "America/New_York");
     assert_eq!(schedule["active"], true);
-    assert!(schedule["nextRunAt"].is_string(), "{schedule}");
+    assert!(schedule["next_run_at"].is_string(), "{schedule}");
 
     h.ok("pause_schedule", json!({"planId": id}));
     assert_eq!(h.ok("list_schedules", json!({}))[0]["paused"], true);
@@ -359,9 +359,9 @@ fn settings_round_trip_and_bad_values_are_refused() {
     let h = Harness::new();
     let mut settings = h.ok("get_settings", json!({}));
     assert_eq!(settings["concurrency"], 4);
-    settings["retentionDays"] = json!(7);
+    settings["retention_days"] = json!(7);
     settings["concurrency"] = json!(2);
-    assert_eq!(h.ok("set_settings", json!({"settings": settings}))["retentionDays"], 7);
+    assert_eq!(h.ok("set_settings", json!({"settings": settings}))["retention_days"], 7);
     // The scheduler follows at once, not at the next start.
     let state = h.app.state::<Backend>().get().unwrap();
     assert_eq!(state.scheduler.concurrency(), 2);
@@ -409,7 +409,7 @@ fn a_dry_run_answers_side_effects_from_the_stub_and_stores_nothing() {
     assert_eq!(h.ok("list_plans", json!({})), json!([]));
     let runs = h.ok(
         "list_runs",
-        json!({"filter": {"planId": null, "status": null, "since": null, "until": null}, "page": {"limit": 10, "offset": 0}}),
+        json!({"filter": {"plan_id": null, "status": null, "since": null, "until": null}, "page": {"limit": 10, "offset": 0}}),
     );
     assert_eq!(runs["total"], 0, "{runs:#}");
 
@@ -423,7 +423,7 @@ fn a_dry_run_answers_side_effects_from_the_stub_and_stores_nothing() {
 #[test]
 fn a_draft_that_cannot_be_asked_for_says_which_field_to_fix() {
     let h = Harness::new();
-    let request = |prompt: &str, provider: &str| json!({"request": {"prompt": prompt, "provider": provider, "baseUrl": "  ", "model": null}});
+    let request = |prompt: &str, provider: &str| json!({"request": {"prompt": prompt, "provider": provider, "base_url": "  ", "model": null}});
     let e = h.err("draft_plan", request("   ", "openai"));
     assert_eq!(e["code"], "bad_input", "{e:#}");
     assert!(e["message"].as_str().unwrap().contains("prompt is empty"), "{e:#}");

@@ -6,8 +6,8 @@
 
 use flowpilot_core::api::{Flowpilot, Options, ResolvedPlan};
 use flowpilot_core::secrets::Keychain;
-use flowpilot_engine::executor::NoObserver;
-use flowpilot_engine::template::{self, Scope};
+use flowpilot_engine::references::{self, Scope};
+use flowpilot_engine::run::NoObserver;
 use flowpilot_engine::{Plan, RunStatus};
 use flowpilot_tests::target::Target;
 use serde_json::{Value, json};
@@ -47,7 +47,7 @@ async fn main() {
     );
 
     // Baseline: the bare HTTP round trip the provider makes, same client settings.
-    let client = flowpilot_engine::executor::default_http_client();
+    let client = flowpilot_engine::http_client::default_http_client();
     let url = target.url("/json");
     for _ in 0..50 {
         let _warm = client.get(&url).send().await.expect("get").bytes().await;
@@ -59,20 +59,16 @@ async fn main() {
     let http_us = per(t.elapsed(), RUNS * 5);
 
     // Reference resolution alone.
-    let scope = Scope {
-        steps: vec![(
-            Some("s0".into()),
-            json!({"success": true, "output": {"message": "hello", "items": [1, 2, 3]}, "message": "", "metadata": {}}),
-        )],
-        plan: json!({"name": "bench"}),
-        run: json!({"id": "r"}),
-        trigger: json!({}),
-    };
+    let mut scope = Scope::new(json!({"name": "bench"}), json!({"id": "r"}), json!({}));
+    scope.push_step(
+        Some("s0".into()),
+        json!({"success": true, "output": {"message": "hello", "items": [1, 2, 3]}, "message": "", "metadata": {}}),
+    );
     let params = json!({"url": "http://x/${steps.s0.output.message}", "query": {"a": "${steps.0.output.items[1]}", "b": "${run.id}"}});
     let n = 200_000;
     let t = Instant::now();
     for _ in 0..n {
-        std::hint::black_box(template::resolve(&params, &scope).expect("resolve"));
+        std::hint::black_box(references::resolve(&params, &scope).expect("resolve"));
     }
     let resolve_us = per(t.elapsed(), n);
 
@@ -119,6 +115,7 @@ async fn main() {
 async fn run(app: &Arc<Flowpilot>, plan: &Plan) {
     let target = ResolvedPlan {
         plan_id: None,
+        version: None,
         plan: plan.clone(),
     };
     let outcome = app

@@ -37,7 +37,7 @@ fn ctx() -> StepContext {
         plan_name: "contract".into(),
         step_index: 0,
         attempt: 1,
-        http: flowpilot_engine::executor::default_http_client(),
+        http: Default::default(),
     }
 }
 
@@ -149,7 +149,7 @@ async fn every_networked_provider_classifies_failures() {
             };
             let fatal = run(not_found).await.unwrap_err();
             assert!(
-                matches!(&fatal, StepError::Fatal { code, .. } if code == "HTTP_404"),
+                matches!(&fatal, StepError::Fatal { code, .. } if *code == flowpilot_engine::ErrorCode::Http(404)),
                 "{}.{}: 404 must be fatal, got {fatal:?}",
                 p.name(),
                 a.name

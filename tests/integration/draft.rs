@@ -6,7 +6,7 @@ use crate::cli::cli;
 use flowpilot_core::api::{ErrorCode, Flowpilot, Options};
 use flowpilot_core::draft::{DraftRequest, StepLink, plan_schema};
 use flowpilot_core::secrets::Keychain;
-use flowpilot_engine::executor::DRY_RUN_MESSAGE;
+use flowpilot_engine::run::DRY_RUN_MESSAGE;
 use flowpilot_engine::{Registry, RunStatus, Sensitive, StepStatus};
 use flowpilot_tests::target::{Target, sample_json};
 use flowpilot_tests::{CannedReply, FakeOpenAi, Recorded};
@@ -148,17 +148,18 @@ async fn a_valid_plan_is_drafted_from_the_catalogue_and_the_schema() {
     let registry = Registry::builtin();
     assert_eq!(format["json_schema"]["schema"], plan_schema(&registry));
     let names: Vec<&str> = registry.providers().iter().map(|p| p.name()).collect();
-    assert_eq!(
-        format["json_schema"]["schema"]["properties"]["steps"]["items"]["properties"]["provider"]["enum"],
-        json!(names)
-    );
-    for required in ["provider", "action", "params"] {
+    // The schema is the plan file's own, generated from the one plan type, with
+    // the catalogue's providers named and `when` / `for_each` described.
+    let step = &format["json_schema"]["schema"]["$defs"]["StepSpec"];
+    assert_eq!(step["properties"]["provider"]["enum"], json!(names));
+    for required in ["provider", "action"] {
         assert!(
-            format["json_schema"]["schema"]["properties"]["steps"]["items"]["required"]
-                .as_array()
-                .unwrap()
-                .contains(&json!(required))
+            step["required"].as_array().unwrap().contains(&json!(required)),
+            "{step}"
         );
+    }
+    for feature in ["when", "for_each", "for_each_options"] {
+        assert!(step["properties"][feature].is_object(), "{feature} missing from {step}");
     }
     // The catalogue: every provider, action, description and params schema, and the
     // reference syntax written literally (not resolved away by the executor).
@@ -484,7 +485,7 @@ async fn a_dry_run_sends_nothing_with_side_effects_and_runs_the_rest() {
         ]
     });
 
-    let outcome = app.dry_run(plan).await.unwrap();
+    let outcome = app.dry_run(serde_json::from_value(plan).unwrap()).await.unwrap();
 
     assert_eq!(outcome.status, RunStatus::Success, "{outcome:#?}");
     assert!(outcome.steps.iter().all(|s| s.status == StepStatus::Success));
@@ -513,7 +514,12 @@ async fn a_dry_run_sends_nothing_with_side_effects_and_runs_the_rest() {
 
     // An invalid plan is refused with its located problems, as everywhere.
     let e = app
-        .dry_run(json!({"name": "x", "steps": [{"provider": "webhook", "action": "post_request", "params": {}}]}))
+        .dry_run(
+            serde_json::from_value(
+                json!({"name": "x", "steps": [{"provider": "webhook", "action": "post_request", "params": {}}]}),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidPlan);

@@ -1,7 +1,6 @@
 //! The `http` provider against a real server: bodies, auth and redaction,
 //! status handling, retries, timeouts, caps and cancellation.
 
-use flowpilot_engine::executor::default_http_client;
 use flowpilot_engine::providers::http::Http;
 use flowpilot_engine::providers::net;
 use flowpilot_engine::registry::{Credentials, NoCredentials, Provider, StaticCredentials, StepContext};
@@ -200,7 +199,10 @@ async fn a_missing_credential_fails_before_sending_and_says_how_to_set_it() {
     .await;
 
     let step = run.assert_step(0, StepStatus::Error);
-    assert_eq!(step.error.as_deref(), Some("MISSING_CREDENTIALS"));
+    assert_eq!(
+        step.error.map(|e| e.as_string()).as_deref(),
+        Some("MISSING_CREDENTIALS")
+    );
     assert_eq!(step.attempt, 1);
     assert!(step.message.contains("credentials set http token"), "{}", step.message);
     assert!(target.requests().is_empty());
@@ -218,7 +220,7 @@ async fn not_found_is_fatal_on_the_first_attempt() {
     assert_eq!(run.outcome.status, RunStatus::Failed);
     let step = run.assert_step(0, StepStatus::Error);
     assert_eq!(step.attempt, 1);
-    assert_eq!(step.error.as_deref(), Some("HTTP_404"));
+    assert_eq!(step.error.map(|e| e.as_string()).as_deref(), Some("HTTP_404"));
     assert!(step.message.contains("-> 404 Not Found"), "{}", step.message);
     assert!(
         step.message.contains(r#"{"status":404}"#),
@@ -261,7 +263,7 @@ async fn a_service_unavailable_is_retried_until_it_succeeds() {
     assert_eq!(retries.len(), 2);
     for (record, _) in retries {
         assert_eq!(record.status, StepStatus::Retrying);
-        assert_eq!(record.error.as_deref(), Some("HTTP_503"));
+        assert_eq!(record.error.map(|e| e.as_string()).as_deref(), Some("HTTP_503"));
         assert!(
             record.message.contains("failure"),
             "the body excerpt: {}",
@@ -286,7 +288,7 @@ async fn too_many_requests_waits_as_long_as_retry_after_says() {
     assert_eq!(step.attempt, 2);
     let retries = run.retries();
     assert_eq!(retries.len(), 1);
-    assert_eq!(retries[0].0.error.as_deref(), Some("HTTP_429"));
+    assert_eq!(retries[0].0.error.map(|e| e.as_string()).as_deref(), Some("HTTP_429"));
     assert_eq!(retries[0].1, 1_000, "Retry-After wins over the 10 ms backoff");
     let got = target.requests();
     let gap = got[1].at - got[0].at;
@@ -309,7 +311,7 @@ async fn a_stalled_response_hits_the_step_timeout() {
 
     assert_eq!(run.outcome.status, RunStatus::Failed);
     let step = run.assert_step(0, StepStatus::Timeout);
-    assert_eq!(step.error.as_deref(), Some("TIMEOUT"));
+    assert_eq!(step.error.map(|e| e.as_string()).as_deref(), Some("TIMEOUT"));
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "took {:?}",
@@ -376,7 +378,7 @@ async fn a_refused_connection_is_retried_as_a_connect_error() {
     .await;
 
     let step = run.assert_step(0, StepStatus::Error);
-    assert_eq!(step.error.as_deref(), Some("CONNECT"));
+    assert_eq!(step.error.map(|e| e.as_string()).as_deref(), Some("CONNECT"));
     assert_eq!(step.attempt, 2);
     assert!(step.message.contains("could not connect"), "{}", step.message);
 }
@@ -411,7 +413,7 @@ async fn call(params: Value, cancel: CancellationToken) -> Result<ProviderResult
         plan_name: "direct".into(),
         step_index: 0,
         attempt: 1,
-        http: default_http_client(),
+        http: Default::default(),
     };
     Http.run("request", params, &credentials, &ctx, cancel).await
 }
@@ -458,7 +460,7 @@ async fn the_provider_stops_when_cancelled_during_a_stalled_response() {
 async fn reading_a_stalled_body_stops_when_cancelled() {
     let target = Target::start().await;
     let never = CancellationToken::new();
-    let request = default_http_client().get(target.url("/stall"));
+    let request = flowpilot_engine::http_client::default_http_client().get(target.url("/stall"));
     let mut incoming = net::send(request, None, &never).await.expect("the head arrives");
     assert_eq!(incoming.response.status(), 200);
 
@@ -480,7 +482,8 @@ async fn bodies_are_read_up_to_the_cap_and_no_further() {
     let target = Target::start().await;
     let cancel = CancellationToken::new();
     for (bytes, cap, kept, truncated) in [(100, 10, 10, true), (10, 10, 10, false), (0, 10, 0, false)] {
-        let request = default_http_client().get(target.url(&format!("/huge?bytes={bytes}")));
+        let request =
+            flowpilot_engine::http_client::default_http_client().get(target.url(&format!("/huge?bytes={bytes}")));
         let mut incoming = net::send(request, None, &cancel).await.unwrap();
         let (body, was_truncated) = incoming.read_body(cap, &cancel).await.unwrap();
         assert_eq!(

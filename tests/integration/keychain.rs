@@ -53,7 +53,7 @@ fn credentials_go_to_the_secret_service_and_only_their_names_to_sqlite() {
     assert!(listed.iter().any(|c| c.provider == "openai" && c.field == field));
 
     // The database file never holds the value.
-    app.store().checkpoint().unwrap();
+    app.checkpoint().unwrap();
     let files: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())

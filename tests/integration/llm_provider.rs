@@ -141,7 +141,10 @@ async fn the_public_service_without_a_key_fails_before_sending() {
     .await;
 
     let step = run.assert_step(0, StepStatus::Error);
-    assert_eq!(step.error.as_deref(), Some("MISSING_CREDENTIALS"));
+    assert_eq!(
+        step.error.map(|e| e.as_string()).as_deref(),
+        Some("MISSING_CREDENTIALS")
+    );
     assert_eq!(step.attempt, 1);
     assert!(
         step.message.contains("credentials set openai api_key"),
@@ -164,7 +167,7 @@ async fn a_rejected_key_is_fatal_and_says_what_to_fix() {
 
     assert_eq!(run.outcome.status, RunStatus::Failed);
     let step = run.assert_step(0, StepStatus::Error);
-    assert_eq!(step.error.as_deref(), Some("HTTP_401"));
+    assert_eq!(step.error.map(|e| e.as_string()).as_deref(), Some("HTTP_401"));
     assert_eq!(step.attempt, 1);
     assert!(step.message.contains("Incorrect API key provided"), "{}", step.message);
     assert!(
@@ -189,7 +192,7 @@ async fn a_server_error_is_retried_up_to_the_limit() {
     .await;
 
     let step = run.assert_step(0, StepStatus::Error);
-    assert_eq!(step.error.as_deref(), Some("HTTP_500"));
+    assert_eq!(step.error.map(|e| e.as_string()).as_deref(), Some("HTTP_500"));
     assert_eq!(step.attempt, 3);
     assert_eq!(run.retries().len(), 2);
     assert_eq!(fake.requests().len(), 3);
@@ -212,7 +215,7 @@ async fn a_rate_limit_is_waited_out() {
     assert_eq!(step.output, json!("after the wait"));
     assert_eq!(step.attempt, 2);
     let retries = run.retries();
-    assert_eq!(retries[0].0.error.as_deref(), Some("HTTP_429"));
+    assert_eq!(retries[0].0.error.map(|e| e.as_string()).as_deref(), Some("HTTP_429"));
     assert_eq!(retries[0].1, 1_000);
 }
 

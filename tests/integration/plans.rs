@@ -32,15 +32,15 @@ fn the_seed_newsletter_loads_unchanged_with_derived_fields() {
     let plan = Plan::from_json(&text, &registry).unwrap();
     assert_eq!(plan.name(), "Email Newsletter");
     assert_eq!(plan.steps()[1].params["payload"]["body"], "${steps.0.output}");
-    assert_eq!(plan.required_providers(&registry), vec!["openai", "webhook"]);
-    let english = plan.plain_english_steps(&registry);
+    assert_eq!(plan.required_providers(), vec!["openai", "webhook"]);
+    let english = plan.plain_english_steps();
     assert_eq!(english.len(), 2);
     assert!(
         english[0].starts_with("1. ") && english[0].contains("openai.chat_completion"),
         "{english:?}"
     );
     // Exported files carry the derived fields and load again.
-    let exported = plan.to_export_json(&registry);
+    let exported = plan.to_export_json();
     assert_eq!(exported["required_providers"], serde_json::json!(["openai", "webhook"]));
     let again = Plan::from_value(exported, &registry).unwrap();
     assert_eq!(again.file(), plan.file());

@@ -73,7 +73,7 @@ async fn a_rejected_payload_is_fatal_and_quotes_the_answer() {
     .await;
 
     let step = run.assert_step(0, StepStatus::Error);
-    assert_eq!(step.error.as_deref(), Some("HTTP_400"));
+    assert_eq!(step.error.map(|e| e.as_string()).as_deref(), Some("HTTP_400"));
     assert_eq!(step.attempt, 1);
     assert!(step.message.contains("400 Bad Request"), "{}", step.message);
     assert!(step.message.contains(r#"{"status":400}"#), "{}", step.message);
@@ -95,7 +95,10 @@ async fn a_failing_receiver_is_retried() {
 
     let step = run.assert_step(0, StepStatus::Success);
     assert_eq!(step.attempt, 2);
-    assert_eq!(run.retries()[0].0.error.as_deref(), Some("HTTP_502"));
+    assert_eq!(
+        run.retries()[0].0.error.map(|e| e.as_string()).as_deref(),
+        Some("HTTP_502")
+    );
     let posted = target.requests();
     assert_eq!(posted.len(), 2);
     assert!(

@@ -1,7 +1,7 @@
 //! Running plans through the real executor and looking at what it produced.
 
-use flowpilot_engine::executor::{MAX_OUTPUT_BYTES, RunRequest};
 use flowpilot_engine::registry::StaticCredentials;
+use flowpilot_engine::run::{MAX_OUTPUT_BYTES, RunRequest};
 use flowpilot_engine::{Executor, Plan, Registry, RunEvent, RunOutcome, StepRecord, StepStatus, SystemClock};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -42,13 +42,7 @@ pub async fn run(executor: &Executor, plan: Plan) -> Run {
 pub async fn run_with_cancel(executor: &Executor, plan: Plan, cancel: CancellationToken) -> Run {
     let events = Mutex::new(Vec::new());
     let observer = |e: &RunEvent| events.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-    let request = RunRequest {
-        run_id: "run-test".into(),
-        plan,
-        trigger: json!({"type": "manual"}),
-        deadline: None,
-        dry_run: false,
-    };
+    let request = RunRequest::new("run-test", plan, json!({"type": "manual"}));
     let outcome = executor.run(request, &observer, cancel).await;
     let events = events.into_inner().unwrap_or_else(|p| p.into_inner());
     Run { outcome, events }

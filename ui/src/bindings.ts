@@ -10,7 +10,7 @@ export const commands = {
 	/**  Versions, the data folder, and whether the keychain and the scheduler work. */
 	health: () => typedError<Health, IpcError>(__TAURI_INVOKE("health")),
 	/**  Every provider with its actions and their params' JSON Schemas. */
-	providers: () => typedError<Provider[], IpcError>(__TAURI_INVOKE("providers")),
+	providers: () => typedError<ProviderInfo[], IpcError>(__TAURI_INVOKE("providers")),
 	/**
 	 *  The run a clicked notification asked to show, if the window opened too late
 	 *  to hear its `open-run` event. Taken once.
@@ -19,24 +19,32 @@ export const commands = {
 	listPlans: () => typedError<PlanSummary[], IpcError>(__TAURI_INVOKE("list_plans")),
 	getPlan: (id: string) => typedError<PlanDetail, IpcError>(__TAURI_INVOKE("get_plan", { id })),
 	/**  Validate and store a new plan (the plan file format); `invalid_plan` lists every problem. */
-	createPlan: (plan: Value) => typedError<Plan, IpcError>(__TAURI_INVOKE("create_plan", { plan })),
+	createPlan: (plan: PlanFile) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("create_plan", { plan })),
 	/**  Validate and save a plan as its next version. */
-	updatePlan: (id: string, plan: Value) => typedError<Plan, IpcError>(__TAURI_INVOKE("update_plan", { id, plan })),
+	updatePlan: (id: string, plan: PlanFile) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("update_plan", { id, plan })),
 	/**  Delete a plan and its history; its runs stay in the log. */
 	deletePlan: (id: string) => typedError<null, IpcError>(__TAURI_INVOKE("delete_plan", { id })),
 	/**  Copy a plan as a draft named "Name (copy)". */
-	duplicatePlan: (id: string) => typedError<Plan, IpcError>(__TAURI_INVOKE("duplicate_plan", { id })),
+	duplicatePlan: (id: string) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("duplicate_plan", { id })),
 	/**  Every saved version of a plan, the current one included. */
 	planVersions: (id: string) => typedError<PlanVersion[], IpcError>(__TAURI_INVOKE("plan_versions", { id })),
 	/**  Save an earlier version again as the newest one. */
-	restorePlanVersion: (id: string, version: number) => typedError<Plan, IpcError>(__TAURI_INVOKE("restore_plan_version", { id, version })),
-	/**  Every problem of a draft plan, located (empty: valid). Nothing is stored. */
-	validatePlan: (plan: Value) => typedError<Issue[], IpcError>(__TAURI_INVOKE("validate_plan", { plan })),
+	restorePlanVersion: (id: string, version: number) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("restore_plan_version", { id, version })),
+	/**
+	 *  Every problem of a plan document, located, and the warnings of a valid one
+	 *  (empty: valid, nothing to say). Nothing is stored.
+	 */
+	validatePlan: (plan: PlanFile) => typedError<PlanIssue[], IpcError>(__TAURI_INVOKE("validate_plan", { plan })),
+	/**
+	 *  Read plan JSON text (the editor's raw JSON): the document as far as its
+	 *  structure is sound, and every problem, located. Nothing is stored.
+	 */
+	checkPlanText: (text: string) => typedError<PlanCheck, IpcError>(__TAURI_INVOKE("check_plan_text", { text })),
 	/**
 	 *  Pick a plan file in a native dialog and import it (a plan of the same name gets
 	 *  a new version). None if the dialog was cancelled.
 	 */
-	importPlan: () => typedError<Plan | null, IpcError>(__TAURI_INVOKE("import_plan")),
+	importPlan: () => typedError<PlanRow | null, IpcError>(__TAURI_INVOKE("import_plan")),
 	/**
 	 *  Pick where to save a plan in a native dialog and write it there (never with a
 	 *  secret: plans only name credentials). The path written, or None if cancelled.
@@ -44,19 +52,25 @@ export const commands = {
 	exportPlan: (id: string) => typedError<string | null, IpcError>(__TAURI_INVOKE("export_plan", { id })),
 	/**
 	 *  Start a stored plan now. Returns the run id at once; progress arrives as
-	 *  `run-started`, `step-progress` and `run-finished` events.
+	 *  `run-started`, `step-progress`, `item-progress` and `run-finished` events.
 	 */
 	executePlan: (planId: string) => typedError<string, IpcError>(__TAURI_INVOKE("execute_plan", { planId })),
+	/**
+	 *  Run a failed, interrupted or cancelled run again from step `from_step` (from 1;
+	 *  the first failed step when null), with the plan as it is now: earlier steps'
+	 *  stored results are taken over. The new run's id; `refused` says why not.
+	 */
+	replayRun: (runId: string, fromStep: number | null) => typedError<string, IpcError>(__TAURI_INVOKE("replay_run", { runId, fromStep })),
 	/**
 	 *  Run one step with given inputs, storing nothing ("test this step"). `previous`
 	 *  are the results of the steps before it, for its references.
 	 */
-	executeStep: (step: Value, previous: PreviousStep[]) => typedError<StepRecord, IpcError>(__TAURI_INVOKE("execute_step", { step, previous })),
+	executeStep: (step: StepSpec, previous: PreviousStep[]) => typedError<StepRecord, IpcError>(__TAURI_INVOKE("execute_step", { step, previous })),
 	/**  Cancel a run in progress; false if it is not running in this app. */
 	cancelRun: (runId: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("cancel_run", { runId })),
 	/**  Runs, newest first, filtered and paged (`limit` 1-500). */
 	listRuns: (filter: RunFilter, page: Page) => typedError<RunPage, IpcError>(__TAURI_INVOKE("list_runs", { filter, page })),
-	/**  A run with its step logs. */
+	/**  A run with its step logs and the runs that replayed it. */
 	getRun: (runId: string) => typedError<RunDetail, IpcError>(__TAURI_INVOKE("get_run", { runId })),
 	/**
 	 *  Success rates and latencies per provider, the slowest steps, and runs by
@@ -75,26 +89,26 @@ export const commands = {
 	 *  Rehearse a plan (saved or not): HTTP writes and webhooks answer from a stub
 	 *  recording what they would have sent; the other steps run. Nothing is stored.
 	 */
-	dryRunPlan: (plan: Value) => typedError<DryRun, IpcError>(__TAURI_INVOKE("dry_run_plan", { plan })),
+	dryRunPlan: (plan: PlanFile) => typedError<RunOutcome, IpcError>(__TAURI_INVOKE("dry_run_plan", { plan })),
 	/**  Stop the dry run going on; false if there was none. */
 	cancelDryRun: () => typedError<boolean, IpcError>(__TAURI_INVOKE("cancel_dry_run")),
 	/**  The credentials a plan (saved or not) cannot run without that are not set. */
-	missingCredentials: (plan: Value) => typedError<CredentialRef[], IpcError>(__TAURI_INVOKE("missing_credentials", { plan })),
+	missingCredentials: (plan: PlanFile) => typedError<CredentialField[], IpcError>(__TAURI_INVOKE("missing_credentials", { plan })),
 	/**  Which credential fields are set, per provider (never their values). */
-	listCredentials: () => typedError<Credential[], IpcError>(__TAURI_INVOKE("list_credentials")),
+	listCredentials: () => typedError<CredentialInfo[], IpcError>(__TAURI_INVOKE("list_credentials")),
 	/**  Store a credential in the keychain (`keychain_unavailable` without one). */
 	setCredential: (provider: string, field: string, value: string) => typedError<null, IpcError>(__TAURI_INVOKE("set_credential", { provider, field, value })),
 	/**  Delete a credential; false if it was not set. */
 	deleteCredential: (provider: string, field: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("delete_credential", { provider, field })),
 	/**  Every plan with a cron trigger: next run, last result, paused or not. */
-	listSchedules: () => typedError<Schedule[], IpcError>(__TAURI_INVOKE("list_schedules")),
+	listSchedules: () => typedError<ScheduledJob[], IpcError>(__TAURI_INVOKE("list_schedules")),
 	/**  A plan's schedule; None if it has no cron trigger. */
-	getSchedule: (planId: string) => typedError<Schedule | null, IpcError>(__TAURI_INVOKE("get_schedule", { planId })),
+	getSchedule: (planId: string) => typedError<ScheduledJob | null, IpcError>(__TAURI_INVOKE("get_schedule", { planId })),
 	/**
 	 *  Set a plan's cron trigger, or make it manual with None (a new plan version).
 	 *  A bad expression or zone is `invalid_plan` at `trigger.cron_expression` / `trigger.timezone`.
 	 */
-	setSchedule: (planId: string, trigger: CronTrigger | null) => typedError<Plan, IpcError>(__TAURI_INVOKE("set_schedule", { planId, trigger })),
+	setSchedule: (planId: string, trigger: CronTrigger | null) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("set_schedule", { planId, trigger })),
 	/**  Pause one plan's schedule. */
 	pauseSchedule: (planId: string) => typedError<null, IpcError>(__TAURI_INVOKE("pause_schedule", { planId })),
 	/**  Resume one plan's schedule from now on (fires missed while paused are not run). */
@@ -114,6 +128,7 @@ export const commands = {
 
 /** Events */
 export const events = {
+	itemProgress: makeEvent<ItemProgress, ItemProgress>("item-progress"),
 	notice: makeEvent<Notice, Notice>("notice"),
 	openRun: makeEvent<OpenRun, OpenRun>("open-run"),
 	runFinished: makeEvent<RunFinished, RunFinished>("run-finished"),
@@ -123,138 +138,240 @@ export const events = {
 };
 
 /* Types */
-export type Action = {
+export type ActionInfo = {
 	name: string,
 	description: string,
-	/**  JSON Schema (draft 2020-12) of the action's params. */
-	paramsSchema: Value,
-	/**  Whether running it changes something outside Flowpilot (a POST, an email). */
-	sideEffects: boolean,
+	params_schema: Value,
+	side_effects: boolean,
 };
 
-/**  What to do about fires missed while the app was closed or the machine slept. */
+/**  Holds when every condition holds. */
+export type AllOf = {
+	all: Condition[],
+};
+
+/**  Holds when at least one condition holds. */
+export type AnyOf = {
+	any: Condition[],
+};
+
+/**  What to do about fires missed while Flowpilot was not running or the machine slept. */
 export type CatchUp = 
 /**  Record how many were missed; run none. */
 "skip" | 
-/**  One run for the latest missed fire (the default). */
+/**  One run for the latest missed fire. */
 "run_once" | 
 /**  A run for each missed fire in the catch-up window, at most 10. */
 "run_all";
 
-/**  A credential field that is set. The value never leaves the keychain. */
-export type Credential = {
-	provider: string,
-	field: string,
-	updatedAt: string,
-};
+/**
+ *  How two values compare. Numbers (and numeric strings) compare as numbers,
+ *  everything else as text; `contains` also looks into lists (an equal item) and
+ *  objects (a key); `matches` is a regular expression (at most 1,000 characters);
+ *  `exists` is "not null"; `empty` is null, `""`, `[]` or `{}`.
+ */
+export type CompareOp = "eq" | "ne" | "gt" | "ge" | "gte" | "lt" | "le" | "lte" | "contains" | "not_contains" | "starts_with" | "ends_with" | "matches" | "exists" | "empty" | "not_empty";
 
-/**  A credential field a provider needs. */
-export type CredentialRef = {
-	provider: string,
-	field: string,
-};
-
-export type CronTrigger = {
-	/**  5 fields, or 6 with seconds first. */
-	cronExpression: string,
-	/**  An IANA zone (`Europe/Berlin`); None: the system's. */
-	timezone: string | null,
-	catchUp: CatchUp,
-	overlap: Overlap,
-};
-
-/**  A drafted plan, checked against the registry, with what a person needs to judge it. */
-export type Draft = {
-	/**
-	 *  The plan in the plan file format, `original_prompt` set; null when the
-	 *  model never answered with JSON (see `reply`).
-	 */
-	plan: Value,
-	/**  Whether `plan` validates; `issues` is empty exactly then. */
-	valid: boolean,
-	issues: Issue[],
-	requiredProviders: string[],
-	plainEnglishSteps: string[],
-	/**  Credential fields of the required providers that are not set. */
-	missingCredentials: CredentialRef[],
-	references: StepLink[],
-	/**  1, or 2 when the first answer was sent back for a repair. */
-	attempts: number,
-	/**  The model's last reply as it came. */
-	reply: string,
-	/**  How the draft came about (a failed repair, a truncated reply...). */
-	notes: string[],
-};
-
-/**  What to draft, and which LLM provider to ask. */
-export type DraftRequest = {
-	/**  What the plan should do, in the person's words; kept as `original_prompt`. */
-	prompt: string,
-	/**  `openai`, `groq` or `openai_compatible`. */
-	provider: string,
-	/**  Another server than the provider's own (required for `openai_compatible`). */
-	baseUrl: string | null,
-	/**  The provider's default model when null (required for `openai_compatible`). */
-	model: string | null,
+/**  `left op right`, e.g. `{"left": "${steps.summary.output}", "op": "contains", "right": "outage"}`. */
+export type Comparison = {
+	left: Value,
+	op: CompareOp,
+	/**  Not needed for `exists`, `empty` and `not_empty`. */
+	right?: Value | null,
 };
 
 /**
- *  A rehearsal of a plan: steps with side effects answered from a stub (their
- *  `metadata.dry_run` is true and their output holds `would_send`), the others ran.
+ *  A condition: a comparison, or `all` / `any` / `not` of conditions. Values are
+ *  compared as written after references are resolved; nothing is evaluated as code.
  */
-export type DryRun = {
-	status: RunStatus,
-	error: string | null,
-	/**  The final record of each step that ran, in order. */
-	steps: StepRecord[],
+export type Condition = AllOf | AnyOf | NotOf | Comparison;
+
+/**  A credential field a plan needs. */
+export type CredentialField = {
+	provider: string,
+	field: string,
+};
+
+/**  Which credential fields are set (never their values). */
+export type CredentialInfo = {
+	provider: string,
+	field: string,
+	updated_at: string,
+};
+
+/**  A cron schedule in an IANA time zone. */
+export type CronTrigger = {
+	/**  5 fields (minute hour day month weekday), or 6 with seconds first. */
+	cron_expression: string,
+	/**  An IANA zone (`Europe/Berlin`); the system's when absent. */
+	timezone?: string | null,
+	/**  Fires missed while Flowpilot was not running or the machine slept. */
+	catch_up?: CatchUp,
+	/**  A fire that comes while the previous run still runs. */
+	overlap?: Overlap,
+};
+
+/**  A drafted plan with what the person needs to judge it. */
+export type Draft = {
+	/**
+	 *  The plan as the model wrote it, with `original_prompt` set to the request's
+	 *  prompt; `null` when the model never answered with JSON (see `reply`).
+	 */
+	plan: Value,
+	/**  Whether `plan` passed validation; `issues` is empty exactly then. */
+	valid: boolean,
+	/**  Every problem validation found, located (`steps[1].params.url: ...`). */
+	issues: PlanIssue[],
+	/**  The distinct providers the plan uses, in order of first use. */
+	required_providers: string[],
+	/**  One line per step, in words. */
+	plain_english_steps: string[],
+	/**  Credential fields of `required_providers` that are not set. */
+	missing_credentials: CredentialField[],
+	/**  Which step uses which earlier step's result. */
+	references: StepLink[],
+	/**
+	 *  How many times the model was asked for the plan: 1, or 2 after a repair.
+	 *  Retries of one request (a 429, a 5xx) do not count.
+	 */
+	attempts: number,
+	/**  The model's last reply as it came, for showing when it was not a plan. */
+	reply: string,
+	/**
+	 *  Things worth knowing about how the draft came about (a repair that failed,
+	 *  a reply cut off at the token limit, a server without structured output).
+	 */
+	notes: string[],
+};
+
+/**  What to draft, and whom to ask. */
+export type DraftRequest = {
+	/**  What the plan should do, in the person's words; kept as `original_prompt`. */
+	prompt: string,
+	/**  The LLM provider to ask: `openai`, `groq` or `openai_compatible`. */
+	provider: string,
+	/**  Another server than the provider's own (required for `openai_compatible`). */
+	base_url?: string | null,
+	/**  The model; the provider's default when left out (required for `openai_compatible`). */
+	model?: string | null,
+};
+
+/**  The small set of error kinds a caller branches on (the UI, the CLI's exit code). */
+export type ErrorCode = "invalid_plan" | "not_found" | "conflict" | "keychain_unavailable" | "keychain" | "bad_input" | "storage" | 
+/**  A replay that cannot be made as asked (a step's output is gone, the plan changed). */
+"refused" | "internal";
+
+/**  How a `for_each` step goes through its items. */
+export type ForEachOptions = {
+	/**  Items run at the same time (1-8). */
+	concurrency?: number,
+	/**
+	 *  `stop` at the first failed item (default), or `continue` with the rest: the
+	 *  step then fails only if every item failed.
+	 */
+	on_error?: OnItemError,
 };
 
 /**  Versions, where the data lives, and whether the keychain and scheduler work. */
 export type Health = {
 	/**  Flowpilot's version. */
 	version: string,
-	tauriVersion: string,
+	tauri_version: string,
 	/**  The system webview's version, if it could be read. */
-	webviewVersion: string | null,
-	dataDir: string,
+	webview_version: string | null,
+	data_dir: string,
 	database: string,
-	schemaVersion: number,
+	schema_version: number,
 	keychain: KeychainState,
 	scheduler: SchedulerState,
 };
 
 /**  The error every command returns. */
 export type IpcError = {
-	code: IpcErrorCode,
+	code: ErrorCode,
 	message: string,
 	/**
 	 *  Every problem with its location: an `invalid_plan`'s, or the fields of a
 	 *  drafting request that cannot be made (`bad_input`).
 	 */
-	issues?: Issue[] | null,
+	issues?: PlanIssue[] | null,
 };
 
-/**  What the UI branches on. */
-export type IpcErrorCode = 
-/**  The plan has problems; `issues` locates each of them. */
-"invalid_plan" | "not_found" | 
-/**  A name is taken, or a scheduled fire already has a run. */
-"conflict" | 
-/**  No usable OS keychain: credentials cannot be stored or read (the message says how to fix it). */
-"keychain_unavailable" | "keychain" | "bad_input" | 
-/**  The database failed, or was written by a newer Flowpilot. */
-"storage" | "internal";
+/**  What kind of problem an issue is. Serialised in snake_case. */
+export type IssueKind = 
+/**  The text is not JSON. */
+"syntax" | 
+/**  The file, a string, the nesting or the number of steps is over its limit. */
+"too_large" | 
+/**  A required field is missing. */
+"required" | 
+/**  A field the format does not have (often a typo). */
+"unknown_field" | 
+/**  A value of the wrong type. */
+"wrong_type" | 
+/**  A value that is not one of the allowed ones. */
+"not_allowed" | 
+/**  An empty value where one is needed. */
+"empty" | 
+/**  A number or count out of its range. */
+"out_of_range" | 
+/**  A string not in the expected form. */
+"bad_format" | 
+/**  A step id used twice. */
+"duplicate_id" | "unknown_provider" | "unknown_action" | 
+/**  A `${...}` that cannot be read. */
+"bad_reference" | 
+/**  A reference to a step that runs later. */
+"forward_reference" | 
+/**  A step that refers to its own result. */
+"self_reference" | 
+/**  A reference to a step id no step has. */
+"unknown_step" | 
+/**  A reference where it cannot be resolved (`${item}` outside a `for_each` step). */
+"reference_not_allowed" | "bad_cron" | "bad_timezone" | 
+/**  A `when` condition that cannot be checked. */
+"bad_condition" | 
+/**  A param the action does not accept (its schema or its own checks). */
+"invalid_param" | 
+/**  A JSON-looking param whose `${...}` is not quoted (`{"text": ${steps.0.output}}`). */
+"unquoted_reference" | 
+/**  Valid, but probably not what was meant (a schedule that never fires). */
+"suspicious" | 
+/**  A target a shared plan should not reach silently (a private or metadata address). */
+"private_target";
 
-/**  A problem in a plan and where it is (`steps[2].params.url`; empty for the whole plan). */
-export type Issue = {
-	path: string,
-	message: string,
+/**  An item of a `for_each` step finished (`done` of `total`). */
+export type ItemProgress = {
+	run_id: string,
+	step_number: number,
+	item: ItemRecord,
+	done: number,
+	total: number,
+};
+
+/**
+ *  One item of a `for_each` step, as the log keeps it (its output is in the
+ *  step's output list, at the same index).
+ */
+export type ItemRecord = {
+	index: number,
+	status: StepStatus,
+	attempt: number,
+	latency_ms: number,
+	error?: string | null,
+	/**  Why it failed or was skipped; empty for a success. */
+	message?: string,
 };
 
 export type KeychainState = {
 	available: boolean,
-	/**  Why not, and how to fix it. */
+	/**  Why not, and the fix. */
 	message: string | null,
+};
+
+/**  Holds when the condition does not. */
+export type NotOf = {
+	not: Condition,
 };
 
 /**  What a desktop notification said (also shown in the window). Never holds a secret. */
@@ -262,53 +379,100 @@ export type Notice = {
 	kind: NoticeKind,
 	title: string,
 	body: string,
-	planId: string | null,
-	runId: string | null,
+	plan_id: string | null,
+	run_id: string | null,
 };
 
 export type NoticeKind = "failure" | "recovered" | "success" | "catch_up" | "auto_paused";
 
+export type OnItemError = "stop" | "continue";
+
 /**  Show this run (a notification or its "Open run" action was clicked). */
 export type OpenRun = {
-	runId: string,
+	run_id: string,
 };
 
 /**  What to do when a fire comes while the previous run still runs. */
 export type Overlap = 
-/**  Drop the fire and record it (the default). */
+/**  Drop the fire and record it. */
 "skip" | 
 /**  Run the newest waiting fire once the current run ends. */
 "queue_one" | 
 /**  Run at once, within the global concurrency limit. */
 "allow";
 
+/**  A page of a list. */
 export type Page = {
 	limit: number,
 	offset: number,
 };
 
-/**  A stored plan: its current version. */
-export type Plan = {
-	id: string,
-	version: number,
-	/**  The plan document, in the plan file format. */
-	plan: Value,
-	createdAt: string,
-	updatedAt: string,
+/**
+ *  Plan text read as far as it goes: the document when its structure is sound,
+ *  and every problem (with the warnings of a valid plan).
+ */
+export type PlanCheck = {
+	plan: PlanFile | null,
+	issues: PlanIssue[],
 };
 
-/**  A plan with what the editor shows beside it. */
+/**  A stored plan with what the editor shows beside it. */
 export type PlanDetail = {
-	plan: Plan,
-	requiredProviders: string[],
-	plainEnglishSteps: string[],
-	/**  Credential fields the plan's providers need that are not set yet. */
-	missingCredentials: CredentialRef[],
+	plan: PlanRow,
+	required_providers: string[],
+	plain_english_steps: string[],
+	/**  Credentials the plan's steps need that are not set yet. */
+	missing_credentials: CredentialField[],
+	/**  What is valid but worth a second look (a schedule that never fires). */
+	warnings: PlanIssue[],
 };
 
-export type PlanStatus = "draft" | "active" | "archived";
+/**
+ *  A plan as written in a file, sent over IPC and stored. `required_providers`
+ *  and `plain_english_steps` are derived: accepted on input (and dropped),
+ *  recomputed on export.
+ */
+export type PlanFile = {
+	/**  What the plan is called; unique among stored plans. */
+	name: string,
+	/**  The sentence the plan was drafted from, if it was drafted. */
+	original_prompt?: string | null,
+	description?: string | null,
+	/**  The steps, run in order. A step may use what earlier steps produced. */
+	steps: StepSpec[],
+	/**  What starts the plan besides a person: nothing (`manual`) or a schedule. */
+	trigger?: Trigger,
+	status?: PlanStatus,
+};
 
-/**  A row of the plan list. */
+/**  One problem in a plan, with where it is. */
+export type PlanIssue = {
+	/**  Where: `steps[2].params.url`, `trigger.cron_expression`, `` for the whole plan. */
+	path: string,
+	kind: IssueKind,
+	message: string,
+	severity?: Severity,
+};
+
+/**  A stored plan: its current version. */
+export type PlanRow = {
+	id: string,
+	/**  1 for a new plan; each save adds one. */
+	version: number,
+	plan: PlanFile,
+	created_at: string,
+	updated_at: string,
+};
+
+export type PlanStatus = 
+/**  Saved, not started by its trigger. */
+"draft" | 
+/**  Its trigger (schedule) starts it. */
+"active" | 
+/**  Put away: kept, never started by its trigger. */
+"archived";
+
+/**  A plan as the plan list shows it, with its last run. */
 export type PlanSummary = {
 	id: string,
 	name: string,
@@ -316,68 +480,67 @@ export type PlanSummary = {
 	status: PlanStatus,
 	trigger: Trigger,
 	version: number,
-	stepCount: number,
-	createdAt: string,
-	updatedAt: string,
-	lastRunStatus: RunStatus | null,
-	lastRunAt: string | null,
+	step_count: number,
+	created_at: string,
+	updated_at: string,
+	last_run_status: RunStatus | null,
+	last_run_at: string | null,
 };
 
 /**  One saved version of a plan. */
 export type PlanVersion = {
-	planId: string,
+	plan_id: string,
 	version: number,
-	plan: Value,
-	savedAt: string,
+	plan: PlanFile,
+	saved_at: string,
 };
 
 /**
- *  The result of a step that ran before the one being tested: its `output` (and
- *  optionally `message`, `metadata`), or a bare output value.
+ *  The result of a step before the one being tested, for its references: a
+ *  `{output, message, metadata, ...}` object, or a bare output.
  */
 export type PreviousStep = {
-	/**  The step's `id`, for references like `${steps.draft.output}`. */
 	id: string | null,
 	result: Value,
 };
 
-/**  A provider with its actions and their params' JSON Schemas (for the UI's forms). */
-export type Provider = {
+/**  A provider as the catalogue describes it (serialisable). */
+export type ProviderInfo = {
 	name: string,
 	aliases: string[],
 	description: string,
-	/**  The keychain fields it reads (`api_key`...). */
-	credentialFields: string[],
-	/**  Those of `credentialFields` it runs without when unset. */
-	optionalCredentials: string[],
-	actions: Action[],
+	credential_fields: string[],
+	/**  Credential fields it runs without when they are not set. */
+	optional_credentials?: string[],
+	actions: ActionInfo[],
 };
 
-/**  How one provider's steps went (final step rows only, not retry attempts). */
+/**  How one provider's steps went. */
 export type ProviderStats = {
 	provider: string,
+	/**  Final step rows (success, error, timeout). */
 	total: number,
 	successes: number,
-	/**  From 0.0 to 1.0. */
-	successRate: number | null,
-	avgLatencyMs: number | null,
-	maxLatencyMs: number,
+	/**  `successes / total`, from 0.0 to 1.0. */
+	success_rate: number | null,
+	avg_latency_ms: number | null,
+	max_latency_ms: number,
 };
 
-/**  A run as the run list shows it. */
-export type Run = {
-	id: string,
-	/**  None if the run was not of a stored plan, or the plan was deleted. */
-	planId: string | null,
-	planName: string,
-	/**  What started it: `manual`, `cli`, `cron`, `catch_up`... */
-	triggerKind: string,
-	scheduledFor: string | null,
-	status: RunStatus,
-	startedAt: string,
-	finishedAt: string | null,
-	error: string | null,
+/**  How often and how patiently a step is retried. */
+export type RetryPolicy = {
+	/**  Attempts in all, the first included (1 = no retry). */
+	max_attempts: number,
+	/**  The wait before the first retry in milliseconds; it doubles each time (with full jitter). */
+	backoff_ms?: number,
+	/**  The longest wait between attempts in milliseconds. */
+	max_backoff_ms?: number,
 };
+
+/**  `"retry": 5` or `"retry": {"max_attempts": 5, "backoff_ms": 200}`. */
+export type RetrySpec = 
+/**  Attempts in all, the first included. */
+number | RetryPolicy;
 
 /**  Runs by status. */
 export type RunCounts = {
@@ -389,18 +552,20 @@ export type RunCounts = {
 	interrupted: number,
 };
 
-/**  A run with its step logs, retry rows included, in order. */
+/**  A run with its step logs (retry rows included, in order) and the runs that replayed it. */
 export type RunDetail = {
-	run: Run,
+	run: RunRow,
 	steps: StepRecord[],
+	/**  Runs started as replays of this one, newest first. */
+	replays: RunRow[],
 };
 
 /**
- *  Which runs to list; every field set narrows the list. Times apply to the start:
+ *  Which runs to list; every field narrows the list. Times apply to `started_at`:
  *  `since` inclusive, `until` exclusive.
  */
 export type RunFilter = {
-	planId: string | null,
+	plan_id: string | null,
 	status: RunStatus | null,
 	since: string | null,
 	until: string | null,
@@ -408,55 +573,67 @@ export type RunFilter = {
 
 /**  A run ended (its row and every step log are stored by now). */
 export type RunFinished = {
-	runId: string,
-	planName: string,
+	run_id: string,
+	plan_name: string,
 	status: RunStatus,
 	error: string | null,
-	startedAt: string,
-	finishedAt: string,
+	started_at: string,
+	finished_at: string,
+};
+
+/**  How a run ended. */
+export type RunOutcome = {
+	run_id: string,
+	plan_name: string,
+	status: RunStatus,
+	started_at: string,
+	finished_at: string,
+	error?: string | null,
+	/**  The final record of each step (retry rows left out). */
+	steps: StepRecord[],
 };
 
 /**  A page of runs, and how many match the filter in all. */
 export type RunPage = {
-	runs: Run[],
+	runs: RunRow[],
 	total: number,
+};
+
+/**  A stored run. */
+export type RunRow = {
+	id: string,
+	/**  `None` if the run was not of a stored plan, or the plan was deleted. */
+	plan_id: string | null,
+	plan_name: string,
+	/**  The version of the stored plan it ran (none for a plan file, or runs from before versions were recorded). */
+	plan_version: number | null,
+	/**  What started it: `manual`, `cli`, `cron`, `catch_up`, `replay`... */
+	trigger_kind: string,
+	scheduled_for: string | null,
+	/**  The run this one replays. */
+	replay_of: string | null,
+	status: RunStatus,
+	started_at: string,
+	finished_at: string | null,
+	error: string | null,
 };
 
 /**  A run began. */
 export type RunStarted = {
-	runId: string,
-	planName: string,
-	stepCount: number,
-	startedAt: string,
+	run_id: string,
+	plan_name: string,
+	step_count: number,
+	started_at: string,
 };
 
 export type RunStatus = "running" | "success" | "failed" | "cancelled" | 
-/**  Left running by a crash or a forced quit. */
+/**  Left `running` by a crash; set when the store is reopened. */
 "interrupted";
-
-/**  A scheduled plan (the seeds' "scheduled jobs"). */
-export type Schedule = {
-	planId: string,
-	planName: string,
-	cronExpression: string,
-	timezone: string,
-	/**  The expression in words. */
-	description: string,
-	/**  None while the plan is paused or not active. */
-	nextRunAt: string | null,
-	lastRunStatus: RunStatus | null,
-	lastRunAt: string | null,
-	paused: boolean,
-	/**  Whether the plan is `active` (only active plans are scheduled). */
-	active: boolean,
-	/**  Fires that did not run (missed while closed or asleep, or skipped for overlap). */
-	missedTotal: number,
-};
 
 /**  A plan's schedule or the global pause changed: reload the schedules. */
 export type ScheduleChanged = {
 	/**  None when every schedule changed (pause or resume all). */
-	planId: string | null,
+	plan_id: string | null,
 };
 
 /**  A cron expression in words and its next fire times. */
@@ -464,43 +641,65 @@ export type SchedulePreview = {
 	description: string,
 	timezone: string,
 	next: string[],
+	/**  Valid but worth saying (`0 0 30 2 *` never fires). */
+	warnings: PlanIssue[],
 };
 
+/**  A scheduled plan as the UI lists it (the seeds' "scheduled jobs"). */
+export type ScheduledJob = {
+	plan_id: string,
+	plan_name: string,
+	cron_expression: string,
+	timezone: string,
+	description: string,
+	next_run_at: string | null,
+	last_run_status: RunStatus | null,
+	last_run_at: string | null,
+	paused: boolean,
+	active: boolean,
+	missed_total: number,
+};
+
+/**  Whether the scheduler runs, and how many plans it schedules. */
 export type SchedulerState = {
 	/**  "Pause all schedules" is on. */
 	paused: boolean,
 	/**  Plans with a cron trigger (active or not). */
-	scheduledPlans: number,
+	scheduled_plans: number,
 	/**  Of those, active and not paused. */
-	runningSchedules: number,
+	running_schedules: number,
 };
 
 export type Settings = {
 	/**  Raise desktop notifications (failures, recoveries, catch-ups). */
-	notifications: boolean,
+	notifications?: boolean,
 	/**  Plans (by id) that also notify on success. */
-	notifySuccessPlans: string[],
-	/**  Start Flowpilot hidden in the tray at login. */
-	startAtLogin: boolean,
-	/**  Runs older than this are pruned; failures after `retentionFailedDays`. */
-	retentionDays: number,
-	retentionFailedDays: number,
-	retentionMaxRuns: number,
-	/**  Scheduled runs at the same time, all plans together (applies after a restart). */
-	concurrency: number,
+	notify_success_plans?: string[],
+	/**  Start Flowpilot, hidden in the tray, when the user logs in. */
+	start_at_login?: boolean,
+	/**  Runs older than this many days are pruned (failures: `retention_failed_days`). */
+	retention_days?: number,
+	retention_failed_days?: number,
+	retention_max_runs?: number,
+	/**  Scheduled runs that may run at the same time, all plans together. */
+	concurrency?: number,
 	/**  Pause a plan's schedule after this many failed runs in a row (0: never). */
-	autoPauseAfter: number,
+	auto_pause_after?: number,
 	/**  Missed fires older than this are counted, not run. */
-	catchUpWindowHours: number,
+	catch_up_window_hours?: number,
 };
 
+/**  Whether an issue stops the plan from being saved and run. */
+export type Severity = "error" | "warning";
+
+/**  A slow step, for the "slowest steps" table. */
 export type SlowStep = {
-	runId: string,
-	planName: string,
-	stepNumber: number,
+	run_id: string,
+	plan_name: string,
+	step_number: number,
 	provider: string,
 	action: string,
-	latencyMs: number,
+	latency_ms: number,
 };
 
 /**  The monitoring figures of a time window. */
@@ -509,10 +708,10 @@ export type Stats = {
 	/**  Runs started in the window, by status. */
 	runs: RunCounts,
 	providers: ProviderStats[],
-	slowestSteps: SlowStep[],
+	slowest_steps: SlowStep[],
 };
 
-/**  Step `from` uses the result of step `to` (indexes from 0). */
+/**  Step `from` refers to the result of step `to` (indexes into `steps`). */
 export type StepLink = {
 	from: number,
 	to: number,
@@ -521,16 +720,16 @@ export type StepLink = {
 export type StepPhase = 
 /**  An attempt began. */
 "started" | 
-/**  An attempt failed; the step runs again after `retryInMs`. */
+/**  An attempt failed; the step runs again after `retry_in_ms`. */
 "retrying" | 
 /**  The step's final record. */
 "finished";
 
 /**  A step of a run moved on. */
 export type StepProgress = {
-	runId: string,
+	run_id: string,
 	phase: StepPhase,
-	stepNumber: number,
+	step_number: number,
 	provider: string,
 	action: string,
 	attempt: number,
@@ -538,34 +737,83 @@ export type StepProgress = {
 	status: StepStatus | null,
 	/**  The log row, for `retrying` and `finished`. */
 	record: StepRecord | null,
-	retryInMs: number | null,
+	retry_in_ms: number | null,
 };
 
-/**  One step log row, already redacted (credential values are `***`) and capped. */
+/**  One step log row (the seeds' fields), already redacted and capped. */
 export type StepRecord = {
-	runId: string,
-	/**  0 for the first step. */
-	stepNumber: number,
-	stepId: string | null,
+	run_id: string,
+	/**  The step's position, from 0 (people are told positions from 1). */
+	step_number: number,
+	step_id?: string | null,
 	provider: string,
 	action: string,
 	status: StepStatus,
 	attempt: number,
 	message: string,
-	latencyMs: number,
-	outputPreview: string,
+	latency_ms: number,
+	output_preview: string,
+	/**  The output, capped at [`MAX_OUTPUT_BYTES`]; null for failed or skipped steps. */
 	output: Value,
-	metadata: Value,
-	/**  A short code (`HTTP_404`, `TIMEOUT`...) for a failed step. */
-	error: string | null,
+	metadata?: { [key in string]: Value },
+	error?: string | null,
+	/**  A `for_each` step's items, in item order. */
+	items?: ItemRecord[] | null,
 	timestamp: string,
 };
 
-export type StepStatus = "success" | "error" | 
-/**  An attempt failed and the step will be tried again. */
-"retrying" | "timeout" | "skipped";
+/**  One step: an action of a provider with its params. */
+export type StepSpec = {
+	/**
+	 *  A name to refer to the step by (`${steps.<id>.output}`): letters, digits,
+	 *  `_` and `-`, not only digits.
+	 */
+	id?: string | null,
+	/**  A provider from the catalogue (`http`, `logic`, `openai`...). */
+	provider: string,
+	/**  One of the provider's actions. */
+	action: string,
+	/**
+	 *  The action's params. Any string may hold references to earlier results
+	 *  (`${steps.0.output}`, `${steps.fetch.output.items[0].title}`), to the plan,
+	 *  the run and the trigger (`${plan.name}`, `${run.id}`, `${trigger.type}`),
+	 *  and in a `for_each` step to the item (`${item}`, `${item.title}`, `${item_index}`).
+	 */
+	params?: { [key in string]: Value },
+	/**
+	 *  Attempts in all (`3`), or a policy; failures that may pass (connection
+	 *  errors, timeouts, 429, 5xx) are retried with backoff.
+	 */
+	retry?: RetrySpec | null,
+	/**  Seconds one attempt may take (default 60; 300 for language models). */
+	timeout_s?: number | null,
+	/**  Go on with the next step when this one fails. */
+	continue_on_error?: boolean,
+	/**
+	 *  Run the step only if this holds; otherwise it is logged as skipped and its
+	 *  output is null. In a `for_each` step it is checked for each item.
+	 */
+	when?: Condition | null,
+	/**
+	 *  Run the step once per item of this list (a reference such as
+	 *  `${steps.fetch.output.items}`); its output is the list of the items' outputs.
+	 */
+	for_each?: string | null,
+	for_each_options?: ForEachOptions | null,
+};
 
-export type Trigger = { type: "manual" } | {
+/**
+ *  A step log row's status, as in the seeds (`success`, `error`, `retrying`,
+ *  `timeout`) plus `skipped` (its condition was false, or an earlier step ended the run).
+ */
+export type StepStatus = "success" | "error" | "retrying" | "timeout" | "skipped";
+
+/**  What starts a plan besides a person. */
+export type Trigger = 
+/**  Only by hand (the app's Run, `flowpilot-cli run`). */
+{ type: "manual" } | 
+/**  On a cron schedule. */
+{
 	type: "cron",
 } & CronTrigger;
 

@@ -42,7 +42,7 @@ const DRAFT_RETRY: RetryPolicy = RetryPolicy {
 };
 
 /// What to draft, and whom to ask.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct DraftRequest {
     /// What the plan should do, in the person's words; kept as `original_prompt`.
     pub prompt: String,
@@ -57,14 +57,14 @@ pub struct DraftRequest {
 }
 
 /// Step `from` refers to the result of step `to` (indexes into `steps`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct StepLink {
     pub from: usize,
     pub to: usize,
 }
 
 /// A drafted plan with what the person needs to judge it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct Draft {
     /// The plan as the model wrote it, with `original_prompt` set to the request's
     /// prompt; `null` when the model never answered with JSON (see `reply`).

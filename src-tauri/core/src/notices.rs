@@ -12,7 +12,7 @@ use std::collections::HashMap;
 /// How long after a failure notice further failures of the same plan stay quiet.
 pub const FAILURE_QUIET_PERIOD: chrono::Duration = chrono::Duration::hours(1);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeKind {
     Failure,
@@ -23,7 +23,7 @@ pub enum NoticeKind {
 }
 
 /// A notification to show. Built from redacted run records only.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct Notice {
     pub kind: NoticeKind,
     pub title: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub const SETTINGS_KEY: &str = "app";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(default)]
 pub struct Settings {
     /// Raise desktop notifications (failures, recoveries, catch-ups).

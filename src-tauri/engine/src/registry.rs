@@ -307,7 +307,7 @@ impl Registry {
 }
 
 /// A provider as the catalogue describes it (serialisable).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, specta::Type)]
 pub struct ProviderInfo {
     pub name: String,
     pub aliases: Vec<String>,
@@ -319,7 +319,7 @@ pub struct ProviderInfo {
     pub actions: Vec<ActionInfo>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, specta::Type)]
 pub struct ActionInfo {
     pub name: String,
     pub description: String,

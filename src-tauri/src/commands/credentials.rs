@@ -2,23 +2,17 @@
 //! returns one. Listing says which fields are set.
 
 use super::blocking;
-use crate::dto::Credential;
 use crate::error::IpcError;
 use crate::state::Backend;
+use flowpilot_core::api::CredentialInfo;
 use flowpilot_engine::Sensitive;
 use tauri::State;
 
 /// Which credential fields are set, per provider (never their values).
 #[tauri::command]
 #[specta::specta]
-pub async fn list_credentials(backend: State<'_, Backend>) -> Result<Vec<Credential>, IpcError> {
-    Ok(backend
-        .get()?
-        .flow
-        .list_credentials()?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+pub async fn list_credentials(backend: State<'_, Backend>) -> Result<Vec<CredentialInfo>, IpcError> {
+    Ok(backend.get()?.flow.list_credentials()?)
 }
 
 /// Store a credential in the keychain (`keychain_unavailable` without one).

@@ -1,39 +1,41 @@
-use crate::dto::{Issue, Plan, PlanDetail, PlanSummary, PlanVersion};
 use crate::error::IpcError;
 use crate::state::Backend;
-use serde_json::Value;
+use flowpilot_core::api::{PlanCheck, PlanDetail};
+use flowpilot_core::store::{PlanRow, PlanSummary, PlanVersion};
+use flowpilot_engine::PlanIssue;
+use flowpilot_engine::plan::PlanFile;
 use tauri::State;
 
 #[tauri::command]
 #[specta::specta]
 pub async fn list_plans(backend: State<'_, Backend>) -> Result<Vec<PlanSummary>, IpcError> {
-    Ok(backend.get()?.flow.list_plans()?.into_iter().map(Into::into).collect())
+    Ok(backend.get()?.flow.list_plans()?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn get_plan(backend: State<'_, Backend>, id: String) -> Result<PlanDetail, IpcError> {
-    Ok(backend.get()?.flow.get_plan(&id)?.into())
+    Ok(backend.get()?.flow.get_plan(&id)?)
 }
 
 /// Validate and store a new plan (the plan file format); `invalid_plan` lists every problem.
 #[tauri::command]
 #[specta::specta]
-pub async fn create_plan(backend: State<'_, Backend>, plan: Value) -> Result<Plan, IpcError> {
+pub async fn create_plan(backend: State<'_, Backend>, plan: PlanFile) -> Result<PlanRow, IpcError> {
     let state = backend.get()?;
     let row = state.flow.create_plan(plan)?;
     state.plan_changed(&row.id);
-    Ok(row.into())
+    Ok(row)
 }
 
 /// Validate and save a plan as its next version.
 #[tauri::command]
 #[specta::specta]
-pub async fn update_plan(backend: State<'_, Backend>, id: String, plan: Value) -> Result<Plan, IpcError> {
+pub async fn update_plan(backend: State<'_, Backend>, id: String, plan: PlanFile) -> Result<PlanRow, IpcError> {
     let state = backend.get()?;
     let row = state.flow.save_plan(&id, plan)?;
     state.plan_changed(&id);
-    Ok(row.into())
+    Ok(row)
 }
 
 /// Delete a plan and its history; its runs stay in the log.
@@ -49,52 +51,49 @@ pub async fn delete_plan(backend: State<'_, Backend>, id: String) -> Result<(), 
 /// Copy a plan as a draft named "Name (copy)".
 #[tauri::command]
 #[specta::specta]
-pub async fn duplicate_plan(backend: State<'_, Backend>, id: String) -> Result<Plan, IpcError> {
-    Ok(backend.get()?.flow.duplicate_plan(&id)?.into())
+pub async fn duplicate_plan(backend: State<'_, Backend>, id: String) -> Result<PlanRow, IpcError> {
+    Ok(backend.get()?.flow.duplicate_plan(&id)?)
 }
 
 /// Every saved version of a plan, the current one included.
 #[tauri::command]
 #[specta::specta]
 pub async fn plan_versions(backend: State<'_, Backend>, id: String) -> Result<Vec<PlanVersion>, IpcError> {
-    Ok(backend
-        .get()?
-        .flow
-        .plan_versions(&id)?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+    Ok(backend.get()?.flow.plan_versions(&id)?)
 }
 
 /// Save an earlier version again as the newest one.
 #[tauri::command]
 #[specta::specta]
-pub async fn restore_plan_version(backend: State<'_, Backend>, id: String, version: u32) -> Result<Plan, IpcError> {
+pub async fn restore_plan_version(backend: State<'_, Backend>, id: String, version: u32) -> Result<PlanRow, IpcError> {
     let state = backend.get()?;
     let row = state.flow.restore_plan_version(&id, version)?;
     state.plan_changed(&id);
-    Ok(row.into())
+    Ok(row)
 }
 
-/// Every problem of a draft plan, located (empty: valid). Nothing is stored.
+/// Every problem of a plan document, located, and the warnings of a valid one
+/// (empty: valid, nothing to say). Nothing is stored.
 #[tauri::command]
 #[specta::specta]
-pub async fn validate_plan(backend: State<'_, Backend>, plan: Value) -> Result<Vec<Issue>, IpcError> {
-    Ok(backend
-        .get()?
-        .flow
-        .validate_plan(plan)
-        .into_iter()
-        .map(Into::into)
-        .collect())
+pub async fn validate_plan(backend: State<'_, Backend>, plan: PlanFile) -> Result<Vec<PlanIssue>, IpcError> {
+    Ok(backend.get()?.flow.validate_plan(plan))
+}
+
+/// Read plan JSON text (the editor's raw JSON): the document as far as its
+/// structure is sound, and every problem, located. Nothing is stored.
+#[tauri::command]
+#[specta::specta]
+pub async fn check_plan_text(backend: State<'_, Backend>, text: String) -> Result<PlanCheck, IpcError> {
+    Ok(backend.get()?.flow.check_plan_text(&text))
 }
 
 /// Pick a plan file in a native dialog and import it (a plan of the same name gets
 /// a new version). None if the dialog was cancelled.
 #[tauri::command]
 #[specta::specta]
-pub async fn import_plan(backend: State<'_, Backend>) -> Result<Option<Plan>, IpcError> {
-    Ok(backend.get()?.import_plan().await?.map(Into::into))
+pub async fn import_plan(backend: State<'_, Backend>) -> Result<Option<PlanRow>, IpcError> {
+    backend.get()?.import_plan().await
 }
 
 /// Pick where to save a plan in a native dialog and write it there (never with a

@@ -1,6 +1,9 @@
-use crate::dto::{CronTrigger, Plan, Schedule, SchedulePreview};
 use crate::error::IpcError;
 use crate::state::Backend;
+use flowpilot_core::api::SchedulePreview;
+use flowpilot_core::scheduler::ScheduledJob;
+use flowpilot_core::store::PlanRow;
+use flowpilot_engine::plan::CronTrigger;
 use tauri::State;
 
 /// How many fire times a preview shows.
@@ -9,21 +12,20 @@ const PREVIEW_COUNT: usize = 5;
 /// Every plan with a cron trigger: next run, last result, paused or not.
 #[tauri::command]
 #[specta::specta]
-pub async fn list_schedules(backend: State<'_, Backend>) -> Result<Vec<Schedule>, IpcError> {
-    Ok(backend.get()?.scheduler.jobs()?.into_iter().map(Into::into).collect())
+pub async fn list_schedules(backend: State<'_, Backend>) -> Result<Vec<ScheduledJob>, IpcError> {
+    Ok(backend.get()?.scheduler.jobs()?)
 }
 
 /// A plan's schedule; None if it has no cron trigger.
 #[tauri::command]
 #[specta::specta]
-pub async fn get_schedule(backend: State<'_, Backend>, plan_id: String) -> Result<Option<Schedule>, IpcError> {
+pub async fn get_schedule(backend: State<'_, Backend>, plan_id: String) -> Result<Option<ScheduledJob>, IpcError> {
     Ok(backend
         .get()?
         .scheduler
         .jobs()?
         .into_iter()
-        .find(|j| j.plan_id == plan_id)
-        .map(Into::into))
+        .find(|j| j.plan_id == plan_id))
 }
 
 /// Set a plan's cron trigger, or make it manual with None (a new plan version).
@@ -34,11 +36,15 @@ pub async fn set_schedule(
     backend: State<'_, Backend>,
     plan_id: String,
     trigger: Option<CronTrigger>,
-) -> Result<Plan, IpcError> {
+) -> Result<PlanRow, IpcError> {
     let state = backend.get()?;
-    let row = state.flow.set_schedule(&plan_id, trigger.map(Into::into))?;
+    let trigger = trigger.map(|t| CronTrigger {
+        timezone: t.timezone.filter(|z| !z.trim().is_empty()),
+        ..t
+    });
+    let row = state.flow.set_schedule(&plan_id, trigger)?;
     state.plan_changed(&plan_id);
-    Ok(row.into())
+    Ok(row)
 }
 
 /// Pause one plan's schedule.
@@ -82,6 +88,5 @@ pub async fn preview_schedule(
     Ok(backend
         .get()?
         .flow
-        .preview_schedule(&cron_expression, timezone.as_deref(), PREVIEW_COUNT)?
-        .into())
+        .preview_schedule(&cron_expression, timezone.as_deref(), PREVIEW_COUNT)?)
 }

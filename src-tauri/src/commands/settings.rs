@@ -1,12 +1,12 @@
-use crate::dto::Settings;
 use crate::error::IpcError;
 use crate::state::Backend;
+use flowpilot_core::settings::Settings;
 use tauri::State;
 
 #[tauri::command]
 #[specta::specta]
 pub async fn get_settings(backend: State<'_, Backend>) -> Result<Settings, IpcError> {
-    Ok(backend.get()?.flow.settings()?.into())
+    Ok(backend.get()?.flow.settings()?)
 }
 
 /// Check and store the settings; turning "start at login" on or off registers or

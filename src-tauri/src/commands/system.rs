@@ -1,7 +1,8 @@
 use super::blocking;
-use crate::dto::{Health, Provider};
+use crate::dto::Health;
 use crate::error::IpcError;
 use crate::state::Backend;
+use flowpilot_engine::registry::ProviderInfo;
 use tauri::State;
 
 /// Versions, the data folder, and whether the keychain and the scheduler work.
@@ -14,8 +15,8 @@ pub async fn health(backend: State<'_, Backend>) -> Result<Health, IpcError> {
 /// Every provider with its actions and their params' JSON Schemas.
 #[tauri::command]
 #[specta::specta]
-pub async fn providers(backend: State<'_, Backend>) -> Result<Vec<Provider>, IpcError> {
-    Ok(backend.get()?.flow.providers().into_iter().map(Into::into).collect())
+pub async fn providers(backend: State<'_, Backend>) -> Result<Vec<ProviderInfo>, IpcError> {
+    Ok(backend.get()?.flow.providers())
 }
 
 /// The run a clicked notification asked to show, if the window opened too late

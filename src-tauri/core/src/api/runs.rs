@@ -365,17 +365,6 @@ impl Flowpilot {
             ..RunSpec::new(target, "replay")
         })
     }
-
-    /// [`Flowpilot::prepare_replay`], run in the background; the new run's id.
-    pub fn start_replay(
-        self: &Arc<Self>,
-        run_id: &str,
-        from_step: Option<usize>,
-        observer: Arc<dyn RunObserver>,
-    ) -> Result<String> {
-        let prepared = self.prepare_replay(run_id, from_step, false)?;
-        Ok(self.spawn(prepared, observer))
-    }
 }
 
 /// The final record of each step of a run (retry rows left out).

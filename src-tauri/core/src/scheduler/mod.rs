@@ -230,6 +230,17 @@ impl Scheduler {
         self.app.start_run(plan_id, observer)
     }
 
+    /// Replay a run from a step (see [`Flowpilot::prepare_replay`]) in the
+    /// background, with the same notices as a manual run; the new run's id.
+    pub fn start_replay(self: &Arc<Self>, run_id: &str, from_step: Option<usize>) -> Result<String, ApiError> {
+        let prepared = self.app.prepare_replay(run_id, from_step, false)?;
+        let observer = Arc::new(ManualRun {
+            scheduler: self.clone(),
+            plan_id: prepared.spec.target.plan_id.clone().unwrap_or_default(),
+        });
+        Ok(self.app.spawn(prepared, observer))
+    }
+
     /// Loop until cancelled: a pass, then sleep until the next fire, at most [`MAX_SLEEP`].
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
         loop {
