@@ -4,9 +4,11 @@
 //! The trigger and integration tests build on these, so a peer that drifted
 //! from its service would make them prove the wrong thing.
 
-mod apis;
+mod chat;
 mod feeds;
+mod github;
 mod mail;
+mod notion;
 mod oauth2;
 mod telegram;
 

@@ -20,7 +20,10 @@
 //! entities parsing"); `MarkdownV2` and `HTML` texts are checked for the
 //! mistakes Telegram refuses (unescaped reserved characters, unbalanced tags).
 
-use crate::peer::{Faults, Peer, Refusal, json_or_form};
+mod send;
+mod updates;
+
+use crate::peer::{Faults, Peer, json_or_form};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -30,7 +33,6 @@ use axum::routing::any;
 use serde_json::{Map, Value, json};
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -359,10 +361,10 @@ async fn call(
     // Method names are case-insensitive in the Bot API.
     match method.to_ascii_lowercase().as_str() {
         "getme" => reply(bot_user()),
-        "sendmessage" => send_message(&state, params),
-        "senddocument" => send_document(&state, params),
-        "getupdates" => get_updates(&state, params).await,
-        "setwebhook" => set_webhook(&state, &params),
+        "sendmessage" => send::send_message(&state, params),
+        "senddocument" => send::send_document(&state, params),
+        "getupdates" => updates::get_updates(&state, params).await,
+        "setwebhook" => updates::set_webhook(&state, &params),
         "deletewebhook" => {
             let mut data = state.data();
             if as_bool(params.get("drop_pending_updates")) {
@@ -383,263 +385,5 @@ async fn call(
             )
         }
         _ => not_found(),
-    }
-}
-
-/// The chat a message goes to, or the error Telegram gives for it.
-fn target_chat(data: &Data, params: &Map<String, Value>) -> Result<Value, Refusal> {
-    let chat_id = params.get("chat_id").cloned().unwrap_or(Value::Null);
-    let key = match &chat_id {
-        Value::String(s) if !s.is_empty() => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err(bad_request("chat_id is empty").into()),
-    };
-    if data.unknown_chats.contains(&key) || (!key.starts_with('@') && key.parse::<i64>().is_err()) {
-        return Err(bad_request("chat not found").into());
-    }
-    Ok(chat_id)
-}
-
-/// The text's length as Telegram counts it, or the entity error it gives.
-fn parsed_length(text: &str, parse_mode: Option<&str>) -> Result<usize, Refusal> {
-    let cant_parse = |what: String| Refusal::from(bad_request(&format!("can't parse entities: {what}")));
-    match parse_mode {
-        None | Some("") | Some("Markdown") => Ok(text.chars().count()),
-        Some("MarkdownV2") => {
-            let mut escaped = false;
-            for (offset, c) in text.char_indices() {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' {
-                    escaped = true;
-                } else if ".!-+=#{}".contains(c) {
-                    return Err(cant_parse(format!(
-                        "Character '{c}' is reserved and must be escaped with the preceding '\\' (byte offset {offset})"
-                    )));
-                }
-            }
-            Ok(text.chars().count())
-        }
-        Some("HTML") => {
-            const TAGS: [&str; 16] = [
-                "b",
-                "strong",
-                "i",
-                "em",
-                "u",
-                "ins",
-                "s",
-                "strike",
-                "del",
-                "a",
-                "code",
-                "pre",
-                "span",
-                "tg-spoiler",
-                "blockquote",
-                "tg-emoji",
-            ];
-            let mut open: Vec<String> = Vec::new();
-            let mut visible = 0;
-            let mut rest = text;
-            while let Some(start) = rest.find('<') {
-                visible += rest[..start].chars().count();
-                let Some(end) = rest[start..].find('>') else {
-                    return Err(cant_parse("Unclosed start tag".into()));
-                };
-                let tag = &rest[start + 1..start + end];
-                let name: String = tag
-                    .trim_start_matches('/')
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                    .collect();
-                if !TAGS.contains(&name.as_str()) {
-                    return Err(cant_parse(format!("Unsupported start tag \"{name}\"")));
-                }
-                if tag.starts_with('/') {
-                    if open.pop().as_deref() != Some(name.as_str()) {
-                        return Err(cant_parse(format!("Unexpected end tag \"{name}\"")));
-                    }
-                } else {
-                    open.push(name);
-                }
-                rest = &rest[start + end + 1..];
-            }
-            if let Some(tag) = open.last() {
-                return Err(cant_parse(format!(
-                    "Can't find end tag corresponding to start tag \"{tag}\""
-                )));
-            }
-            Ok(visible + rest.chars().count())
-        }
-        Some(_) => Err(bad_request("unsupported parse_mode").into()),
-    }
-}
-
-fn record_sent(data: &mut Data, method: &str, params: Map<String, Value>, chat_id: &Value, content: Value) -> Response {
-    let mut message = json!({
-        "message_id": data.next_message_id,
-        "from": bot_user(),
-        "chat": chat_object(chat_id),
-        "date": chrono::Utc::now().timestamp(),
-    });
-    data.next_message_id += 1;
-    if let (Some(message), Value::Object(content)) = (message.as_object_mut(), content) {
-        message.extend(content);
-    }
-    data.sent.push(Sent {
-        method: method.into(),
-        params: Value::Object(params),
-        message: message.clone(),
-    });
-    reply(message)
-}
-
-fn send_message(state: &TelegramState, params: Map<String, Value>) -> Response {
-    let mut data = state.data();
-    let chat_id = match target_chat(&data, &params) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let text = params
-        .get("text")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    if text.trim().is_empty() {
-        return bad_request("message text is empty");
-    }
-    let length = match parsed_length(&text, params.get("parse_mode").and_then(Value::as_str)) {
-        Ok(n) => n,
-        Err(e) => return e.into_response(),
-    };
-    if length > MAX_MESSAGE_CHARS {
-        return bad_request("message is too long");
-    }
-    record_sent(&mut data, "sendMessage", params, &chat_id, json!({"text": text}))
-}
-
-fn send_document(state: &TelegramState, params: Map<String, Value>) -> Response {
-    let mut data = state.data();
-    let chat_id = match target_chat(&data, &params) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let Some(document) = params.get("document").and_then(Value::as_str).map(str::to_string) else {
-        return bad_request("there is no document in the request");
-    };
-    let is_url = document.starts_with("http://") || document.starts_with("https://");
-    let is_file_id = !document.is_empty() && document.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
-    if !is_url && !is_file_id {
-        return bad_request("wrong HTTP URL specified");
-    }
-    let file_name = document.rsplit('/').next().unwrap_or("document").to_string();
-    let mut content = json!({
-        "document": {"file_name": file_name, "mime_type": "application/octet-stream", "file_id": format!("BQACAgIAAxk{}", data.next_message_id), "file_unique_id": format!("AgAD{}", data.next_message_id), "file_size": 1024},
-    });
-    if let Some(caption) = params.get("caption").and_then(Value::as_str) {
-        content["caption"] = json!(caption);
-    }
-    record_sent(&mut data, "sendDocument", params, &chat_id, content)
-}
-
-fn set_webhook(state: &TelegramState, params: &Map<String, Value>) -> Response {
-    let url = params
-        .get("url")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    if !url.is_empty() && !url.starts_with("https://") {
-        return bad_request("bad webhook: An HTTPS URL must be provided for webhook");
-    }
-    let description = if url.is_empty() {
-        "Webhook was deleted"
-    } else {
-        "Webhook was set"
-    };
-    state.data().webhook_url = url;
-    state.bump();
-    axum::Json(json!({"ok": true, "result": true, "description": description})).into_response()
-}
-
-/// The kind of an update: its one key besides `update_id`.
-fn update_kind(update: &Value) -> Option<&str> {
-    update
-        .as_object()?
-        .keys()
-        .map(String::as_str)
-        .find(|k| *k != "update_id")
-}
-
-/// Updates not delivered unless asked for by name in `allowed_updates`.
-const OPT_IN_KINDS: [&str; 3] = ["chat_member", "message_reaction", "message_reaction_count"];
-
-async fn get_updates(state: &TelegramState, params: Map<String, Value>) -> Response {
-    let offset = params.get("offset").and_then(as_i64).unwrap_or(0);
-    let limit = params.get("limit").and_then(as_i64).unwrap_or(100).clamp(1, 100) as usize;
-    let timeout = params.get("timeout").and_then(as_i64).unwrap_or(0).max(0) as u64;
-    let allowed = match params.get("allowed_updates") {
-        Some(Value::Array(kinds)) => Some(kinds.iter().filter_map(Value::as_str).map(str::to_string).collect()),
-        Some(Value::String(s)) => match serde_json::from_str::<Vec<String>>(s) {
-            Ok(kinds) => Some(kinds),
-            Err(_) => return bad_request("can't parse allowed updates JSON object"),
-        },
-        _ => None,
-    };
-    let me = {
-        let mut data = state.data();
-        if !data.webhook_url.is_empty() {
-            return failure(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
-            );
-        }
-        if offset < 0 {
-            let keep = offset.unsigned_abs() as usize;
-            let drop = data.updates.len().saturating_sub(keep);
-            data.updates.drain(..drop);
-        } else {
-            data.updates
-                .retain(|u| u["update_id"].as_i64().is_some_and(|id| id >= offset));
-        }
-        if allowed.is_some() {
-            data.allowed_updates = allowed;
-        }
-        data.poller += 1;
-        data.poller
-    };
-    // Subscribe before the first look, so a push in between wakes us.
-    let mut changed = state.changed.subscribe();
-    state.bump();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-    loop {
-        {
-            let data = state.data();
-            if data.poller != me {
-                return failure(
-                    409,
-                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
-                );
-            }
-            let wanted = |kind: &str| match &data.allowed_updates {
-                Some(kinds) if !kinds.is_empty() => kinds.iter().any(|k| k == kind),
-                _ => !OPT_IN_KINDS.contains(&kind),
-            };
-            let ready: Vec<Value> = data
-                .updates
-                .iter()
-                .filter(|u| update_kind(u).is_some_and(wanted))
-                .take(limit)
-                .cloned()
-                .collect();
-            if !ready.is_empty() || timeout == 0 {
-                return reply(Value::Array(ready));
-            }
-        }
-        tokio::select! {
-            woke = changed.changed() => if woke.is_err() { return reply(json!([])) },
-            _ = tokio::time::sleep_until(deadline) => return reply(json!([])),
-            _ = state.shutdown.cancelled() => return reply(json!([])),
-        }
     }
 }
