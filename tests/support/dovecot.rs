@@ -16,8 +16,8 @@
 //! restart the server on the same port, and read a message's flags.
 
 use crate::servers::{
-    Certificate, ServerError, effective_uid, failed, find_program, free_port, or_skip, signal_group, system_user,
-    user_name,
+    Certificate, ServerError, effective_uid, failed, find_program, free_port, group_name, or_skip, signal_group,
+    system_user, user_name,
 };
 use nix::sys::signal::Signal;
 use std::io::{BufRead, BufReader};
@@ -60,8 +60,10 @@ pub struct Dovecot {
     port: u16,
     tls_port: Option<u16>,
     certificate: Option<Certificate>,
-    /// Who owns the mail files: `dovecot` when running as root, else nobody in particular.
-    mail_owner: Option<(u32, u32)>,
+    /// The (uid, gid) mail is stored as: `dovecot` when running as root, else this process's user.
+    mail_owner: (u32, u32),
+    /// Whether delivered files must be handed to `mail_owner` (when running as root).
+    chown: bool,
     child: Option<Child>,
     log: Arc<Mutex<String>>,
     deliveries: AtomicU64,
@@ -98,11 +100,12 @@ impl Dovecot {
         let (login_user, internal_user, mail_owner) = if root {
             let owner = system_user("dovecot").ok_or_else(|| unavailable("no `dovecot` system user"))?;
             system_user("dovenull").ok_or_else(|| unavailable("no `dovenull` system user"))?;
-            ("dovenull".to_string(), "dovecot".to_string(), Some(owner))
+            ("dovenull".to_string(), "dovecot".to_string(), owner)
         } else {
             let uid = effective_uid().unwrap_or_default();
             let name = user_name(uid).ok_or_else(|| unavailable("this user is not in /etc/passwd"))?;
-            (name.clone(), name, None)
+            let owner = system_user(&name).ok_or_else(|| unavailable("this user is not in /etc/passwd"))?;
+            (name.clone(), name, owner)
         };
         let certificate = if options.tls {
             Some(Certificate::generate(dir.path(), SERVER)?)
@@ -118,8 +121,8 @@ impl Dovecot {
                 std::fs::create_dir_all(dir.path().join("mail").join(user).join("Maildir").join(sub)).map_err(io)?;
             }
         }
-        if let Some(owner) = mail_owner {
-            chown_tree(&dir.path().join("mail"), owner).map_err(io)?;
+        if root {
+            chown_tree(&dir.path().join("mail"), mail_owner).map_err(io)?;
         }
 
         let mut server = Dovecot {
@@ -131,6 +134,7 @@ impl Dovecot {
             tls_port: None,
             certificate,
             mail_owner,
+            chown: root,
             child: None,
             log: Arc::new(Mutex::new(String::new())),
             deliveries: AtomicU64::new(0),
@@ -157,9 +161,11 @@ impl Dovecot {
 
     fn config_text(&self, login_user: &str, internal_user: &str) -> String {
         let dir = self.dir.path().display();
-        let (uid, gid) = match self.mail_owner {
-            Some((u, g)) => (u.to_string(), g.to_string()),
-            None => (internal_user.to_string(), internal_user.to_string()),
+        let (uid, gid) = self.mail_owner;
+        // Not root: the services' sockets belong to this user's group, not `dovecot`.
+        let internal_group = match (self.chown, group_name(gid)) {
+            (false, Some(group)) => format!("default_internal_group = {group}\n"),
+            _ => String::new(),
         };
         let ssl = match &self.certificate {
             Some(c) => format!(
@@ -188,7 +194,7 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login_user}
 default_internal_user = {internal_user}
-first_valid_uid = 1
+{internal_group}first_valid_uid = 1
 mail_uid = {uid}
 mail_gid = {gid}
 mail_location = maildir:~/Maildir
@@ -334,7 +340,8 @@ service anvil {{
         let delivered = (|| {
             std::fs::write(&tmp, raw)?;
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-            if let Some((uid, gid)) = self.mail_owner {
+            if self.chown {
+                let (uid, gid) = self.mail_owner;
                 std::os::unix::fs::chown(&tmp, Some(uid), Some(gid))?;
             }
             std::fs::rename(&tmp, maildir.join("new").join(&name))

@@ -178,6 +178,15 @@ pub(crate) fn user_name(uid: u32) -> Option<String> {
     })
 }
 
+/// The name of the group with id `gid`, from /etc/group.
+pub(crate) fn group_name(gid: u32) -> Option<String> {
+    let groups = std::fs::read_to_string("/etc/group").ok()?;
+    groups.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.get(2) == Some(&gid.to_string().as_str())).then(|| fields[0].to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
