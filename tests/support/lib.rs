@@ -2,6 +2,17 @@
 //! record what they receive, imitations of the services Flowpilot talks to
 //! (answering with their documented shapes, errors and rate limits), harnesses
 //! that start real mail servers, and helpers that run plans through the real executor.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`peer`] | the recording HTTP server every imitation runs on, [`Faults`] to queue wrong answers |
+//! | [`target`], [`items_api`] | generic HTTP targets; a JSON list the test changes (the `poll` trigger) |
+//! | [`notion`], [`telegram`], [`slack`], [`discord`], [`github`] | the services' APIs as their documents describe them |
+//! | [`oauth2`] | an authorization server: code + PKCE, refresh, a protected resource |
+//! | [`feeds`] | RSS 2.0, Atom and JSON Feed from one list of items, conditional GET |
+//! | [`signatures`] | webhook deliveries signed as GitHub, Stripe and Standard Webhooks sign them |
+//! | [`dovecot`], [`smtp`], [`servers`] | real Dovecot IMAP and aiosmtpd started as children; skip or fail per `FLOWPILOT_REQUIRE_SERVERS` |
+//! | [`mail`], [`imap_client`] | RFC 5322 test mail; a raw IMAP client to look at Dovecot |
 
 pub mod discord;
 pub mod dovecot;
