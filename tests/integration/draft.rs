@@ -187,6 +187,37 @@ async fn a_valid_plan_is_drafted_from_the_catalogue_and_the_schema() {
 }
 
 #[tokio::test]
+async fn a_draft_that_decides_and_repeats_validates_and_the_prompt_describes_how() {
+    let fake = FakeOpenAi::start().await;
+    let plan = json!({
+        "name": "Post each outage",
+        "steps": [
+            {"id": "fetch", "provider": "http", "action": "request",
+             "params": {"method": "GET", "url": "https://status.example.com/incidents.json"}},
+            {"provider": "webhook", "action": "post_request",
+             "for_each": "${steps.fetch.output.incidents}",
+             "for_each_options": {"concurrency": 2, "on_error": "continue"},
+             "when": {"all": [{"left": "${item.title}", "op": "contains", "right": "outage"},
+                              {"not": {"left": "${item.resolved}", "op": "eq", "right": true}}]},
+             "params": {"url": "https://hooks.example.com/flowpilot", "payload": {"text": "${item.title} (#${item_index})"}}}
+        ]
+    });
+    fake.push_reply(reply(&plan));
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+
+    let draft = app.draft_plan(request("openai", fake.base_url())).await.unwrap();
+
+    assert!(draft.valid, "{:#?}", draft.issues);
+    assert!(draft.plain_english_steps[1].contains("for each item of ${steps.fetch.output.incidents}"));
+    assert!(draft.plain_english_steps[1].contains("only if its condition holds"));
+    let system = system_prompt(&fake.only_request());
+    for words in ["\"when\"", "\"for_each\"", "${item_index}", "not_contains"] {
+        assert!(system.contains(words), "the prompt does not describe {words}");
+    }
+}
+
+#[tokio::test]
 async fn an_invalid_draft_is_repaired_with_its_located_errors() {
     let fake = FakeOpenAi::start().await;
     let broken = plan_without_webhook_url();

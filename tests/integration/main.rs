@@ -4,6 +4,7 @@
 mod cli;
 mod contract;
 mod draft;
+mod flow_control;
 mod http_provider;
 mod keychain;
 mod llm_provider;

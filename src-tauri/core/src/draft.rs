@@ -439,6 +439,8 @@ One JSON object and nothing else (no prose, no Markdown):
 - `id` is optional (letters, digits, `_`, `-`; not only digits; unique). Give one to each step a later step uses.
 - A step may also set `timeout_s` (seconds per attempt; default 60, 300 for language models), `retry` (attempts in all; default 3) and `continue_on_error`; leave them out unless the request calls for them.
 - Add `"trigger": {{"type": "cron", "cron_expression": "0 9 * * 1-5", "timezone": "Europe/Berlin"}}` only when the person asks for a schedule (5 cron fields: minute hour day month weekday; an IANA time zone).
+- "Only if": a step may have `"when": {{"left": "${{steps.summary.output}}", "op": "contains", "right": "outage"}}` (operators: eq, ne, gt, ge, lt, le, contains, not_contains, starts_with, ends_with, matches, exists, empty, not_empty; combine with {{"all": [...]}}, {{"any": [...]}}, {{"not": {{...}}}}). A step whose condition is false is skipped and its output is null.
+- "For each": a step may have `"for_each": "${{steps.fetch.output.items}}"` (one reference to a list) to run once per item; its params use `${{item}}`, `${{item.title}}` and `${{item_index}}`, and its output is the list of the items' outputs. Optional `"for_each_options": {{"concurrency": 1-8, "on_error": "stop" or "continue"}}`. A list held in text (a model's JSON reply) must first go through a `logic.json_parse` step.
 
 # References between steps
 A string in params can use what an earlier step produced:
@@ -447,6 +449,7 @@ A string in params can use what an earlier step produced:
 - `${{steps.fetch.output.items[0].title}}`: a path into an output; `["key with spaces"]` for odd keys
 - `${{steps.0.metadata.usage.total_tokens}}`: a step's `metadata`; also its `message`, `success` and `error`
 - `${{plan.name}}`, `${{run.id}}`, `${{trigger.type}}`
+- in a `for_each` step: `${{item}}`, `${{item.<path>}}`, `${{item_index}}`
 A step may only refer to steps before it. A string that is exactly one reference keeps the value's JSON type; inside longer text the value is written as text. References are looked up, never evaluated: no expressions, no functions. `$${{` writes a literal `${{`.
 
 # Rules
