@@ -452,6 +452,11 @@ export type PlanIssue = {
 	kind: IssueKind,
 	message: string,
 	severity?: Severity,
+	/**
+	 *  A value to put at `path` that fixes the problem, when there is an obvious one
+	 *  (the UI offers it as a one-click fix).
+	 */
+	fix?: Value | null,
 };
 
 /**  A stored plan: its current version. */

@@ -201,6 +201,9 @@ pub(super) fn check(app: &Flowpilot, files: &[PathBuf], json: bool) -> ExitCode 
                     );
                     for i in &issues {
                         println!("  {i}");
+                        if let Some(fix) = &i.fix {
+                            println!("    fix: {fix}");
+                        }
                     }
                 }
                 report.push(serde_json::json!({"file": file, "valid": false, "issues": issues}));

@@ -72,6 +72,10 @@ pub struct PlanIssue {
     pub message: String,
     #[serde(default)]
     pub severity: Severity,
+    /// A value to put at `path` that fixes the problem, when there is an obvious one
+    /// (the UI offers it as a one-click fix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<serde_json::Value>,
 }
 
 impl PlanIssue {
@@ -81,7 +85,14 @@ impl PlanIssue {
             kind,
             message: message.into(),
             severity: Severity::Error,
+            fix: None,
         }
+    }
+
+    /// The same issue with a value that fixes it.
+    pub fn with_fix(mut self, fix: serde_json::Value) -> Self {
+        self.fix = Some(fix);
+        self
     }
 
     pub fn warning(path: impl Into<String>, kind: IssueKind, message: impl Into<String>) -> Self {

@@ -286,3 +286,31 @@ fn the_schema_is_generated_from_the_model() {
         assert!(text.contains(word), "{word} missing from the plan schema");
     }
 }
+
+#[test]
+fn an_unquoted_reference_in_json_text_is_an_error_with_its_fix() {
+    let plan = json!({"name": "json", "steps": [
+        {"id": "s", "provider": "logic", "action": "set", "params": {"value": "x"}},
+        {"provider": "webhook", "action": "post_request",
+         "params": {"url": "https://hooks.example.com/x", "payload": "{\"text\": ${steps.s.output}, \"n\": [${steps.0.output}]}"}}
+    ]});
+    let err = Plan::from_value(plan, &Registry::builtin()).unwrap_err();
+    let issue = err
+        .issues()
+        .into_iter()
+        .find(|i| i.kind == IssueKind::UnquotedReference)
+        .unwrap();
+    assert_eq!(issue.path, "steps[1].params.payload");
+    assert_eq!(
+        issue.fix,
+        Some(json!({"text": "${steps.s.output}", "n": ["${steps.0.output}"]}))
+    );
+    // Quoted already, plain text with a reference, or not JSON at all: no issue.
+    for ok in [
+        "{\"text\": \"${steps.s.output}\"}",
+        "Hello ${steps.s.output}",
+        "{ not json ${steps.s.output}",
+    ] {
+        assert_eq!(validate::quote_bare_references(ok), None, "{ok}");
+    }
+}

@@ -111,6 +111,7 @@ fn check_step(
         items: step.for_each.is_some(),
     };
     refs.check(&step.params, &at("params"), issues);
+    check_unquoted_references(&step.params, &at("params"), issues);
     if let Some(when) = &step.when {
         check_condition(when, &at("when"), &refs, issues);
     }
@@ -300,4 +301,93 @@ fn check_condition(condition: &Condition, loc: &str, refs: &RefRules<'_>, issues
             }
         }
     }
+}
+
+/// Strings in params that are JSON but for a `${...}` written without quotes
+/// (`{"text": ${steps.1.output}}`, the natural way to type it): sent as they are,
+/// they would go out as text, not JSON. Each is an error with the quoted version
+/// as its fix (a whole quoted reference keeps the value's JSON type).
+fn check_unquoted_references(params: &Value, loc: &str, issues: &mut Vec<PlanIssue>) {
+    fn walk(value: &Value, path: &mut String, loc: &str, issues: &mut Vec<PlanIssue>) {
+        match value {
+            Value::String(s) => {
+                if let Some(fixed) = quote_bare_references(s) {
+                    issues.push(
+                        PlanIssue::error(
+                            join_path(loc, path),
+                            IssueKind::UnquotedReference,
+                            "this is JSON with a reference outside quotes, so it would be sent as text: put the reference in quotes, e.g. \"${steps.0.output}\" (its value keeps its type)",
+                        )
+                        .with_fix(fixed),
+                    );
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(item, path, loc, issues);
+                    path.truncate(len);
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    let len = path.len();
+                    references::push_key(path, k);
+                    walk(item, path, loc, issues);
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(params, &mut String::new(), loc, issues);
+}
+
+/// The JSON `text` means when its bare references are quoted; `None` unless `text`
+/// looks like JSON, is not JSON as written, and is once they are quoted.
+pub fn quote_bare_references(text: &str) -> Option<Value> {
+    let trimmed = text.trim();
+    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) || !trimmed.contains("${") {
+        return None;
+    }
+    if serde_json::from_str::<Value>(trimmed).is_ok() {
+        return None;
+    }
+    let mut out = String::with_capacity(trimmed.len() + 8);
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = trimmed.char_indices().peekable();
+    let mut quoted_any = false;
+    while let Some((i, c)) = chars.next() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if c == '$' && trimmed[i..].starts_with("${") {
+            let end = trimmed[i..].find('}')? + i;
+            out.push('"');
+            out.push_str(&trimmed[i..=end]);
+            out.push('"');
+            quoted_any = true;
+            while chars.peek().is_some_and(|(j, _)| *j <= end) {
+                chars.next();
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    if !quoted_any {
+        return None;
+    }
+    serde_json::from_str(&out).ok()
 }
