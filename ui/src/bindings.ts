@@ -760,6 +760,12 @@ export type StepRecord = {
 	output_preview: string,
 	/**  The output, capped at [`MAX_OUTPUT_BYTES`]; null for failed or skipped steps. */
 	output: Value,
+	/**
+	 *  What the step was given: its params with references resolved (credentials
+	 *  masked, capped at [`MAX_INPUT_BYTES`]); for a `for_each` step, its params as
+	 *  written. Null when the step did not get that far.
+	 */
+	input?: Value,
 	metadata?: { [key in string]: Value },
 	error?: string | null,
 	/**  A `for_each` step's items, in item order. */

@@ -201,6 +201,7 @@ mod tests {
             metadata: Map::new(),
             error: Some(flowpilot_engine::ErrorCode::Http(500)),
             items: None,
+            input: serde_json::Value::Null,
             timestamp: t(0),
         };
         RunOutcome {

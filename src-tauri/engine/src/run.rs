@@ -14,6 +14,8 @@ use std::time::Duration;
 pub const MAX_OUTPUT_BYTES: usize = 10 * 1024 * 1024;
 /// Characters of output kept in the log's preview.
 pub const PREVIEW_CHARS: usize = 500;
+/// Bytes of a step's resolved input (its params after references) kept in the log.
+pub const MAX_INPUT_BYTES: usize = 64 * 1024;
 /// The message of a step a dry run answered from its stub.
 pub const DRY_RUN_MESSAGE: &str = "dry run: not sent";
 /// The marker that ends an output cut at [`MAX_OUTPUT_BYTES`].
@@ -126,6 +128,11 @@ pub struct StepRecord {
     pub output_preview: String,
     /// The output, capped at [`MAX_OUTPUT_BYTES`]; null for failed or skipped steps.
     pub output: Value,
+    /// What the step was given: its params with references resolved (credentials
+    /// masked, capped at [`MAX_INPUT_BYTES`]); for a `for_each` step, its params as
+    /// written. Null when the step did not get that far.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub input: Value,
     #[serde(default)]
     pub metadata: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -273,19 +280,24 @@ impl RunRequest {
 
 /// Cut an output larger than [`MAX_OUTPUT_BYTES`] down to a string with a marker.
 pub fn cap_output(output: Value) -> Value {
+    cap(output, MAX_OUTPUT_BYTES)
+}
+
+/// Cut a value larger than `limit` bytes (as JSON) down to a string with a marker.
+pub fn cap(output: Value, limit: usize) -> Value {
     let size = match &output {
         Value::String(s) => s.len(),
         Value::Null | Value::Bool(_) | Value::Number(_) => return output,
         other => serde_json::to_string(other).map(|s| s.len()).unwrap_or(0),
     };
-    if size <= MAX_OUTPUT_BYTES {
+    if size <= limit {
         return output;
     }
     let text = match output {
         Value::String(s) => s,
         other => other.to_string(),
     };
-    let mut cut = MAX_OUTPUT_BYTES - 100;
+    let mut cut = limit.saturating_sub(100).min(text.len());
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }

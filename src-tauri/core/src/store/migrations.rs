@@ -96,6 +96,8 @@ CREATE INDEX runs_replay_of ON runs (replay_of) WHERE replay_of IS NOT NULL;
 ALTER TABLE step_logs ADD COLUMN items TEXT;
 "#,
     ),
+    // What each step was given: its params with references resolved (redacted, capped).
+    M::up("ALTER TABLE step_logs ADD COLUMN input TEXT;"),
 ];
 
 /// Every migration, oldest first.

@@ -12,7 +12,7 @@ use serde_json::Value;
 struct BadStepStatus(String);
 
 const STEP_COLUMNS: &str = "run_id, step_number, step_id, provider, action, status, attempt, message, latency_ms,
-     output_preview, output, metadata, error, timestamp, items";
+     output_preview, output, metadata, error, timestamp, items, input";
 
 fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
     let status: String = row.get(5)?;
@@ -39,6 +39,10 @@ fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
             None => None,
             Some(text) => Some(serde_json::from_str(&text).map_err(|e| conversion_error(14, e))?),
         },
+        input: match row.get::<_, Option<String>>(15)? {
+            None => Value::Null,
+            Some(text) => serde_json::from_str(&text).map_err(|e| conversion_error(15, e))?,
+        },
     })
 }
 
@@ -54,6 +58,10 @@ pub(super) fn insert_step(tx: &Transaction<'_>, record: &StepRecord, only_if_run
         None => None,
         Some(items) => Some(to_json("a step's items", items)?),
     };
+    let input = match &record.input {
+        Value::Null => None,
+        other => Some(to_json("a step's input", other)?),
+    };
     let guard = if only_if_running {
         "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND status = 'running')"
     } else {
@@ -62,8 +70,8 @@ pub(super) fn insert_step(tx: &Transaction<'_>, record: &StepRecord, only_if_run
     let written = tx.execute(
         &format!(
             "INSERT INTO step_logs (run_id, step_number, step_id, provider, action, status, attempt, message,
-                                    latency_ms, output_preview, output, metadata, error, timestamp, items)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 {guard}"
+                                    latency_ms, output_preview, output, metadata, error, timestamp, items, input)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 {guard}"
         ),
         params![
             record.run_id,
@@ -81,6 +89,7 @@ pub(super) fn insert_step(tx: &Transaction<'_>, record: &StepRecord, only_if_run
             record.error.map(|e| e.as_string()),
             ts(&record.timestamp),
             items,
+            input,
         ],
     );
     match written {

@@ -68,6 +68,7 @@ pub fn step(
         metadata: Map::from_iter([("k".to_string(), Value::from("v"))]),
         error: (status != StepStatus::Success).then_some(flowpilot_engine::ErrorCode::Error),
         items: None,
+        input: Value::Null,
         timestamp: at,
     }
 }

@@ -263,6 +263,8 @@ impl Executor {
             result,
             attempts: most_attempts.max(1),
             latency_ms,
+            // Each item had its own; the log keeps the params as written.
+            input: spec.params.clone(),
         };
         let mut record = self.record(ctx.run_id, index, spec, &attempted, &ctx.redactor);
         for row in &mut rows {

@@ -9,7 +9,9 @@ use crate::redact::SharedRedactor;
 use crate::references::{self, Scope};
 use crate::registry::{Credentials, ProviderResult, StepContext};
 use crate::retry::backoff;
-use crate::run::{DRY_RUN_MESSAGE, RunEvent, StepRecord, StepStatus, cap_output, millis, preview};
+use crate::run::{
+    DRY_RUN_MESSAGE, MAX_INPUT_BYTES, RunEvent, StepRecord, StepStatus, cap, cap_output, millis, preview,
+};
 use crate::step_error::{ErrorCode, StepError};
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
@@ -19,6 +21,8 @@ pub struct Attempted {
     pub result: Result<ProviderResult, StepError>,
     pub attempts: u32,
     pub latency_ms: u64,
+    /// The params of the last attempt, references resolved (null if they never were).
+    pub input: Value,
 }
 
 impl Attempted {
@@ -28,6 +32,7 @@ impl Attempted {
             result: Err(error),
             attempts: 0,
             latency_ms: 0,
+            input: Value::Null,
         }
     }
 }
@@ -66,7 +71,7 @@ impl Executor {
                 attempt,
                 ..step_ctx.clone()
             };
-            let result = self.attempt(spec, checked, scope, &step_ctx, timeout, ctx).await;
+            let (result, input) = self.attempt(spec, checked, scope, &step_ctx, timeout, ctx).await;
             let retry_in = match &result {
                 Err(e) if e.is_retryable() && attempt < policy.max_attempts => Some(backoff(&policy, attempt, e)),
                 _ => None,
@@ -76,6 +81,7 @@ impl Executor {
                     result,
                     attempts: attempt,
                     latency_ms: millis(started.elapsed()),
+                    input,
                 };
             };
             if announce {
@@ -83,6 +89,7 @@ impl Executor {
                     result,
                     attempts: attempt,
                     latency_ms: millis(attempt_started.elapsed()),
+                    input,
                 };
                 let mut record = self.record(ctx.run_id, step_ctx.step_index, spec, &failed, &ctx.redactor);
                 record.status = StepStatus::Retrying;
@@ -94,14 +101,20 @@ impl Executor {
             tokio::select! {
                 _ = tokio::time::sleep(retry_in) => {}
                 _ = ctx.cancel.cancelled() => {
-                    return Attempted { result: Err(StepError::Cancelled), attempts: attempt, latency_ms: millis(started.elapsed()) };
+                    return Attempted {
+                        result: Err(StepError::Cancelled),
+                        attempts: attempt,
+                        latency_ms: millis(started.elapsed()),
+                        input: Value::Null,
+                    };
                 }
             }
         }
     }
 
-    /// One attempt: resolve references, read credentials, run with timeout and cancellation.
-    /// In a dry run, a step with side effects stops after resolving its params.
+    /// One attempt: resolve references, read credentials, run with timeout and
+    /// cancellation; the result and the resolved params. In a dry run, a step with
+    /// side effects stops after resolving its params.
     async fn attempt(
         &self,
         spec: &StepSpec,
@@ -110,25 +123,31 @@ impl Executor {
         step_ctx: &StepContext,
         timeout: Duration,
         ctx: &RunContext<'_>,
-    ) -> Result<ProviderResult, StepError> {
+    ) -> (Result<ProviderResult, StepError>, Value) {
         let provider = &checked.provider;
-        let params = references::resolve(&spec.params, scope).map_err(|(path, e)| {
-            let at = if path.is_empty() {
-                "params".to_string()
-            } else {
-                format!("params.{path}")
-            };
-            StepError::fatal(ErrorCode::Reference, format!("{at}: {e}"))
-        })?;
+        let params = match references::resolve(&spec.params, scope) {
+            Ok(p) => p,
+            Err((path, e)) => {
+                let at = if path.is_empty() {
+                    "params".to_string()
+                } else {
+                    format!("params.{path}")
+                };
+                return (
+                    Err(StepError::fatal(ErrorCode::Reference, format!("{at}: {e}"))),
+                    Value::Null,
+                );
+            }
+        };
         // Decided on the resolved params: an HTTP method may come from a reference.
         // The stub returns before any credential is read, so a dry run needs none
         // and no secret can reach `would_send` (params only ever name credentials).
         if ctx.dry_run && provider.has_side_effects(&spec.action, &params) {
-            return Ok(
-                ProviderResult::ok(json!({"dry_run": true, "would_send": params}), DRY_RUN_MESSAGE)
-                    .with_metadata(references::DRY_RUN_METADATA, true),
-            );
+            let stub = ProviderResult::ok(json!({"dry_run": true, "would_send": params}), DRY_RUN_MESSAGE)
+                .with_metadata(references::DRY_RUN_METADATA, true);
+            return (Ok(stub), params);
         }
+        let input = params.clone();
         let credentials = Credentials::new(self.credentials.clone(), provider.name());
         let child = ctx.cancel.child_token();
         let run = provider.run(&spec.action, params, &credentials, step_ctx, child.clone());
@@ -141,7 +160,7 @@ impl Executor {
         for v in credentials.used_values() {
             ctx.redactor.add(&v);
         }
-        result
+        (result, input)
     }
 
     /// The record of a step that did not run.
@@ -158,6 +177,7 @@ impl Executor {
             latency_ms: 0,
             output_preview: String::new(),
             output: Value::Null,
+            input: Value::Null,
             metadata: Map::new(),
             error: None,
             items: None,
@@ -212,6 +232,9 @@ impl Executor {
             _ => Map::new(),
         };
         let output = cap_output(output);
+        let mut input = attempted.input.clone();
+        redactor.redact_value(&mut input);
+        let input = cap(input, MAX_INPUT_BYTES);
         StepRecord {
             run_id: run_id.to_string(),
             step_number: index,
@@ -224,6 +247,7 @@ impl Executor {
             latency_ms: attempted.latency_ms,
             output_preview: preview(&output),
             output,
+            input,
             metadata,
             error,
             items: None,

@@ -715,3 +715,15 @@ async fn a_replay_takes_over_earlier_steps_without_running_them() {
     // Only step 2 ran.
     assert_eq!(provider.calls.load(Ordering::SeqCst), calls_before + 1);
 }
+
+#[tokio::test]
+async fn each_step_keeps_what_it_was_given_resolved_and_redacted() {
+    let (outcome, _) = run(json!([
+        {"provider": "test", "action": "secret", "params": {}},
+        {"provider": "test", "action": "echo", "params": {"n": "${steps.0.output.echo}", "plan": "${plan.name}"}}
+    ]))
+    .await;
+    assert_eq!(outcome.steps[1].input, json!({"n": "token=***", "plan": "t"}));
+    let everything = serde_json::to_string(&outcome).unwrap();
+    assert!(!everything.contains("s3cr3t-token"), "{everything}");
+}
