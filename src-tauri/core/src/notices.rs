@@ -40,6 +40,15 @@ struct PlanNoticeState {
     failing: bool,
 }
 
+/// Why fires were missed: Flowpilot was not running then, or it was and the
+/// machine slept (fires missed because the plan was off or paused are never
+/// caught up, so they are neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissedBecause {
+    NotRunning,
+    Asleep,
+}
+
 /// Remembers, per plan, what has been said recently.
 #[derive(Debug, Default)]
 pub struct NoticePolicy {
@@ -134,8 +143,15 @@ impl NoticePolicy {
         }
     }
 
-    /// One notice for a whole catch-up, however many fires it covered.
-    pub fn catch_up_summary(plan_id: &str, plan_name: &str, ran: usize, missed: usize) -> Option<Notice> {
+    /// One notice for a whole catch-up, however many fires it covered, saying why
+    /// they were missed.
+    pub fn catch_up_summary(
+        plan_id: &str,
+        plan_name: &str,
+        ran: usize,
+        missed: usize,
+        because: MissedBecause,
+    ) -> Option<Notice> {
         if ran == 0 && missed == 0 {
             return None;
         }
@@ -152,7 +168,14 @@ impl NoticePolicy {
         Some(Notice {
             kind: NoticeKind::CatchUp,
             title: format!("{plan_name}: catching up"),
-            body: format!("While Flowpilot was closed or asleep: {}.", parts.join(", ")),
+            body: format!(
+                "{}: {}.",
+                match because {
+                    MissedBecause::NotRunning => "While Flowpilot was not running",
+                    MissedBecause::Asleep => "While the computer was asleep",
+                },
+                parts.join(", ")
+            ),
             plan_id: Some(plan_id.to_string()),
             run_id: None,
         })
@@ -270,11 +293,16 @@ mod tests {
 
     #[test]
     fn a_catch_up_is_one_notice() {
-        let n = NoticePolicy::catch_up_summary("p", "Digest", 3, 7).unwrap();
+        let n = NoticePolicy::catch_up_summary("p", "Digest", 3, 7, MissedBecause::NotRunning).unwrap();
         assert_eq!(
             n.body,
-            "While Flowpilot was closed or asleep: ran 3 missed runs, skipped 7 older fires."
+            "While Flowpilot was not running: ran 3 missed runs, skipped 7 older fires."
         );
-        assert_eq!(NoticePolicy::catch_up_summary("p", "Digest", 0, 0), None);
+        assert_eq!(
+            NoticePolicy::catch_up_summary("p", "Digest", 0, 0, MissedBecause::Asleep),
+            None
+        );
+        let n = NoticePolicy::catch_up_summary("p", "Digest", 1, 0, MissedBecause::Asleep).unwrap();
+        assert_eq!(n.body, "While the computer was asleep: ran 1 missed run.");
     }
 }

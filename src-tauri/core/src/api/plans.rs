@@ -81,7 +81,7 @@ impl Flowpilot {
         let plan = self.check_plan(text)?;
         let now = self.clock.now();
         match self.store.find_plan_by_name(plan.name())? {
-            Some(existing) => Ok(self.store.update_plan(&existing.id, plan.file(), now)?),
+            Some(existing) => self.store_version(&existing.id, plan.file()),
             None => Ok(self.store.create_plan(plan.file(), now)?),
         }
     }
@@ -94,7 +94,7 @@ impl Flowpilot {
     /// Save validated plan text as a new version of `id`.
     pub fn update_plan(&self, id: &str, text: &str) -> Result<PlanRow> {
         let plan = self.check_plan(text)?;
-        Ok(self.store.update_plan(id, plan.file(), self.clock.now())?)
+        self.store_version(id, plan.file())
     }
 
     pub fn create_plan(&self, file: PlanFile) -> Result<PlanRow> {
@@ -105,7 +105,18 @@ impl Flowpilot {
     /// Save a new version of a plan.
     pub fn save_plan(&self, id: &str, file: PlanFile) -> Result<PlanRow> {
         let plan = Plan::from_file(file, self.registry())?;
-        Ok(self.store.update_plan(id, plan.file(), self.clock.now())?)
+        self.store_version(id, plan.file())
+    }
+
+    /// Store a checked plan as the next version of `id`. A plan turned on by it
+    /// has its schedule start from now: fires while it was off are never caught up.
+    pub(crate) fn store_version(&self, id: &str, file: &PlanFile) -> Result<PlanRow> {
+        let before = self.store.get_plan(id)?.plan.status;
+        let row = self.store.update_plan(id, file, self.clock.now())?;
+        if before != PlanStatus::Active && row.plan.status == PlanStatus::Active {
+            self.schedule_from_now(id)?;
+        }
+        Ok(row)
     }
 
     pub fn list_plans(&self) -> Result<Vec<PlanSummary>> {
@@ -167,7 +178,12 @@ impl Flowpilot {
     }
 
     pub fn restore_plan_version(&self, id: &str, version: u32) -> Result<PlanRow> {
-        Ok(self.store.restore_version(id, version, self.clock.now())?)
+        let before = self.store.get_plan(id)?.plan.status;
+        let row = self.store.restore_version(id, version, self.clock.now())?;
+        if before != PlanStatus::Active && row.plan.status == PlanStatus::Active {
+            self.schedule_from_now(id)?;
+        }
+        Ok(row)
     }
 
     pub fn delete_plan(&self, id: &str) -> Result<()> {

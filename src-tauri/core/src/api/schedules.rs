@@ -61,7 +61,20 @@ impl Flowpilot {
             None => Trigger::Manual,
         };
         let plan = Plan::from_file(file, self.registry())?;
-        Ok(self.store.update_plan(plan_id, plan.file(), self.clock.now())?)
+        self.store_version(plan_id, plan.file())
+    }
+
+    /// A plan was turned on: its schedule starts from now, as after a pause, so
+    /// fires that came while it was off are not caught up.
+    pub(crate) fn schedule_from_now(&self, plan_id: &str) -> Result<()> {
+        let Some(mut state) = self.store.schedule_state(plan_id)? else {
+            return Ok(()); // never scheduled: the scheduler starts it from now anyway
+        };
+        let now = self.clock.now();
+        state.last_fired_for = Some(now);
+        state.consecutive_failures = 0;
+        state.updated_at = now;
+        Ok(self.store.save_schedule_state(&state)?)
     }
 
     /// A cron expression in words and its next fire times; a bad expression or zone

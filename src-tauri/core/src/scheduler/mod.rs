@@ -5,7 +5,7 @@
 //! manual clock; [`Scheduler::run`] only loops over it.
 
 use crate::api::{ApiError, Flowpilot, ResolvedPlan, RunSpec};
-use crate::notices::{Notice, NoticePolicy};
+use crate::notices::{MissedBecause, Notice, NoticePolicy};
 use crate::store::{MissReason, ScheduleState, StoreError};
 use chrono::{DateTime, Utc};
 use flowpilot_engine::Plan;
@@ -89,6 +89,9 @@ pub struct Scheduler {
     notices: Mutex<NoticePolicy>,
     /// Each active cron plan, checked once per stored version (its schedule parsed).
     plans: Mutex<HashMap<String, (u32, Arc<Plan>)>>,
+    /// When this scheduler started: fires missed before it were missed because
+    /// Flowpilot was not running, later ones because the machine slept.
+    started_at: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -129,7 +132,6 @@ impl Scheduler {
         let concurrency = app.settings().map(|s| s.concurrency).unwrap_or(4).max(1) as usize;
         let paused = app.all_schedules_paused().unwrap_or(false);
         Arc::new(Self {
-            app,
             sink,
             wake: Notify::new(),
             paused: AtomicBool::new(paused),
@@ -138,6 +140,8 @@ impl Scheduler {
             permits: Arc::new(Semaphore::new(concurrency)),
             notices: Mutex::default(),
             plans: Mutex::default(),
+            started_at: app.clock().now(),
+            app,
         })
     }
 
@@ -327,7 +331,17 @@ impl Scheduler {
                     let caught_up = batch.iter().filter(|(_, k)| *k == "catch_up").count();
                     if (caught_up > 0 || missed > 0)
                         && settings.notifications
-                        && let Some(n) = NoticePolicy::catch_up_summary(&summary.id, &summary.name, caught_up, missed)
+                        && let Some(n) = NoticePolicy::catch_up_summary(
+                            &summary.id,
+                            &summary.name,
+                            caught_up,
+                            missed,
+                            if last < self.started_at {
+                                MissedBecause::NotRunning
+                            } else {
+                                MissedBecause::Asleep
+                            },
+                        )
                     {
                         self.sink.notice(n);
                     }

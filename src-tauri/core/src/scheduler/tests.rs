@@ -415,3 +415,48 @@ async fn the_concurrency_limit_changes_without_a_restart() {
     assert!(s.resize(0).is_none());
     assert_eq!(s.permits.available_permits(), 1);
 }
+
+#[tokio::test]
+async fn turning_a_plan_off_and_on_never_catches_up_the_fires_it_skipped_while_off() {
+    let f = fixture("2026-06-01T10:00:30Z");
+    let id = plan(&f, "Hourly", "0 * * * *", "UTC", "run_all", "skip", false);
+    tick(&f).await;
+    let mut file = f.app.stored_plan(&id).unwrap().plan;
+    file.status = PlanStatus::Draft;
+    f.app.save_plan(&id, file.clone()).unwrap();
+    // Five hours pass with the plan off, the app open and ticking.
+    f.clock.set(at("2026-06-01T13:00:10Z"));
+    assert!(tick(&f).await.started.is_empty());
+    f.clock.set(at("2026-06-01T15:10:00Z"));
+    file.status = PlanStatus::Active;
+    f.app.save_plan(&id, file).unwrap();
+    let t = tick(&f).await;
+    assert!(t.started.is_empty() && t.missed == 0, "{t:?}");
+    assert!(runs(&f, &id).is_empty());
+    assert!(lock(&f.sink.notices).is_empty(), "nothing was missed");
+    // From now on it fires as usual.
+    f.clock.set(at("2026-06-01T16:00:05Z"));
+    assert_eq!(tick(&f).await.started.len(), 1);
+}
+
+#[tokio::test]
+async fn a_catch_up_says_whether_flowpilot_was_not_running_or_the_computer_slept() {
+    let f = fixture("2026-06-01T10:00:30Z");
+    plan(&f, "Hourly", "0 * * * *", "UTC", "run_once", "skip", false);
+    tick(&f).await;
+    // The same scheduler, three hours later: the machine slept.
+    f.clock.set(at("2026-06-01T13:30:00Z"));
+    tick(&f).await;
+    let body = lock(&f.sink.notices).last().unwrap().body.clone();
+    assert!(body.starts_with("While the computer was asleep"), "{body}");
+
+    // Three more hours with Flowpilot closed, then a new scheduler (the app started again).
+    f.clock.set(at("2026-06-01T16:30:00Z"));
+    let scheduler = Scheduler::new(f.app.clone(), f.sink.clone());
+    let mut t = scheduler.tick().unwrap();
+    for h in std::mem::take(&mut t.runs) {
+        h.await.unwrap();
+    }
+    let body = lock(&f.sink.notices).last().unwrap().body.clone();
+    assert!(body.starts_with("While Flowpilot was not running"), "{body}");
+}
