@@ -48,7 +48,9 @@ fn credentials_go_to_the_secret_service_and_only_their_names_to_sqlite() {
 
     app.set_credential("openai", &field, Sensitive::new(secret.into()))
         .unwrap();
-    assert_eq!(secret_tool_lookup(&format!("openai/{field}")).as_deref(), Some(secret));
+    let entry = app.keychain_entry_name("openai", &field);
+    assert!(entry.ends_with(&format!("/openai/{field}")), "{entry}");
+    assert_eq!(secret_tool_lookup(&entry).as_deref(), Some(secret));
     let listed = app.list_credentials().unwrap();
     assert!(listed.iter().any(|c| c.provider == "openai" && c.field == field));
 
@@ -70,8 +72,59 @@ fn credentials_go_to_the_secret_service_and_only_their_names_to_sqlite() {
     }
 
     assert!(app.delete_credential("openai", &field).unwrap());
-    assert_eq!(secret_tool_lookup(&format!("openai/{field}")), None);
+    assert_eq!(secret_tool_lookup(&entry), None);
     assert!(!app.list_credentials().unwrap().iter().any(|c| c.field == field));
+}
+
+/// Two data folders on one keychain: what one sets, the other neither lists nor sends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_of_another_data_folder_is_never_listed_or_sent() {
+    let Some(keychain) = real_keychain() else { return };
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let open = |dir: &std::path::Path| {
+        Flowpilot::open(Options {
+            data_dir: Some(dir.into()),
+            keychain: Some(keychain.clone()),
+            ..Options::default()
+        })
+        .unwrap()
+    };
+    let (a, b) = (open(a_dir.path()), open(b_dir.path()));
+    let field = format!("api_key_{}", std::process::id());
+    a.set_credential("http", &field, Sensitive::new("sk-folder-a-only".into()))
+        .unwrap();
+    assert!(b.list_credentials().unwrap().is_empty());
+
+    // B's step names the same credential: it runs without it, and the server sees no key.
+    let fake = flowpilot_tests::FakeOpenAi::start().await;
+    fake.push_reply(flowpilot_tests::CannedReply::text("hi"));
+    let plan = serde_json::json!({"name": "Other folder", "steps": [{
+        "provider": "http", "action": "request",
+        "params": {"method": "POST", "url": format!("{}/chat/completions", fake.base_url()),
+                   "body": {"x": 1}, "auth": {"type": "bearer", "credential": field}}
+    }]});
+    let plan = b.check_plan(&plan.to_string()).unwrap();
+    let outcome = b
+        .run_plan(
+            flowpilot_core::api::ResolvedPlan {
+                plan_id: None,
+                version: None,
+                plan,
+            },
+            "test",
+            std::sync::Arc::new(flowpilot_engine::run::NoObserver),
+            None,
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.steps[0].error.map(|e| e.as_string()).as_deref(),
+        Some("MISSING_CREDENTIALS"),
+        "{outcome:#?}"
+    );
+    assert!(fake.requests().is_empty(), "nothing was sent");
+    assert!(a.delete_credential("http", &field).unwrap());
 }
 
 #[test]

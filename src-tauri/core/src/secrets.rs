@@ -1,13 +1,16 @@
 //! Credentials in the OS keychain (Secret Service on Linux, Keychain on macOS,
 //! Credential Manager on Windows), through the `keyring` crates. One service name,
-//! one entry per provider + field. Values are never logged, never formatted
-//! (they travel as [`Sensitive`]), and there is no plaintext fallback.
+//! one entry per data folder + provider + field (`<scope>/<provider>/<field>`), so
+//! two data folders never read each other's keys. Values are never logged, never
+//! formatted (they travel as [`Sensitive`]), and there is no plaintext fallback.
+//! The keychain is reached only when a credential is first needed.
 
+use crate::store::Store;
 use async_trait::async_trait;
 use flowpilot_engine::Sensitive;
 use flowpilot_engine::registry::{CredentialError, CredentialSource};
 use keyring_core::{CredentialStore, Error as KeyringError};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The keychain service every Flowpilot entry lives under.
 pub const SERVICE: &str = "flowpilot";
@@ -57,43 +60,96 @@ fn check_name(name: &str) -> Result<(), SecretsError> {
     }
 }
 
+type StoreResult = Result<Arc<CredentialStore>, SecretsError>;
+
+/// Where the keychain's store comes from: the platform's, connected on first use,
+/// or one given (tests).
+enum Source {
+    Os(OnceLock<StoreResult>),
+    Given(StoreResult),
+}
+
+impl Source {
+    fn store(&self) -> &StoreResult {
+        match self {
+            Self::Os(once) => once.get_or_init(|| match keyring::Entry::store_status() {
+                Ok(()) => keyring_core::get_default_store().ok_or_else(|| SecretsError::Unavailable {
+                    detail: "no default credential store".into(),
+                }),
+                Err(e) => Err(SecretsError::Unavailable { detail: e.to_string() }),
+            }),
+            Self::Given(store) => store,
+        }
+    }
+}
+
 /// The keychain. Calls block (D-Bus round trips): from async code, go through
 /// [`KeychainCredentials`] or `spawn_blocking`.
 #[derive(Clone)]
 pub struct Keychain {
-    store: Result<Arc<CredentialStore>, SecretsError>,
+    source: Arc<Source>,
+    /// The data folder's part of every entry name; none for a keychain not yet
+    /// bound to a data folder (and for entries written before there were scopes).
+    scope: Option<String>,
 }
 
 impl std::fmt::Debug for Keychain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keychain")
-            .field("available", &self.store.is_ok())
-            .finish()
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
     }
 }
 
 impl Keychain {
-    /// The platform's keychain. Never fails: an unavailable keychain is reported by
-    /// [`Keychain::status`] and by every call, so the rest of the app still works.
+    /// The platform's keychain, connected when first used. Never fails: an
+    /// unavailable keychain is reported by [`Keychain::status`] and by every call,
+    /// so the rest of the app still works.
     pub fn os() -> Self {
-        let store = match keyring::Entry::store_status() {
-            Ok(()) => keyring_core::get_default_store().ok_or_else(|| SecretsError::Unavailable {
-                detail: "no default credential store".into(),
-            }),
-            Err(e) => Err(SecretsError::Unavailable { detail: e.to_string() }),
-        };
-        Self { store }
+        Self {
+            source: Arc::new(Source::Os(OnceLock::new())),
+            scope: None,
+        }
     }
 
     /// A keychain over any keyring-core store (the mock store in unit tests).
     pub fn with_store(store: Arc<CredentialStore>) -> Self {
-        Self { store: Ok(store) }
+        Self {
+            source: Arc::new(Source::Given(Ok(store))),
+            scope: None,
+        }
     }
 
     /// A keychain that is never available (to show and test the error path).
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self {
-            store: Err(SecretsError::Unavailable { detail: detail.into() }),
+            source: Arc::new(Source::Given(Err(SecretsError::Unavailable { detail: detail.into() }))),
+            scope: None,
+        }
+    }
+
+    /// The same keychain, its entries named within a data folder's scope.
+    pub fn scoped(&self, scope: &str) -> Self {
+        Self {
+            source: self.source.clone(),
+            scope: Some(scope.to_string()),
+        }
+    }
+
+    /// The same keychain without a scope: entries as Flowpilot wrote them before
+    /// data folders had scopes (read once, to carry them over).
+    pub fn unscoped(&self) -> Self {
+        Self {
+            source: self.source.clone(),
+            scope: None,
+        }
+    }
+
+    /// The entry name of a credential (`<scope>/<provider>/<field>`).
+    pub fn entry_name(&self, provider: &str, field: &str) -> String {
+        match &self.scope {
+            Some(scope) => format!("{scope}/{provider}/{field}"),
+            None => format!("{provider}/{field}"),
         }
     }
 
@@ -106,9 +162,9 @@ impl Keychain {
     fn entry(&self, provider: &str, field: &str) -> Result<keyring_core::Entry, SecretsError> {
         check_name(provider)?;
         check_name(field)?;
-        let store = self.store.as_ref().map_err(Clone::clone)?;
+        let store = self.source.store().as_ref().map_err(Clone::clone)?;
         store
-            .build(SERVICE, &format!("{provider}/{field}"), None)
+            .build(SERVICE, &self.entry_name(provider, field), None)
             .map_err(classify)
     }
 
@@ -139,22 +195,37 @@ impl Keychain {
     }
 }
 
-/// The engine's view of the keychain: reads off the async runtime's threads.
+/// The engine's view of the keychain: only the credentials this data folder lists
+/// (what the Credentials screen shows is exactly what runs can use), read off the
+/// async runtime's threads.
 #[derive(Debug, Clone)]
-pub struct KeychainCredentials(pub Arc<Keychain>);
+pub struct KeychainCredentials {
+    pub keychain: Arc<Keychain>,
+    pub store: Arc<Store>,
+}
 
 #[async_trait]
 impl CredentialSource for KeychainCredentials {
     async fn get(&self, provider: &str, field: &str) -> Result<Option<Sensitive<String>>, CredentialError> {
-        let keychain = self.0.clone();
+        let (keychain, store) = (self.keychain.clone(), self.store.clone());
         let (provider, field) = (provider.to_string(), field.to_string());
-        tokio::task::spawn_blocking(move || keychain.get(&provider, &field))
-            .await
-            .map_err(|e| CredentialError::Other(e.to_string()))?
-            .map_err(|e| match e {
+        tokio::task::spawn_blocking(move || {
+            let listed = store
+                .credential_recorded(&provider, &field)
+                .map_err(|e| CredentialError::Other(e.to_string()))?;
+            let read = if listed {
+                keychain.get(&provider, &field)
+            } else {
+                // Not set here. Without a keychain it could not have been: say that instead.
+                keychain.status().map(|()| None)
+            };
+            read.map_err(|e| match e {
                 SecretsError::Unavailable { .. } => CredentialError::Unavailable(e.to_string()),
                 other => CredentialError::Other(other.to_string()),
             })
+        })
+        .await
+        .map_err(|e| CredentialError::Other(e.to_string()))?
     }
 }
 
@@ -198,15 +269,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_engine_reads_through_spawn_blocking() {
-        let k = Arc::new(mock());
+    async fn the_engine_reads_only_what_the_data_folder_lists() {
+        let (_dir, store) = crate::store::test_support::temp_store();
+        let store = Arc::new(store);
+        let k = Arc::new(mock().scoped("folder-a"));
         k.set("groq", "api_key", &Sensitive::new("gsk".into())).unwrap();
-        let source = KeychainCredentials(k);
+        let source = KeychainCredentials {
+            keychain: k.clone(),
+            store: store.clone(),
+        };
+        // In the keychain, but not listed here: never read, never sent.
+        assert_eq!(source.get("groq", "api_key").await.unwrap(), None);
+        store
+            .record_credential("groq", "api_key", crate::store::test_support::t(0))
+            .unwrap();
         assert_eq!(source.get("groq", "api_key").await.unwrap().unwrap().expose(), "gsk");
-        let down = KeychainCredentials(Arc::new(Keychain::unavailable("x")));
+        let down = KeychainCredentials {
+            keychain: Arc::new(Keychain::unavailable("x")),
+            store,
+        };
         assert!(matches!(
             down.get("groq", "api_key").await,
             Err(CredentialError::Unavailable(_))
         ));
+    }
+
+    #[test]
+    fn scopes_keep_data_folders_apart() {
+        let k = mock();
+        let a = k.scoped("a");
+        let b = k.scoped("b");
+        a.set("openai", "api_key", &Sensitive::new("sk-a".into())).unwrap();
+        assert_eq!(b.get("openai", "api_key").unwrap(), None);
+        assert_eq!(a.entry_name("openai", "api_key"), "a/openai/api_key");
+        assert_eq!(k.get("openai", "api_key").unwrap(), None);
     }
 }

@@ -2,6 +2,8 @@
 //! the facade; the store only remembers which fields are set.
 
 use super::{Flowpilot, Result};
+use crate::secrets::Keychain;
+use crate::store::Store;
 use chrono::{DateTime, Utc};
 use flowpilot_engine::plan::PlanFile;
 use flowpilot_engine::{Plan, Sensitive};
@@ -67,4 +69,34 @@ impl Flowpilot {
     pub fn missing_credentials_for(&self, plan: PlanFile) -> Result<Vec<CredentialField>> {
         self.missing_credentials(&Plan::from_file(plan, self.registry())?)
     }
+}
+
+/// Where a data folder's keychain scope is remembered in its settings table.
+const SCOPE_KEY: &str = "keychain.scope";
+
+/// The keychain bound to this data folder: its entries are named within the
+/// folder's scope (a random id made the first time), so another data folder's keys
+/// are never listed as missing here while being sent, nor sent from here. Entries
+/// written before scopes existed are carried over once, for the credentials this
+/// folder lists; the keychain is not touched otherwise.
+pub(super) fn scoped_keychain(store: &Store, keychain: Keychain) -> Result<Keychain> {
+    if let Some(serde_json::Value::String(scope)) = store.get_setting(SCOPE_KEY)? {
+        return Ok(keychain.scoped(&scope));
+    }
+    let scope = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+    let scoped = keychain.scoped(&scope);
+    for (provider, field, _) in store.list_credentials()? {
+        let carried = match keychain.unscoped().get(&provider, &field) {
+            Ok(Some(value)) => scoped.set(&provider, &field, &value),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = carried {
+            // Try again at the next start; until then, the entries keep their old names.
+            tracing::warn!(%provider, %field, "could not carry a credential into this data folder's keychain scope: {e}");
+            return Ok(keychain.unscoped());
+        }
+    }
+    store.set_setting(SCOPE_KEY, &serde_json::Value::String(scope))?;
+    Ok(scoped)
 }

@@ -156,12 +156,18 @@ impl Flowpilot {
             message: e.to_string(),
         })?;
         let store = Arc::new(Store::open(data_dir.join(DB_FILE))?);
-        let keychain = Arc::new(options.keychain.unwrap_or_else(Keychain::os));
+        let keychain = Arc::new(credentials::scoped_keychain(
+            &store,
+            options.keychain.unwrap_or_else(Keychain::os),
+        )?);
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let executor = Executor::new(
             Registry::builtin(),
             clock.clone(),
-            Arc::new(KeychainCredentials(keychain.clone())),
+            Arc::new(KeychainCredentials {
+                keychain: keychain.clone(),
+                store: store.clone(),
+            }),
         );
         Ok(Self {
             data_dir,
@@ -191,6 +197,12 @@ impl Flowpilot {
 
     pub fn keychain_status(&self) -> Result<(), SecretsError> {
         self.keychain.status()
+    }
+
+    /// The keychain entry a credential of this data folder lives in
+    /// (service `flowpilot`, this name).
+    pub fn keychain_entry_name(&self, provider: &str, field: &str) -> String {
+        self.keychain.entry_name(provider, field)
     }
 
     pub fn providers(&self) -> Vec<ProviderInfo> {

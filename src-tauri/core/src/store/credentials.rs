@@ -18,6 +18,17 @@ impl Store {
         })
     }
 
+    /// Whether `provider`'s `field` is recorded as set here.
+    pub fn credential_recorded(&self, provider: &str, field: &str) -> Result<bool> {
+        self.read(|tx| {
+            Ok(tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM credential_fields WHERE provider = ?1 AND field = ?2)",
+                params![provider, field],
+                |row| row.get(0),
+            )?)
+        })
+    }
+
     /// Forget a field; returns whether it was recorded.
     pub fn forget_credential(&self, provider: &str, field: &str) -> Result<bool> {
         self.write(|tx| {

@@ -21,7 +21,7 @@ mod settings;
 mod stats;
 mod step_logs;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use migrations::SCHEMA_VERSION;
 pub use plans::{PlanRow, PlanSummary, PlanVersion};
