@@ -15,7 +15,7 @@ const backend = createMockBackend({
   keychain: !params.has("nokeychain"),
 });
 backend.install();
-if (!empty) backend.state.credentials.push({ provider: "openai", field: "api_key", updatedAt: new Date().toISOString() });
+if (!empty) backend.state.credentials.push({ provider: "openai", field: "api_key", updated_at: new Date().toISOString() });
 
 void import("../main");
 
