@@ -59,13 +59,34 @@ function isReference(v: unknown): boolean {
   return typeof v === "string" && v.includes("${");
 }
 
+function under(e: ErrorObject, at: string): boolean {
+  return e.instancePath === at || e.instancePath.startsWith(at + "/");
+}
+
+/**
+ * Errors to report. Ajv reports a failed `anyOf`/`oneOf` after its branches'
+ * errors: an optional value (`X` or null) reports X's errors; a real choice of
+ * shapes (a condition, a trigger) is one issue at its place, not one per branch.
+ */
+function relevant(all: ErrorObject[]): ErrorObject[] {
+  const dropped = new Set<ErrorObject>();
+  all.forEach((u, i) => {
+    if (u.keyword !== "anyOf" && u.keyword !== "oneOf") return;
+    const branches = Array.isArray(u.schema) ? (u.schema as { type?: unknown }[]) : [];
+    const optional = branches.length === 2 && branches.some((b) => b.type === "null");
+    for (const e of all.slice(0, i)) {
+      if (!under(e, u.instancePath)) continue;
+      const nullBranch = e.keyword === "type" && (e.params as { type?: unknown }).type === "null" && e.instancePath === u.instancePath;
+      if (!optional || nullBranch) dropped.add(e);
+    }
+    if (optional) dropped.add(u);
+  });
+  return all.filter((e) => !dropped.has(e));
+}
+
 function toIssues(errors: ErrorObject[] | null | undefined, base = ""): PlanIssue[] {
-  const all = errors ?? [];
-  // An `anyOf`/`oneOf` that failed: one issue, not one per branch.
-  const branches = all.filter((e) => e.keyword === "anyOf" || e.keyword === "oneOf").map((e) => e.schemaPath + "/");
   const issues: PlanIssue[] = [];
-  for (const e of all) {
-    if (branches.some((b) => e.schemaPath.startsWith(b))) continue;
+  for (const e of relevant(errors ?? [])) {
     if (e.keyword === "type" && isReference(e.data)) continue;
     let path = pathOf(e.instancePath, base);
     let message = e.message ?? "is not valid";
@@ -76,7 +97,8 @@ function toIssues(errors: ErrorObject[] | null | undefined, base = ""): PlanIssu
       path = join(path, String((e.params as { additionalProperty: string }).additionalProperty));
       message = "is not a field here";
     }
-    issues.push({ path, kind: KINDS[e.keyword] ?? "wrong_type", message, severity: "error" });
+    const kind = KINDS[e.keyword] ?? "wrong_type";
+    if (!issues.some((x) => x.path === path && x.kind === kind)) issues.push({ path, kind, message, severity: "error" });
   }
   return issues;
 }
@@ -121,14 +143,14 @@ export function checkPlanText(text: string, providers: ProviderInfo[]): { plan: 
   try {
     value = JSON.parse(text) as Value;
   } catch (e) {
+    // The engine says where (line and column); the fake only when the JS engine does.
     const message = (e as Error).message;
     const at = /position (\d+)/.exec(message);
-    const offset = at ? Number(at[1]) : text.length;
-    const before = text.slice(0, offset).split("\n");
-    const where = `line ${before.length}, column ${before[before.length - 1].length + 1}`;
+    const before = at ? text.slice(0, Number(at[1])).split("\n") : null;
+    const where = before ? ` (line ${before.length}, column ${before[before.length - 1].length + 1})` : "";
     return {
       plan: null,
-      issues: [{ path: "", kind: "syntax", message: `the plan is not valid JSON (${where}): ${message}`, severity: "error" }],
+      issues: [{ path: "", kind: "syntax", message: `the plan is not valid JSON${where}: ${message}`, severity: "error" }],
     };
   }
   const issues = checkPlan(value, providers);

@@ -129,7 +129,7 @@ export class PlanEditing {
     } else {
       this.importedFrom = pending.fileName ?? null;
     }
-    this.validateOn = true;
+    this.changed();
   }
 
   async load(id: string): Promise<void> {
@@ -143,7 +143,7 @@ export class PlanEditing {
       this.plainSteps = detail.plain_english_steps;
       this.plainStepsFor = this.baseline;
       this.issues = detail.warnings;
-      this.validateOn = true;
+      this.changed();
       void this.loadLastRun(id);
     } catch (e) {
       this.loadFailed = true;

@@ -3,7 +3,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { fireEvent, render, waitFor } from "@testing-library/svelte";
 import SchedulePanel from "../components/SchedulePanel.svelte";
-import type { TriggerDoc } from "../lib/plan";
+import type { Trigger } from "../bindings";
 import { allByTestId, byTestId, createMockBackend, typeInto, waitForCall } from "./helpers";
 
 const NEXT = [
@@ -14,7 +14,7 @@ const NEXT = [
   "2026-11-27T08:00:00Z",
 ];
 
-function setup(trigger: TriggerDoc | undefined, previewImpl?: (args: Record<string, unknown>) => unknown) {
+function setup(trigger: Trigger | undefined, previewImpl?: (args: Record<string, unknown>) => unknown) {
   const backend = createMockBackend();
   const preview = vi.fn(
     previewImpl ??
