@@ -95,6 +95,11 @@ export function isWarning(issue: PlanIssue): boolean {
   return issue.severity === "warning";
 }
 
+/** Whether a field's issues make it invalid (warnings do not). */
+export function hasError(issues: PlanIssue[]): boolean {
+  return issues.some((i) => !isWarning(i));
+}
+
 /** Parse `steps[2].params.url` into ["steps", 2, "params", "url"]. */
 export function parsePath(path: string): (string | number)[] {
   const out: (string | number)[] = [];

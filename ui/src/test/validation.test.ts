@@ -107,4 +107,26 @@ describe("validation display", () => {
     typeInto(param(root, 1, "path").control, "$[0].name");
     await waitFor(() => expect(allByTestId(root, "field-error")).toHaveLength(0));
   });
+
+  it("a warning shows as a warning beside its field and does not count as a problem", async () => {
+    const backend = createMockBackend({ plans: [THREE_STEP_PLAN] });
+    backend.install({
+      validate_plan: () => [
+        { path: "steps[0].params.url", kind: "private_target", message: "127.0.0.1 is this computer", severity: "warning" },
+      ],
+    });
+    const view = render(PlanEditor, { props: { planId: backend.state.plans[0].id } });
+    const root = view.container;
+    await waitFor(() => param(root, 0, "url"));
+    typeInto(byTestId(root, "plan-name"), "Renamed");
+    const warning = await waitFor(() => byTestId(param(root, 0, "url").field, "field-warning"));
+    expect(warning.getAttribute("data-kind")).toBe("private_target");
+    expect(allByTestId(root, "field-error")).toHaveLength(0);
+    expect(param(root, 0, "url").control.getAttribute("aria-invalid")).toBe("false");
+    expect(root.querySelector('[data-testid="problem-count"]')).toBeNull();
+    expect(byTestId(root, "warning-count").textContent).toBe("1 warning");
+    // A plan with only warnings still saves.
+    byTestId<HTMLButtonElement>(root, "save-plan").click();
+    await waitForCall(backend.state.calls, "update_plan");
+  });
 });
