@@ -17,7 +17,7 @@ const PLAN: &str = "E2E only if, for each, replay";
 /// The picker of the field `field` (a `data-field`) in step `index`: open it and pick `reference`.
 fn pick(app: &App, index: usize, field: &str, reference: &str) {
     let scope = format!("{} [data-field=\"{field}\"]", step(index, ""));
-    app.click(&format!("{scope} {}", tid("ref-picker")));
+    click_centered(app, &format!("{scope} {}", tid("ref-picker")));
     app.click(&format!("{scope} {}[data-ref=\"{reference}\"]", tid("ref-option")));
 }
 
@@ -65,7 +65,7 @@ fn a_condition_and_a_loop_built_with_the_picker_run_and_a_failed_run_replays_fro
     add_step(&app, 0, "http", "request", "fetch");
     app.set_field(&step(0, "param-method"), "GET");
     app.fill(&step(0, "param-url"), &target.url("/json"));
-    app.click(&step(0, "step-test"));
+    click_centered(&app, &step(0, "step-test"));
     app.wait_wd("the tested step's result", WAIT, || {
         let el = app.wd.find(&step(0, "step-result"))?;
         Ok((app.wd.attribute(&el, "data-status")?.as_deref() == Some("success")).then_some(()))
@@ -74,14 +74,14 @@ fn a_condition_and_a_loop_built_with_the_picker_run_and_a_failed_run_replays_fro
     // 2. Only if the message is "goodbye" (it is "hello": skipped).
     add_step(&app, 1, "logic", "set", "farewell");
     app.fill(&step(1, "param-value"), "\"bye\"");
-    app.click(&step(1, "step-when-add"));
+    click_centered(&app, &step(1, "step-when-add"));
     pick(&app, 1, "when-left", "${steps.0.output.message}");
     app.select(&step(1, "when-op"), "eq");
     app.fill(&step(1, "when-right"), "goodbye");
 
     // 3. For each item of the list: the item itself.
     add_step(&app, 2, "logic", "set", "each");
-    app.click(&step(2, "step-for-each-add"));
+    click_centered(&app, &step(2, "step-for-each-add"));
     pick(&app, 2, "for-each-list", "${steps.0.output.items}");
     pick(&app, 2, "value", "${item}");
 
