@@ -90,7 +90,7 @@ describe("PlanEditing", () => {
     });
     const args = await waitForCall(backend.state.calls, "validate_plan", (a) => !JSON.stringify(a.plan).includes("/a"));
     expect((args.plan as PlanFile).steps[0].params).toEqual({ method: "GET" });
-    await waitFor(() => expect(ed.errors.map((i) => [i.path, i.kind])).toEqual([["steps[0].params.url", "required"]]));
+    await waitFor(() => expect(ed.errors.map((i) => [i.path, i.kind])).toEqual([["steps[0].params.url", "required"]]), { timeout: 4000 });
   });
 
   it("raw JSON goes to check_plan_text: a readable plan replaces the form, a syntax error leaves it", async () => {
