@@ -14,11 +14,10 @@ fn the_app_starts_in_a_real_window_and_answers_a_command() {
     });
     assert!(windows.iter().any(|w| w.title == "Flowpilot"), "{windows:?}");
 
-    // The page shows the version it got from the backend (the real UI shows it
-    // under Settings, the placeholder on its only page).
-    if app.exists(&tid("nav-settings")) {
-        app.nav("settings");
-    }
+    // The page shows the version it got from the backend, under Settings (waiting
+    // for the navigation to render first).
+    app.el(&tid("nav-settings"));
+    app.nav("settings");
     app.wait_for(&format!("the page to show version {VERSION}"), WAIT, || {
         app.page_text().contains(VERSION).then_some(())
     });
@@ -27,7 +26,7 @@ fn the_app_starts_in_a_real_window_and_answers_a_command() {
     let health = app.invoke("health", serde_json::json!({}));
     assert_eq!(health["version"], VERSION, "{health}");
     assert_eq!(
-        health["dataDir"].as_str(),
+        health["data_dir"].as_str(),
         Some(app.data_dir.to_str().expect("a UTF-8 path")),
         "the app uses the scenario's own data folder: {health}"
     );

@@ -1,26 +1,38 @@
 // An in-memory stand-in for the Rust commands, for component tests and for
 // looking at the UI in a plain browser (`npm run mock`). Not part of the app build.
+//
+// Its checks come from the one definition (schema-check.ts: the generated plan
+// schema and the providers fixture's params schemas). It re-implements none of
+// the engine's rules: runs and dry runs give every step a canned output (no
+// references resolved, no condition evaluated, no loop over items, nothing
+// stubbed), missing credentials are the fields the fixture declares for the
+// providers a plan uses (no `http` auth credentials), and replays are never
+// refused. Tests that need more override a handler (`install({cmd: fn})`) or
+// seed runs with `addRun`.
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import cronstrue from "cronstrue";
 import type {
-  Credential, Issue, Plan, PlanSummary, PlanVersion, Provider, Run, RunStatus, Schedule, Settings, StepRecord, Value,
+  CredentialField, CredentialInfo, PlanFile, PlanIssue, PlanRow, PlanSummary, PlanVersion, ProviderInfo, RunRow,
+  RunStatus, ScheduledJob, Settings, StepRecord, Value,
 } from "../bindings";
 import providersFixture from "../test/fixtures/providers.json";
+import { checkPlan, checkPlanText } from "./schema-check";
 
 type Json = { [k: string]: Value };
 type Handler = (args: Record<string, unknown>) => unknown;
+type StoredPlan = { id: string; versions: PlanVersion[]; created_at: string; paused: boolean };
 
 export type MockState = {
-  plans: { id: string; versions: PlanVersion[]; createdAt: string; paused: boolean }[];
-  runs: { run: Run; steps: StepRecord[] }[];
-  credentials: Credential[];
+  plans: StoredPlan[];
+  runs: { run: RunRow; steps: StepRecord[] }[];
+  credentials: CredentialInfo[];
   settings: Settings;
   keychain: boolean;
   calls: { cmd: string; args: Record<string, unknown> }[];
 };
 
-const providers = providersFixture as unknown as Provider[];
+export const providers = providersFixture as unknown as ProviderInfo[];
 
 function now(offsetMs = 0): string {
   return new Date(Date.now() + offsetMs).toISOString();
@@ -36,54 +48,19 @@ function isObj(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function fail(code: string, message: string, issues?: Issue[]): never {
+function fail(code: string, message: string, issues?: PlanIssue[]): never {
   throw { code, message, issues: issues ?? null };
 }
 
-/** A small copy of the engine's checks, enough for the UI to show located problems. */
-export function validate(plan: Value): Issue[] {
-  const issues: Issue[] = [];
-  if (!isObj(plan)) return [{ path: "", message: "a plan is a JSON object" }];
-  if (typeof plan.name !== "string") issues.push({ path: "name", message: "is missing" });
-  else if (plan.name.trim() === "") issues.push({ path: "name", message: "must not be empty" });
-  if (!Array.isArray(plan.steps)) issues.push({ path: "steps", message: "is missing" });
-  else if (plan.steps.length === 0) issues.push({ path: "steps", message: "a plan needs at least one step" });
-  else
-    plan.steps.forEach((s, i) => {
-      if (!isObj(s)) return issues.push({ path: `steps[${i}]`, message: "a step is an object" });
-      const p = providers.find((x) => x.name === s.provider || x.aliases.includes(String(s.provider)));
-      if (!p) return issues.push({ path: `steps[${i}].provider`, message: `unknown provider \`${String(s.provider ?? "")}\`` });
-      const a = p.actions.find((x) => x.name === s.action);
-      if (!a) return issues.push({ path: `steps[${i}].action`, message: `unknown action \`${String(s.action ?? "")}\` of ${p.name}` });
-      const schema = a.paramsSchema as Json;
-      const params = isObj(s.params) ? s.params : {};
-      for (const r of (schema.required as string[] | undefined) ?? []) {
-        if (!(r in params)) issues.push({ path: `steps[${i}].params.${r}`, message: "is required" });
-      }
-      const props = (schema.properties ?? {}) as Json;
-      for (const [k, v] of Object.entries(params)) {
-        const ps = props[k];
-        if (ps === undefined) {
-          issues.push({ path: `steps[${i}].params`, message: `unknown param \`${k}\`` });
-          continue;
-        }
-        const type = isObj(ps) ? ps.type : undefined;
-        const isRef = typeof v === "string" && /^\$\{[^}]+\}$/.test(v);
-        if (type === "string" && typeof v !== "string") issues.push({ path: `steps[${i}].params.${k}`, message: `${JSON.stringify(v)} is not of type "string"` });
-        if (type === "number" && typeof v !== "number" && !isRef) issues.push({ path: `steps[${i}].params.${k}`, message: `${JSON.stringify(v)} is not of type "number"` });
-        if (typeof v === "string") {
-          for (const m of v.matchAll(/\$\{steps\.(\d+)/g)) {
-            if (Number(m[1]) >= i) issues.push({ path: `steps[${i}].params.${k}`, message: `\${steps.${m[1]}.output}: steps[${m[1]}] runs after this step` });
-          }
-        }
-      }
-    });
-  if (isObj(plan.trigger) && plan.trigger.type === "cron") {
-    const e = String(plan.trigger.cron_expression ?? "");
-    const n = e.trim().split(/\s+/).filter(Boolean).length;
-    if (n < 5 || n > 6) issues.push({ path: "trigger.cron_expression", message: `a cron expression has 5 fields (minute hour day month weekday) or 6 with seconds first; this one has ${n}` });
-  }
-  return issues;
+/** The fake's checks: the generated schemas (see schema-check.ts). */
+export function validate(plan: unknown): PlanIssue[] {
+  return checkPlan(plan, providers);
+}
+
+function mustBeValid(plan: unknown): PlanFile {
+  const issues = validate(plan).filter((i) => i.severity !== "warning");
+  if (issues.length > 0) fail("invalid_plan", `the plan has ${issues.length} problem(s)`, issues);
+  return plan as PlanFile;
 }
 
 /** What the fake model drafts: fetch, summarise with a model, post to a webhook. */
@@ -97,39 +74,77 @@ export const DRAFTED_PLAN: Json = {
   ],
 };
 
-/** As the engine words a step: numbered, what the action does, its main param. */
+/** A step in words, from the fixture's action description and the step's URL or prompt. */
 function plainStep(s: Value, i: number): string {
   if (!isObj(s)) return `${i + 1}. ?`;
   const p = isObj(s.params) ? s.params : {};
-  const what = `(${String(s.provider)}.${String(s.action)})`;
-  if (s.provider === "http") return `${i + 1}. Send an HTTP request and return the response body ${what}: ${String(p.method ?? "GET")} ${String(p.url ?? "?")}`;
-  if (s.provider === "webhook") return `${i + 1}. POST a JSON payload to a URL ${what}: ${String(p.url ?? "?")}`;
-  if (s.action === "chat_completion") return `${i + 1}. Ask a chat model and return its reply as text ${what}: ${String(p.prompt ?? "")}`;
-  return `${i + 1}. ${what}`;
+  const action = providers.find((x) => x.name === s.provider)?.actions.find((a) => a.name === s.action);
+  const what = `${action?.description ?? "Run"} (${String(s.provider)}.${String(s.action)})`;
+  const detail = p.url !== undefined ? `${p.method ? `${String(p.method)} ` : ""}${String(p.url)}` : p.prompt !== undefined ? String(p.prompt) : "";
+  return `${i + 1}. ${what}${detail ? `: ${detail}` : ""}`;
 }
 
-function normalize(plan: Json): Json {
-  const out: Json = { ...plan };
-  if (!isObj(out.trigger)) out.trigger = { type: "manual" };
-  if (typeof out.status !== "string") out.status = "draft";
+function normalize(plan: PlanFile): PlanFile {
+  return { ...plan, trigger: plan.trigger ?? { type: "manual" }, status: plan.status ?? "draft" };
+}
+
+/** The fields the fixture says a plan's providers need, less optional ones (no `http` auth). */
+function declaredCredentials(plan: PlanFile): CredentialField[] {
+  const out: CredentialField[] = [];
+  for (const s of plan.steps) {
+    const p = providers.find((x) => x.name === s.provider || x.aliases.includes(s.provider));
+    for (const field of p?.credential_fields ?? []) {
+      if (p!.optional_credentials?.includes(field) || out.some((o) => o.provider === p!.name && o.field === field)) continue;
+      out.push({ provider: p!.name, field });
+    }
+  }
   return out;
 }
 
 export function preview(expr: string, tz: string | null) {
-  const n = expr.trim().split(/\s+/).length;
-  if (n < 5 || n > 6) {
-    fail("invalid_plan", "invalid schedule", [
-      { path: "trigger.cron_expression", message: `a cron expression has 5 fields (minute hour day month weekday) or 6 with seconds first; this one has ${n}` },
-    ]);
-  }
   let description: string;
   try {
     description = cronstrue.toString(expr, { use24HourTimeFormat: true });
-  } catch {
-    fail("invalid_plan", "invalid schedule", [{ path: "trigger.cron_expression", message: "not a cron expression" }]);
+  } catch (e) {
+    fail("invalid_plan", "invalid schedule", [{ path: "trigger.cron_expression", kind: "bad_cron", message: String(e), severity: "error" }]);
   }
   const start = Math.ceil(Date.now() / 3_600_000) * 3_600_000;
-  return { description, timezone: tz || "Europe/Berlin", next: [0, 1, 2, 3, 4].map((i) => new Date(start + i * 3_600_000).toISOString()) };
+  return {
+    description,
+    timezone: tz || "Europe/Berlin",
+    next: [0, 1, 2, 3, 4].map((i) => new Date(start + i * 3_600_000).toISOString()),
+    warnings: [],
+  };
+}
+
+/** A canned output per provider (nothing is resolved or evaluated). */
+function fakeOutput(s: PlanFile["steps"][number], n: number): Value {
+  if (s.provider === "http") return [{ name: "tauri v2.12.0", id: 1 }, { name: "tauri v2.11.3", id: 2 }];
+  if (s.action === "extract") return "tauri v2.12.0";
+  if (s.action === "chat_completion") return `A short answer for step ${n + 1}.`;
+  if (s.provider === "webhook") return { status: 200, body: "ok" };
+  return (s.params?.value as Value | undefined) ?? null;
+}
+
+export function stepRecord(runId: string, n: number, s: PlanFile["steps"][number], status: StepRecord["status"], attempt = 1): StepRecord {
+  const output = status === "success" ? fakeOutput(s, n) : null;
+  return {
+    run_id: runId,
+    step_number: n,
+    step_id: s.id ?? null,
+    provider: s.provider,
+    action: s.action,
+    status,
+    attempt,
+    message: status === "success" ? "" : "HTTP 503 from https://api.example.com/send",
+    latency_ms: 80 + ((n * 137 + attempt * 51) % 900),
+    output_preview: JSON.stringify(output).slice(0, 500),
+    output,
+    metadata: {},
+    error: status === "success" ? null : "HTTP_503",
+    items: null,
+    timestamp: now(),
+  };
 }
 
 export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keychain?: boolean } = {}) {
@@ -139,149 +154,151 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     credentials: [],
     settings: {
       notifications: true,
-      notifySuccessPlans: [],
-      startAtLogin: false,
-      retentionDays: 30,
-      retentionFailedDays: 90,
-      retentionMaxRuns: 10000,
+      notify_success_plans: [],
+      start_at_login: false,
+      retention_days: 30,
+      retention_failed_days: 90,
+      retention_max_runs: 10000,
       concurrency: 4,
-      autoPauseAfter: 5,
-      catchUpWindowHours: 24,
+      auto_pause_after: 5,
+      catch_up_window_hours: 24,
     },
     keychain: seed.keychain ?? true,
     calls: [],
   };
 
-  function current(pid: string) {
+  function current(pid: string): StoredPlan {
     const p = state.plans.find((x) => x.id === pid);
     if (!p) fail("not_found", `no plan with id ${pid}`);
     return p;
   }
-  function rowOf(p: MockState["plans"][number]): Plan {
+  function rowOf(p: StoredPlan): PlanRow {
     const v = p.versions[p.versions.length - 1];
-    return { id: p.id, version: v.version, plan: v.plan, createdAt: p.createdAt, updatedAt: v.savedAt };
+    return { id: p.id, version: v.version, plan: v.plan, created_at: p.created_at, updated_at: v.saved_at };
   }
-  function docOf(p: MockState["plans"][number]): Json {
-    return p.versions[p.versions.length - 1].plan as Json;
+  function docOf(p: StoredPlan): PlanFile {
+    return p.versions[p.versions.length - 1].plan;
   }
-  function store(plan: Value, existing?: MockState["plans"][number]): Plan {
-    const issues = validate(plan);
-    if (issues.length > 0) fail("invalid_plan", `the plan has ${issues.length} problem(s)`, issues);
-    const doc = normalize(plan as Json);
+  function store(plan: unknown, existing?: StoredPlan): PlanRow {
+    const doc = normalize(mustBeValid(plan));
     if (existing) {
-      existing.versions.push({ planId: existing.id, version: existing.versions.length + 1, plan: doc, savedAt: now() });
+      existing.versions.push({ plan_id: existing.id, version: existing.versions.length + 1, plan: doc, saved_at: now() });
       return rowOf(existing);
     }
-    if (state.plans.some((p) => docOf(p).name === doc.name)) fail("conflict", `a plan named “${String(doc.name)}” exists`);
+    if (state.plans.some((p) => docOf(p).name === doc.name)) fail("conflict", `a plan named “${doc.name}” exists`);
     const pid = id("plan");
-    const entry = { id: pid, versions: [{ planId: pid, version: 1, plan: doc, savedAt: now() }], createdAt: now(), paused: false };
+    const entry = { id: pid, versions: [{ plan_id: pid, version: 1, plan: doc, saved_at: now() }], created_at: now(), paused: false };
     state.plans.push(entry);
     return rowOf(entry);
   }
-  function summary(p: MockState["plans"][number]): PlanSummary {
+  function summary(p: StoredPlan): PlanSummary {
     const doc = docOf(p);
-    const last = state.runs.filter((r) => r.run.planId === p.id).sort((a, b) => b.run.startedAt.localeCompare(a.run.startedAt))[0];
-    const trig = doc.trigger as Json;
+    const last = state.runs.filter((r) => r.run.plan_id === p.id).sort((a, b) => b.run.started_at.localeCompare(a.run.started_at))[0];
     return {
       id: p.id,
-      name: String(doc.name),
-      description: typeof doc.description === "string" ? doc.description : null,
-      status: doc.status as PlanSummary["status"],
-      trigger: trig.type === "cron"
-        ? { type: "cron", cronExpression: String(trig.cron_expression), timezone: (trig.timezone as string) ?? null, catchUp: (trig.catch_up as never) ?? "run_once", overlap: (trig.overlap as never) ?? "skip" }
-        : { type: "manual" },
+      name: doc.name,
+      description: doc.description ?? null,
+      status: doc.status ?? "draft",
+      trigger: doc.trigger ?? { type: "manual" },
       version: p.versions.length,
-      stepCount: (doc.steps as Value[]).length,
-      createdAt: p.createdAt,
-      updatedAt: p.versions[p.versions.length - 1].savedAt,
-      lastRunStatus: last?.run.status ?? null,
-      lastRunAt: last?.run.startedAt ?? null,
+      step_count: doc.steps.length,
+      created_at: p.created_at,
+      updated_at: p.versions[p.versions.length - 1].saved_at,
+      last_run_status: last?.run.status ?? null,
+      last_run_at: last?.run.started_at ?? null,
     };
   }
-  function schedule(p: MockState["plans"][number]): Schedule | null {
+  function schedule(p: StoredPlan): ScheduledJob | null {
     const doc = docOf(p);
-    const trig = doc.trigger as Json;
-    if (trig.type !== "cron") return null;
-    const pr = preview(String(trig.cron_expression), (trig.timezone as string) ?? null);
+    const trig = doc.trigger;
+    if (!trig || trig.type !== "cron") return null;
+    const pr = preview(trig.cron_expression, trig.timezone ?? null);
     const s = summary(p);
     return {
-      planId: p.id,
-      planName: String(doc.name),
-      cronExpression: String(trig.cron_expression),
+      plan_id: p.id,
+      plan_name: doc.name,
+      cron_expression: trig.cron_expression,
       timezone: pr.timezone,
       description: pr.description,
-      nextRunAt: p.paused || doc.status !== "active" ? null : pr.next[0],
-      lastRunStatus: s.lastRunStatus,
-      lastRunAt: s.lastRunAt,
+      next_run_at: p.paused || doc.status !== "active" ? null : pr.next[0],
+      last_run_status: s.last_run_status,
+      last_run_at: s.last_run_at,
       paused: p.paused,
       active: doc.status === "active",
-      missedTotal: 0,
+      missed_total: 0,
     };
   }
 
-  function fakeOutput(provider: string, action: string, params: Json, n: number): Value {
-    if (provider === "http") return [{ name: "tauri v2.12.0", id: 1 }, { name: "tauri v2.11.3", id: 2 }];
-    if (action === "extract") return "tauri v2.12.0";
-    if (action === "chat_completion") return `A short answer for step ${n + 1}.`;
-    if (provider === "webhook") return { status: 200, body: "ok" };
-    return params.value ?? null;
-  }
-
-  function record(runId: string, n: number, s: Json, status: StepRecord["status"], attempt = 1): StepRecord {
-    const output = status === "success" ? fakeOutput(String(s.provider), String(s.action), isObj(s.params) ? s.params : {}, n) : null;
-    return {
-      runId,
-      stepNumber: n,
-      stepId: typeof s.id === "string" ? s.id : null,
-      provider: String(s.provider),
-      action: String(s.action),
-      status,
-      attempt,
-      message: status === "success" ? "" : "HTTP 503 from https://api.example.com/send",
-      latencyMs: 80 + ((n * 137 + attempt * 51) % 900),
-      outputPreview: JSON.stringify(output).slice(0, 500),
-      output,
-      metadata: {},
-      error: status === "success" ? null : "HTTP_503",
-      timestamp: now(),
+  /** Put a run into the log as given (tests, and the mock's sample runs). */
+  function addRun(run: Partial<RunRow> & { plan_name: string }, steps: StepRecord[]): RunRow {
+    const row: RunRow = {
+      id: run.id ?? id("run"),
+      plan_id: run.plan_id ?? null,
+      plan_name: run.plan_name,
+      plan_version: run.plan_version ?? 1,
+      trigger_kind: run.trigger_kind ?? "manual",
+      scheduled_for: run.scheduled_for ?? null,
+      replay_of: run.replay_of ?? null,
+      status: run.status ?? "success",
+      started_at: run.started_at ?? now(),
+      finished_at: run.finished_at === undefined ? now() : run.finished_at,
+      error: run.error ?? null,
     };
+    state.runs.push({ run: row, steps: steps.map((s) => ({ ...s, run_id: row.id })) });
+    return row;
   }
 
-  function startRun(p: MockState["plans"][number], live: boolean, failAt = -1, startedAt = now(), trigger = "manual"): string {
+  /** A run of a stored plan; `live`: step by step with events, else at once. */
+  function startRun(p: StoredPlan, opts: { live: boolean; failAt?: number; startedAt?: string; trigger?: string; replay?: { of: string; from: number } }): string {
+    const { live, failAt = -1, startedAt = now(), trigger = "manual", replay } = opts;
     const doc = docOf(p);
-    const steps = doc.steps as Json[];
-    const runId = id("run");
-    const entry = {
-      run: { id: runId, planId: p.id, planName: String(doc.name), triggerKind: trigger, scheduledFor: null, status: "running" as RunStatus, startedAt, finishedAt: null as string | null, error: null as string | null },
-      steps: [] as StepRecord[],
-    };
-    state.runs.push(entry);
+    const steps = doc.steps;
+    const run = addRun(
+      { plan_id: p.id, plan_name: doc.name, plan_version: p.versions.length, trigger_kind: trigger, status: "running", started_at: startedAt, finished_at: null, replay_of: replay?.of ?? null },
+      [],
+    );
+    const entry = state.runs[state.runs.length - 1];
+    const runId = run.id;
     const finish = (status: RunStatus, error: string | null) => {
       entry.run.status = status;
-      entry.run.finishedAt = live ? now() : new Date(Date.parse(startedAt) + 2400).toISOString();
+      entry.run.finished_at = live ? now() : new Date(Date.parse(startedAt) + 2400).toISOString();
       entry.run.error = error;
-      if (live) void emit("run-finished", { runId, planName: entry.run.planName, status, error, startedAt, finishedAt: entry.run.finishedAt });
+      if (live) void emit("run-finished", { run_id: runId, plan_name: doc.name, status, error, started_at: startedAt, finished_at: entry.run.finished_at });
+    };
+    const taken = (n: number): StepRecord | null => {
+      if (!replay || n >= replay.from) return null;
+      const before = state.runs.find((r) => r.run.id === replay.of)?.steps.filter((s) => s.step_number === n && s.status !== "retrying").pop();
+      return before ? { ...before, run_id: runId, metadata: { ...(before.metadata ?? {}), reused_from_run: replay.of } } : null;
     };
     if (!live) {
       steps.forEach((s, n) => {
         if (failAt >= 0 && n > failAt) return;
-        if (n === failAt) {
-          entry.steps.push(record(runId, n, s, "retrying", 1), record(runId, n, s, "error", 2));
-        } else entry.steps.push(record(runId, n, s, "success"));
+        if (n === failAt) entry.steps.push(stepRecord(runId, n, s, "retrying", 1), stepRecord(runId, n, s, "error", 2));
+        else entry.steps.push(taken(n) ?? stepRecord(runId, n, s, "success"));
       });
       finish(failAt >= 0 ? "failed" : "success", failAt >= 0 ? `step ${failAt + 1} failed: HTTP 503` : null);
       return runId;
     }
-    void emit("run-started", { runId, planName: entry.run.planName, stepCount: steps.length, startedAt });
+    void emit("run-started", { run_id: runId, plan_name: doc.name, step_count: steps.length, started_at: startedAt });
     let n = 0;
+    const progress = (phase: string, r: StepRecord | null) =>
+      emit("step-progress", { run_id: runId, phase, step_number: n, provider: steps[n].provider, action: steps[n].action, attempt: 1, status: r?.status ?? null, record: r, retry_in_ms: null });
     const next = () => {
+      if (entry.run.status !== "running") return;
       if (n >= steps.length) return finish("success", null);
-      const s = steps[n];
-      void emit("step-progress", { runId, phase: "started", stepNumber: n, provider: s.provider, action: s.action, attempt: 1, status: null, record: null, retryInMs: null });
+      const reused = taken(n);
+      if (reused) {
+        entry.steps.push(reused);
+        void progress("finished", reused);
+        n++;
+        return next();
+      }
+      void progress("started", null);
       setTimeout(() => {
-        const r = record(runId, n, s, "success");
+        if (entry.run.status !== "running") return;
+        const r = stepRecord(runId, n, steps[n], "success");
         entry.steps.push(r);
-        void emit("step-progress", { runId, phase: "finished", stepNumber: n, provider: s.provider, action: s.action, attempt: 1, status: "success", record: r, retryInMs: null });
+        void progress("finished", r);
         n++;
         next();
       }, 700);
@@ -290,25 +307,38 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     return runId;
   }
 
+  function detailOf(runId: string) {
+    const r = state.runs.find((x) => x.run.id === runId);
+    if (!r) fail("not_found", `no run ${runId}`);
+    const replays = state.runs.filter((x) => x.run.replay_of === runId).map((x) => ({ ...x.run })).reverse();
+    return { run: { ...r.run }, steps: [...r.steps], replays };
+  }
+
   for (const plan of seed.plans ?? []) store(plan);
   if (seed.runs) {
     state.plans.forEach((p, i) => {
-      for (let k = 0; k < 4; k++) startRun(p, false, k === 1 && i === 0 ? 1 : -1, now(-(k * 5 + i) * 3_600_000), k % 2 ? "cron" : "manual");
+      for (let k = 0; k < 4; k++) {
+        startRun(p, { live: false, failAt: k === 1 && i === 0 ? 1 : -1, startedAt: now(-(k * 5 + i) * 3_600_000), trigger: k % 2 ? "cron" : "manual" });
+      }
     });
   }
 
   const handlers: Record<string, Handler> = {
     health: () => ({
       version: "0.1.0",
-      tauriVersion: "2.12.0",
-      webviewVersion: "2.48.3",
-      dataDir: "/home/me/.local/share/flowpilot",
+      tauri_version: "2.12.0",
+      webview_version: "2.48.3",
+      data_dir: "/home/me/.local/share/flowpilot",
       database: "/home/me/.local/share/flowpilot/flowpilot.db",
-      schemaVersion: 3,
+      schema_version: 3,
       keychain: state.keychain
         ? { available: true, message: null }
         : { available: false, message: "No Secret Service on the session bus. Install and start gnome-keyring (or KeePassXC with its Secret Service), then restart Flowpilot." },
-      scheduler: { paused: false, scheduledPlans: state.plans.filter((p) => schedule(p)).length, runningSchedules: state.plans.filter((p) => schedule(p)?.nextRunAt).length },
+      scheduler: {
+        paused: false,
+        scheduled_plans: state.plans.filter((p) => schedule(p)).length,
+        running_schedules: state.plans.filter((p) => schedule(p)?.next_run_at).length,
+      },
     }),
     providers: () => providers,
     take_open_run: () => null,
@@ -316,18 +346,16 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     get_plan: (a) => {
       const p = current(String(a.id));
       const doc = docOf(p);
-      const required = [...new Set((doc.steps as Json[]).map((s) => String(s.provider)))];
       return {
         plan: rowOf(p),
-        requiredProviders: required,
-        plainEnglishSteps: (doc.steps as Json[]).map((s, i) => `${i + 1}. ${String(s.provider)} ${String(s.action)}`),
-        missingCredentials: required
-          .flatMap((r) => (providers.find((x) => x.name === r)?.credentialFields ?? []).map((f) => ({ provider: r, field: f })))
-          .filter((c) => !state.credentials.some((x) => x.provider === c.provider && x.field === c.field)),
+        required_providers: [...new Set(doc.steps.map((s) => s.provider))],
+        plain_english_steps: doc.steps.map((s, i) => plainStep(s as unknown as Value, i)),
+        missing_credentials: handlers.missing_credentials({ plan: doc }),
+        warnings: [],
       };
     },
-    create_plan: (a) => store(a.plan as Value),
-    update_plan: (a) => store(a.plan as Value, current(String(a.id))),
+    create_plan: (a) => store(a.plan),
+    update_plan: (a) => store(a.plan, current(String(a.id))),
     delete_plan: (a) => {
       current(String(a.id));
       state.plans = state.plans.filter((p) => p.id !== a.id);
@@ -335,7 +363,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     },
     duplicate_plan: (a) => {
       const doc = { ...docOf(current(String(a.id))) };
-      doc.name = `${String(doc.name)} (copy)`;
+      doc.name = `${doc.name} (copy)`;
       doc.status = "draft";
       return store(doc);
     },
@@ -346,41 +374,45 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
       if (!v) fail("not_found", `no version ${String(a.version)}`);
       return store(v.plan, p);
     },
-    validate_plan: (a) => validate(a.plan as Value),
+    validate_plan: (a) => validate(a.plan),
+    check_plan_text: (a) => checkPlanText(String(a.text), providers),
     import_plan: () => null,
-    export_plan: (a) => `/home/me/${String(docOf(current(String(a.id))).name)}.json`,
-    execute_plan: (a) => startRun(current(String(a.planId)), true),
+    export_plan: (a) => `/home/me/${docOf(current(String(a.id))).name}.json`,
+    execute_plan: (a) => startRun(current(String(a.planId)), { live: true }),
+    replay_run: (a) => {
+      const original = detailOf(String(a.runId));
+      const p = current(String(original.run.plan_id));
+      const firstFailed = original.steps.find((s) => s.status === "error" || s.status === "timeout")?.step_number ?? 0;
+      const from = typeof a.fromStep === "number" ? a.fromStep - 1 : firstFailed;
+      return startRun(p, { live: true, trigger: "replay", replay: { of: original.run.id, from } });
+    },
     execute_step: (a) => {
-      const step = a.step as Json;
-      const issues = validate({ name: "step test", steps: [step] }).filter((i) => !i.message.includes("runs after"));
-      if (issues.length > 0) fail("invalid_plan", "the step has problems", issues);
-      return record("test", 0, step, "success");
+      const step = a.step as PlanFile["steps"][number];
+      mustBeValid({ name: "step test", steps: [step] });
+      return stepRecord("test", 0, step, "success");
     },
     cancel_run: (a) => {
       const r = state.runs.find((x) => x.run.id === a.runId);
       if (!r || r.run.status !== "running") return false;
       r.run.status = "cancelled";
-      r.run.finishedAt = now();
+      r.run.finished_at = now();
+      void emit("run-finished", { run_id: r.run.id, plan_name: r.run.plan_name, status: "cancelled", error: "the run was cancelled", started_at: r.run.started_at, finished_at: r.run.finished_at });
       return true;
     },
     list_runs: (a) => {
-      const f = a.filter as { planId: string | null; status: string | null; since: string | null; until: string | null };
+      const f = a.filter as { plan_id: string | null; status: string | null; since: string | null; until: string | null };
       const page = a.page as { limit: number; offset: number };
       const all = state.runs
         .map((r) => r.run)
-        .filter((r) => (!f.planId || r.planId === f.planId) && (!f.status || r.status === f.status) && (!f.since || r.startedAt >= f.since) && (!f.until || r.startedAt < f.until))
-        .sort((x, y) => y.startedAt.localeCompare(x.startedAt));
+        .filter((r) => (!f.plan_id || r.plan_id === f.plan_id) && (!f.status || r.status === f.status) && (!f.since || r.started_at >= f.since) && (!f.until || r.started_at < f.until))
+        .sort((x, y) => y.started_at.localeCompare(x.started_at));
       return { runs: all.slice(page.offset, page.offset + page.limit), total: all.length };
     },
-    get_run: (a) => {
-      const r = state.runs.find((x) => x.run.id === a.runId);
-      if (!r) fail("not_found", `no run ${String(a.runId)}`);
-      return { run: { ...r.run }, steps: [...r.steps] };
-    },
+    get_run: (a) => detailOf(String(a.runId)),
     stats: () => {
       const runs = state.runs.map((r) => r.run);
       const count = (s: RunStatus) => runs.filter((r) => r.status === s).length;
-      const finals = state.runs.flatMap((r) => r.steps.filter((s) => s.status !== "retrying"));
+      const finals = state.runs.flatMap((r) => r.steps.filter((s) => s.status !== "retrying" && s.status !== "skipped"));
       const byProvider = new Map<string, StepRecord[]>();
       for (const s of finals) byProvider.set(s.provider, [...(byProvider.get(s.provider) ?? []), s]);
       return {
@@ -390,40 +422,38 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
           provider,
           total: list.length,
           successes: list.filter((s) => s.status === "success").length,
-          successRate: list.filter((s) => s.status === "success").length / list.length,
-          avgLatencyMs: list.reduce((t, s) => t + s.latencyMs, 0) / list.length,
-          maxLatencyMs: Math.max(...list.map((s) => s.latencyMs)),
+          success_rate: list.filter((s) => s.status === "success").length / list.length,
+          avg_latency_ms: list.reduce((t, s) => t + s.latency_ms, 0) / list.length,
+          max_latency_ms: Math.max(...list.map((s) => s.latency_ms)),
         })),
-        slowestSteps: [...finals].sort((x, y) => y.latencyMs - x.latencyMs).slice(0, 5).map((s) => ({
-          runId: s.runId,
-          planName: state.runs.find((r) => r.run.id === s.runId)?.run.planName ?? "",
-          stepNumber: s.stepNumber,
+        slowest_steps: [...finals].sort((x, y) => y.latency_ms - x.latency_ms).slice(0, 5).map((s) => ({
+          run_id: s.run_id,
+          plan_name: state.runs.find((r) => r.run.id === s.run_id)?.run.plan_name ?? "",
+          step_number: s.step_number,
           provider: s.provider,
           action: s.action,
-          latencyMs: s.latencyMs,
+          latency_ms: s.latency_ms,
         })),
       };
     },
     draft_plan: (a) => {
-      const r = a.request as { prompt: string; provider: string; baseUrl: string | null; model: string | null };
+      const r = a.request as { prompt: string; provider: string; base_url: string | null; model: string | null };
       if (r.prompt.trim() === "") fail("bad_input", "describe what the plan should do: the prompt is empty");
-      if (r.provider === "openai_compatible" && (!r.baseUrl || !r.model)) {
-        const issues: Issue[] = [];
-        if (!r.baseUrl) issues.push({ path: "base_url", message: "openai_compatible needs the address of your server" });
-        if (!r.model) issues.push({ path: "model", message: "openai_compatible needs the name of a model" });
+      if (r.provider === "openai_compatible" && (!r.base_url || !r.model)) {
+        const issues: PlanIssue[] = [];
+        if (!r.base_url) issues.push({ path: "base_url", kind: "required", message: "openai_compatible needs the address of your server", severity: "error" });
+        if (!r.model) issues.push({ path: "model", kind: "required", message: "openai_compatible needs the name of a model", severity: "error" });
         fail("bad_input", `cannot ask openai_compatible: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
       }
-      const plan: Json = { ...DRAFTED_PLAN, original_prompt: r.prompt };
-      const steps = plan.steps as Json[];
-      const required = [...new Set(steps.map((s) => String(s.provider)))];
+      const plan = { ...DRAFTED_PLAN, original_prompt: r.prompt } as unknown as PlanFile;
       const issues = validate(plan);
       return {
         plan,
         valid: issues.length === 0,
         issues,
-        requiredProviders: required,
-        plainEnglishSteps: steps.map((s, i) => plainStep(s, i)),
-        missingCredentials: handlers.missing_credentials({ plan }),
+        required_providers: [...new Set(plan.steps.map((s) => s.provider))],
+        plain_english_steps: plan.steps.map((s, i) => plainStep(s as unknown as Value, i)),
+        missing_credentials: handlers.missing_credentials({ plan }),
         references: [{ from: 1, to: 0 }, { from: 2, to: 1 }],
         attempts: 1,
         reply: JSON.stringify(plan),
@@ -432,44 +462,28 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     },
     cancel_draft: () => false,
     dry_run_plan: (a) => {
-      const plan = a.plan as Value;
-      const issues = validate(plan);
-      if (issues.length > 0) fail("invalid_plan", `the plan has ${issues.length} problem(s)`, issues);
-      const steps = (plan as Json).steps as Json[];
+      const plan = mustBeValid(a.plan);
+      const started = now();
       return {
+        run_id: "dry-run-1",
+        plan_name: plan.name,
         status: "success",
+        started_at: started,
+        finished_at: now(),
         error: null,
-        steps: steps.map((s, n) => {
-          const r = record("dry-run-1", n, s, "success");
-          const sends = s.provider === "webhook" || (s.provider === "http" && isObj(s.params) && s.params.method !== "GET");
-          return sends
-            ? { ...r, latencyMs: 0, message: "dry run: not sent", output: { dry_run: true, would_send: s.params ?? {} }, metadata: { dry_run: true } }
-            : r;
-        }),
+        steps: plan.steps.map((s, n) => stepRecord("dry-run-1", n, s, "success")),
       };
     },
     cancel_dry_run: () => false,
     missing_credentials: (a) => {
-      const issues = validate(a.plan as Value);
-      if (issues.length > 0) fail("invalid_plan", `the plan has ${issues.length} problem(s)`, issues);
-      const needed: { provider: string; field: string }[] = [];
-      for (const s of ((a.plan as Json).steps as Json[])) {
-        const p = providers.find((x) => x.name === s.provider);
-        const auth = isObj(s.params) && isObj(s.params.auth) ? s.params.auth : null;
-        const fields = p?.name === "http"
-          ? (typeof auth?.credential === "string" && !auth.credential.includes("${") ? [auth.credential] : [])
-          : (p?.credentialFields ?? []).filter((f) => !p?.optionalCredentials.includes(f));
-        for (const field of fields) {
-          if (!needed.some((n) => n.provider === p!.name && n.field === field)) needed.push({ provider: p!.name, field });
-        }
-      }
-      return needed.filter((n) => !state.credentials.some((c) => c.provider === n.provider && c.field === n.field));
+      const plan = mustBeValid(a.plan);
+      return declaredCredentials(plan).filter((n) => !state.credentials.some((c) => c.provider === n.provider && c.field === n.field));
     },
     list_credentials: () => state.credentials,
     set_credential: (a) => {
       if (!state.keychain) fail("keychain_unavailable", "The OS keychain is not available: install and start gnome-keyring.");
       state.credentials = state.credentials.filter((c) => !(c.provider === a.provider && c.field === a.field));
-      state.credentials.push({ provider: String(a.provider), field: String(a.field), updatedAt: now() });
+      state.credentials.push({ provider: String(a.provider), field: String(a.field), updated_at: now() });
       return null;
     },
     delete_credential: (a) => {
@@ -482,8 +496,8 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     set_schedule: (a) => {
       const p = current(String(a.planId));
       const doc = { ...docOf(p) };
-      const t = a.trigger as { cronExpression: string; timezone: string | null; catchUp: string; overlap: string } | null;
-      doc.trigger = t ? { type: "cron", cron_expression: t.cronExpression, timezone: t.timezone, catch_up: t.catchUp, overlap: t.overlap } : { type: "manual" };
+      const t = a.trigger as Omit<Extract<PlanFile["trigger"], { type: "cron" }>, "type"> | null;
+      doc.trigger = t ? { type: "cron", ...t } : { type: "manual" };
       return store(doc, p);
     },
     pause_schedule: (a) => {
@@ -520,5 +534,5 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     );
   }
 
-  return { state, handlers, install };
+  return { state, handlers, install, addRun, startRun: (planId: string, failAt = -1) => startRun(current(planId), { live: false, failAt }) };
 }

@@ -1,13 +1,13 @@
 // Every backend call goes through the generated bindings; `call` turns their
 // `{status, data | error}` result into a value or a thrown `CommandError`.
-import type { IpcError, IpcErrorCode, Issue } from "../bindings";
+import type { ErrorCode, IpcError, PlanIssue } from "../bindings";
 
 export type Result<T> = { status: "ok"; data: T } | { status: "error"; error: IpcError };
 
 /** A command failed: the backend's `{code, message, issues?}`. */
 export class CommandError extends Error {
-  readonly code: IpcErrorCode;
-  readonly issues: Issue[];
+  readonly code: ErrorCode;
+  readonly issues: PlanIssue[];
   constructor(readonly error: IpcError) {
     super(error.message);
     this.name = "CommandError";
@@ -16,7 +16,7 @@ export class CommandError extends Error {
   }
 }
 
-const CODES: readonly string[] = [
+const CODES: readonly ErrorCode[] = [
   "invalid_plan",
   "not_found",
   "conflict",
@@ -24,6 +24,7 @@ const CODES: readonly string[] = [
   "keychain",
   "bad_input",
   "storage",
+  "refused",
   "internal",
 ];
 
@@ -32,8 +33,8 @@ export function toIpcError(e: unknown): IpcError {
   if (e instanceof CommandError) return e.error;
   if (e && typeof e === "object" && "message" in e) {
     const o = e as { code?: unknown; message?: unknown; issues?: unknown };
-    const code = typeof o.code === "string" && CODES.includes(o.code) ? (o.code as IpcErrorCode) : "internal";
-    const issues = Array.isArray(o.issues) ? (o.issues as Issue[]) : null;
+    const code = typeof o.code === "string" && (CODES as readonly string[]).includes(o.code) ? (o.code as ErrorCode) : "internal";
+    const issues = Array.isArray(o.issues) ? (o.issues as PlanIssue[]) : null;
     return { code, message: String(o.message ?? "Something went wrong"), issues };
   }
   if (typeof e === "string" && e.trim() !== "") return { code: "internal", message: e };

@@ -1,18 +1,18 @@
 // Data many screens share: the provider catalogue (it never changes while the
 // app runs) and the health report.
-import type { Health, Provider } from "../bindings";
+import type { Health, ProviderInfo } from "../bindings";
 import { commands } from "../bindings";
 import { call } from "./api";
 
-export const shared = $state<{ providers: Provider[]; providersLoaded: boolean; health: Health | null }>({
+export const shared = $state<{ providers: ProviderInfo[]; providersLoaded: boolean; health: Health | null }>({
   providers: [],
   providersLoaded: false,
   health: null,
 });
 
-let providersPending: Promise<Provider[]> | null = null;
+let providersPending: Promise<ProviderInfo[]> | null = null;
 
-export function loadProviders(): Promise<Provider[]> {
+export function loadProviders(): Promise<ProviderInfo[]> {
   if (shared.providersLoaded) return Promise.resolve(shared.providers);
   if (!providersPending) {
     providersPending = call(commands.providers())

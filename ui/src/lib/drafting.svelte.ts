@@ -1,9 +1,10 @@
 // The draft screen's state. It lives here, not in the screen, so a person can go
 // and set a missing credential and come back to the same draft (and so the
 // editor can send its plan's prompt back for a re-draft).
-import type { CredentialRef, Draft, DraftRequest, IpcError, Issue, Provider } from "../bindings";
+import type { CredentialField, Draft, DraftRequest, IpcError, PlanIssue, ProviderInfo } from "../bindings";
 import { commands } from "../bindings";
 import { call, toIpcError } from "./api";
+import { toPlanFile } from "./plan";
 
 /** The action a provider needs to draft plans. */
 export const CHAT_ACTION = "chat_completion";
@@ -20,7 +21,7 @@ export const drafting = $state<{
   draftedFrom: string;
   error: IpcError | null;
   /** Problems of the request itself, by field (`base_url`, `model`). */
-  requestIssues: Issue[];
+  requestIssues: PlanIssue[];
 }>({
   form: { prompt: "", ...remembered() },
   busy: false,
@@ -31,7 +32,7 @@ export const drafting = $state<{
 });
 
 /** The providers that can draft: those with a chat action. */
-export function draftingProviders(providers: Provider[]): Provider[] {
+export function draftingProviders(providers: ProviderInfo[]): ProviderInfo[] {
   return providers.filter((p) => p.actions.some((a) => a.name === CHAT_ACTION));
 }
 
@@ -62,7 +63,7 @@ function remember(f: DraftForm): void {
 
 export function requestOf(f: DraftForm): DraftRequest {
   const blank = (s: string) => (s.trim() === "" ? null : s.trim());
-  return { prompt: f.prompt, provider: f.provider, baseUrl: blank(f.baseUrl), model: blank(f.model) };
+  return { prompt: f.prompt, provider: f.provider, base_url: blank(f.baseUrl), model: blank(f.model) };
 }
 
 let asked = 0;
@@ -102,12 +103,12 @@ export async function cancelDraft(): Promise<void> {
 }
 
 /** Ask again which credentials the shown draft still needs (one may have been set meanwhile). */
-export async function refreshMissing(): Promise<CredentialRef[] | null> {
+export async function refreshMissing(): Promise<CredentialField[] | null> {
   const d = drafting.draft;
   if (!d) return null;
   try {
-    const missing = await call(commands.missingCredentials(d.plan));
-    if (drafting.draft === d) d.missingCredentials = missing;
+    const missing = await call(commands.missingCredentials(toPlanFile(d.plan)));
+    if (drafting.draft === d) d.missing_credentials = missing;
     return missing;
   } catch {
     return null;

@@ -1,10 +1,10 @@
 // The example plans of the repository's plans/ folder, bundled at build time so
 // the first screen can create them in one click.
-import type { Value } from "../bindings";
+import type { PlanFile, Value } from "../bindings";
 
 const files = import.meta.glob<{ default: Value }>("../../../plans/*.json", { eager: true });
 
-export type Example = { stem: string; name: string; description: string; steps: number; plan: Value };
+export type Example = { stem: string; name: string; description: string; steps: number; plan: PlanFile };
 
 export const examples: Example[] = Object.entries(files)
   .map(([path, mod]) => {
@@ -21,7 +21,8 @@ export const examples: Example[] = Object.entries(files)
             ? o.original_prompt
             : "",
       steps: Array.isArray(o.steps) ? o.steps.length : 0,
-      plan,
+      // The repository's example plans are plan files (the tests load every one).
+      plan: plan as unknown as PlanFile,
     };
   })
   .sort((a, b) => a.stem.localeCompare(b.stem));

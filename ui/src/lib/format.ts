@@ -125,7 +125,7 @@ export async function copyText(text: string): Promise<boolean> {
 }
 
 /** A step a dry run answered from its stub (it has side effects: nothing was sent). */
-export function isDryRunStub(record: { metadata: unknown }): boolean {
+export function isDryRunStub(record: { metadata?: unknown }): boolean {
   const m = record.metadata;
   return typeof m === "object" && m !== null && (m as Record<string, unknown>).dry_run === true;
 }

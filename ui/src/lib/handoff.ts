@@ -1,11 +1,11 @@
 // A plan handed to the editor unsaved: a file that did not validate (from the plan
 // list), or a draft from a prompt. The editor shows it with its problems; nothing
 // is stored until the person saves it.
-import type { CredentialRef, Issue, Value } from "../bindings";
+import type { CredentialField, PlanIssue, Value } from "../bindings";
 
 export type PendingImport =
-  | { source?: "file"; plan: Value; issues: Issue[]; fileName: string }
-  | { source: "draft"; plan: Value; issues: Issue[]; missing: CredentialRef[]; plainSteps: string[] };
+  | { source?: "file"; plan: Value; issues: PlanIssue[]; fileName: string }
+  | { source: "draft"; plan: Value; issues: PlanIssue[]; missing: CredentialField[]; plainSteps: string[] };
 
 let pending: PendingImport | null = null;
 

@@ -1,13 +1,14 @@
-// Importing a plan file picked in the page (no native dialog): read, check, then
-// store it (a plan of the same name gets a new version, like the app's import).
-import type { Issue, Plan, PlanSummary, Value } from "../bindings";
+// Importing a plan file picked in the page (no native dialog): read, check with
+// `check_plan_text` (located problems, syntax errors with their line), then store
+// it (a plan of the same name gets a new version, like the app's import).
+import type { PlanIssue, PlanRow, PlanSummary, Value } from "../bindings";
 import { commands } from "../bindings";
 import { call, CommandError } from "./api";
-import { isObject } from "./plan";
+import { isWarning } from "./plan";
 
 export type ImportOutcome =
-  | { kind: "saved"; plan: Plan; replaced: boolean }
-  | { kind: "invalid"; plan: Value; issues: Issue[] }
+  | { kind: "saved"; plan: PlanRow; replaced: boolean }
+  | { kind: "invalid"; plan: Value; issues: PlanIssue[] }
   | { kind: "unreadable"; message: string };
 
 export function readFileText(file: Blob): Promise<string> {
@@ -19,19 +20,22 @@ export function readFileText(file: Blob): Promise<string> {
   });
 }
 
-const MAX_BYTES = 5 * 1024 * 1024;
-
 export async function importPlanText(text: string, existing: PlanSummary[]): Promise<ImportOutcome> {
-  if (text.length > MAX_BYTES) return { kind: "unreadable", message: "The file is larger than 5 MB, the limit for a plan." };
-  let plan: Value;
-  try {
-    plan = JSON.parse(text) as Value;
-  } catch (e) {
-    return { kind: "unreadable", message: `The file is not valid JSON: ${(e as Error).message}` };
+  const check = await call(commands.checkPlanText(text));
+  const errors = check.issues.filter((i) => !isWarning(i));
+  // Not JSON, or too large: nothing the editor could show.
+  const unreadable = errors.find((i) => i.kind === "syntax" || i.kind === "too_large");
+  if (unreadable) return { kind: "unreadable", message: unreadable.message };
+  if (errors.length > 0 || !check.plan) {
+    let raw: Value = null;
+    try {
+      raw = JSON.parse(text) as Value;
+    } catch {
+      /* the check said it is JSON */
+    }
+    return { kind: "invalid", plan: check.plan ?? raw, issues: check.issues };
   }
-  if (!isObject(plan)) return { kind: "unreadable", message: "The file does not hold a plan (a JSON object)." };
-  const issues = await call(commands.validatePlan(plan));
-  if (issues.length > 0) return { kind: "invalid", plan, issues };
+  const plan = check.plan;
   const same = existing.find((p) => p.name === plan.name);
   try {
     if (same) return { kind: "saved", plan: await call(commands.updatePlan(same.id, plan)), replaced: true };

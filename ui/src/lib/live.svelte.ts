@@ -1,7 +1,7 @@
 // One listener per backend event for the whole app. Screens read what arrived
 // from here, so nothing is missed between a command returning and a screen
-// subscribing.
-import type { RunStatus, StepProgress, StepRecord, StepStatus } from "../bindings";
+// subscribing. Run progress reaches the screens only this way (none polls).
+import type { ItemProgress, RunStatus, StepProgress, StepRecord, StepStatus } from "../bindings";
 import { commands, events } from "../bindings";
 import { call } from "./api";
 import { showNotice } from "./notify.svelte";
@@ -15,6 +15,8 @@ export type LiveStep = {
   status: StepStatus | "running";
   record: StepRecord | null;
   retryInMs: number | null;
+  /** A `for_each` step's items so far. */
+  items: { done: number; total: number; failed: number } | null;
 };
 
 export type LiveRun = {
@@ -57,19 +59,39 @@ function ensureRun(runId: string, planName = ""): LiveRun {
 }
 
 export function applyStepProgress(p: StepProgress): void {
-  const run = ensureRun(p.runId);
-  const prev = run.steps[p.stepNumber];
+  const run = ensureRun(p.run_id);
+  const prev = run.steps[p.step_number];
   // A late "started" must not undo a final record.
   if (p.phase === "started" && prev?.record && prev.status !== "retrying") return;
-  run.steps[p.stepNumber] = {
-    stepNumber: p.stepNumber,
+  run.steps[p.step_number] = {
+    stepNumber: p.step_number,
     provider: p.provider,
     action: p.action,
     attempt: p.attempt,
     status: p.phase === "started" ? "running" : (p.status ?? p.record?.status ?? "running"),
     record: p.record ?? prev?.record ?? null,
-    retryInMs: p.retryInMs,
+    retryInMs: p.retry_in_ms,
+    items: prev?.items ?? null,
   };
+}
+
+export function applyItemProgress(p: ItemProgress): void {
+  const run = ensureRun(p.run_id);
+  const step = run.steps[p.step_number];
+  const failed = (step?.items?.failed ?? 0) + (p.item.status === "error" || p.item.status === "timeout" ? 1 : 0);
+  const items = { done: Math.max(p.done, step?.items?.done ?? 0), total: p.total, failed };
+  if (step) step.items = items;
+  else
+    run.steps[p.step_number] = {
+      stepNumber: p.step_number,
+      provider: "",
+      action: "",
+      attempt: 1,
+      status: "running",
+      record: null,
+      retryInMs: null,
+      items,
+    };
 }
 
 let started = false;
@@ -83,27 +105,28 @@ export async function startLive(): Promise<void> {
     try {
       unlisteners.push(await p);
     } catch {
-      /* no event bridge (a plain browser): the screens still poll */
+      /* no event bridge: nothing live to show */
     }
   };
   await Promise.all([
     add(
       events.runStarted.listen((e) => {
-        const run = ensureRun(e.payload.runId, e.payload.planName);
-        run.planName = e.payload.planName;
-        run.stepCount = e.payload.stepCount;
-        run.startedAt = e.payload.startedAt;
+        const run = ensureRun(e.payload.run_id, e.payload.plan_name);
+        run.planName = e.payload.plan_name;
+        run.stepCount = e.payload.step_count;
+        run.startedAt = e.payload.started_at;
         live.runsVersion++;
       }),
     ),
     add(events.stepProgress.listen((e) => applyStepProgress(e.payload))),
+    add(events.itemProgress.listen((e) => applyItemProgress(e.payload))),
     add(
       events.runFinished.listen((e) => {
-        const run = ensureRun(e.payload.runId, e.payload.planName);
+        const run = ensureRun(e.payload.run_id, e.payload.plan_name);
         run.status = e.payload.status;
         run.error = e.payload.error;
-        run.startedAt = e.payload.startedAt;
-        run.finishedAt = e.payload.finishedAt;
+        run.startedAt = e.payload.started_at;
+        run.finishedAt = e.payload.finished_at;
         live.runsVersion++;
       }),
     ),
@@ -115,13 +138,13 @@ export async function startLive(): Promise<void> {
     add(
       events.notice.listen((e) => {
         const n = e.payload;
-        const link = n.runId ? { href: `#/runs/${encodeURIComponent(n.runId)}`, label: "Open run" } : undefined;
+        const link = n.run_id ? { href: `#/runs/${encodeURIComponent(n.run_id)}`, label: "Open run" } : undefined;
         showNotice(`${n.title}: ${n.body}`, n.kind === "failure" || n.kind === "auto_paused" ? "info" : "success", link, 10000);
       }),
     ),
     add(
       events.openRun.listen((e) => {
-        live.openRun = e.payload.runId;
+        live.openRun = e.payload.run_id;
       }),
     ),
   ]);
@@ -143,26 +166,4 @@ export function stopLive(): void {
     }
   }
   started = false;
-}
-
-/** Bring the live view of a run in line with what the log says (a fallback when events are late). */
-export function syncRun(detail: { run: { id: string; planName: string; status: RunStatus; error: string | null; startedAt: string; finishedAt: string | null }; steps: StepRecord[] }): void {
-  const run = ensureRun(detail.run.id, detail.run.planName);
-  run.status = detail.run.status;
-  run.error = detail.run.error;
-  run.startedAt = detail.run.startedAt;
-  run.finishedAt = detail.run.finishedAt;
-  for (const r of detail.steps) {
-    const prev = run.steps[r.stepNumber];
-    if (prev && prev.record && prev.record.attempt > r.attempt) continue;
-    run.steps[r.stepNumber] = {
-      stepNumber: r.stepNumber,
-      provider: r.provider,
-      action: r.action,
-      attempt: r.attempt,
-      status: r.status,
-      record: r,
-      retryInMs: null,
-    };
-  }
 }

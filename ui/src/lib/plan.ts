@@ -1,40 +1,14 @@
-// The plan document as the editor holds it (the plan file format), and helpers
-// to place validation issues on the fields that render them.
-import type { CronTrigger, IpcError, Issue, Provider, StepRecord, Value } from "../bindings";
+// Helpers around the plan document, whose one definition is the generated
+// `PlanFile` / `StepSpec` / `Trigger` of ../bindings (from the Rust model): what
+// an unsaved document looks like, what is sent, and where validation issues go.
+import type {
+  ActionInfo, CronTrigger, IpcError, PlanFile, PlanIssue, ProviderInfo, StepRecord, StepSpec, Trigger, Value,
+} from "../bindings";
 import { fieldsOf } from "./schema";
+import { conditionPaths } from "./conditions";
 
 export type JsonObject = { [key: string]: Value };
-
-export type StepDoc = {
-  id?: string;
-  provider: string;
-  action: string;
-  params: JsonObject;
-  retry?: Value;
-  timeout_s?: Value;
-  continue_on_error?: boolean;
-  [key: string]: Value | undefined;
-};
-
-export type CronTriggerDoc = {
-  type: "cron";
-  cron_expression: string;
-  timezone?: string | null;
-  catch_up?: "skip" | "run_once" | "run_all";
-  overlap?: "skip" | "queue_one" | "allow";
-};
-
-export type TriggerDoc = { type: "manual" } | CronTriggerDoc;
-
-export type PlanDoc = {
-  name: string;
-  description?: string;
-  original_prompt?: string;
-  steps: StepDoc[];
-  trigger?: TriggerDoc;
-  status?: "draft" | "active" | "archived";
-  [key: string]: unknown;
-};
+export type CronTriggerSpec = Extract<Trigger, { type: "cron" }>;
 
 export function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -59,58 +33,72 @@ function sortKeys(v: unknown): unknown {
   return v;
 }
 
-export function emptyPlan(): PlanDoc {
-  return { name: "", description: "", steps: [newStep()], status: "draft" };
+export function emptyPlan(): PlanFile {
+  return { name: "", description: "", steps: [], status: "draft" };
 }
 
-export function newStep(provider = "http", action = "request"): StepDoc {
+export function newStep(provider = "", action = ""): StepSpec {
   return { provider, action, params: provider === "http" && action === "request" ? { method: "GET", url: "" } : {} };
 }
 
-/** Any JSON value as a plan document the editor can show (missing parts filled in). */
-export function toPlanDoc(v: unknown): PlanDoc {
+/**
+ * Any JSON (a draft, a file that did not validate) as a document the editor can
+ * show: the parts the form needs filled in, everything else kept as it is so
+ * validation still reports it.
+ */
+export function toPlanFile(v: unknown): PlanFile {
   const o: JsonObject = isObject(v) ? clone(v) : {};
-  const steps = Array.isArray(o.steps) ? o.steps : [];
-  const doc = { ...o } as PlanDoc;
-  doc.name = typeof o.name === "string" ? o.name : "";
-  doc.steps = steps.map((s) => {
-    const so: JsonObject = isObject(s) ? s : {};
-    return {
-      ...so,
-      provider: typeof so.provider === "string" ? so.provider : "",
-      action: typeof so.action === "string" ? so.action : "",
-      params: isObject(so.params) ? so.params : {},
-    } as StepDoc;
-  });
   // Derived on export; the backend recomputes them.
-  delete doc.required_providers;
-  delete doc.plain_english_steps;
-  return doc;
+  delete o.required_providers;
+  delete o.plain_english_steps;
+  const steps = Array.isArray(o.steps) ? o.steps : [];
+  return {
+    ...(o as unknown as PlanFile),
+    name: typeof o.name === "string" ? o.name : "",
+    steps: steps.map((s) => {
+      const so: JsonObject = isObject(s) ? s : {};
+      return {
+        ...(so as unknown as StepSpec),
+        provider: typeof so.provider === "string" ? so.provider : "",
+        action: typeof so.action === "string" ? so.action : "",
+        params: isObject(so.params) ? so.params : {},
+      };
+    }),
+  };
 }
 
-/** The document to send: empty optional strings dropped. */
-export function toWire(doc: PlanDoc): Value {
-  const out = clone(doc) as JsonObject;
-  for (const k of ["description", "original_prompt"]) {
-    if (typeof out[k] === "string" && (out[k] as string).trim() === "") delete out[k];
-  }
-  if (Array.isArray(out.steps)) {
-    for (const s of out.steps) {
-      if (isObject(s) && typeof s.id === "string" && s.id.trim() === "") delete s.id;
+/** The document to send: empty optional strings and cleared options dropped. */
+export function toWire(doc: PlanFile): PlanFile {
+  const out = clone(doc);
+  if (typeof out.description === "string" && out.description.trim() === "") delete out.description;
+  if (typeof out.original_prompt === "string" && out.original_prompt.trim() === "") delete out.original_prompt;
+  for (const s of out.steps) {
+    if (typeof s.id === "string" && s.id.trim() === "") delete s.id;
+    for (const k of ["id", "retry", "timeout_s", "when", "for_each", "for_each_options"] as const) {
+      if (s[k] === null) delete s[k];
     }
   }
   return out;
 }
 
-export function findProvider(providers: Provider[], name: string): Provider | undefined {
+export function findProvider(providers: ProviderInfo[], name: string): ProviderInfo | undefined {
   return providers.find((p) => p.name === name) ?? providers.find((p) => p.aliases.includes(name));
 }
 
-export function findAction(providers: Provider[], provider: string, action: string) {
+export function findAction(providers: ProviderInfo[], provider: string, action: string): ActionInfo | undefined {
   return findProvider(providers, provider)?.actions.find((a) => a.name === action);
 }
 
-// ---- where issues go ----
+// ---- issues ----
+
+export function isWarning(issue: PlanIssue): boolean {
+  return issue.severity === "warning";
+}
+
+/** Whether a field's issues make it invalid (warnings do not). */
+export function hasError(issues: PlanIssue[]): boolean {
+  return issues.some((i) => !isWarning(i));
+}
 
 /** Parse `steps[2].params.url` into ["steps", 2, "params", "url"]. */
 export function parsePath(path: string): (string | number)[] {
@@ -133,26 +121,33 @@ export function paramPath(index: number, name: string): string {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? `steps[${index}].params.${name}` : `steps[${index}].params["${name}"]`;
 }
 
+const STEP_FIELDS = [
+  "", ".provider", ".action", ".id", ".params", ".retry", ".timeout_s", ".continue_on_error",
+  ".when", ".for_each", ".for_each_options", ".for_each_options.concurrency", ".for_each_options.on_error",
+];
+
 /** Every field path the editor renders for this document (issues attach to these). */
-export function renderedPaths(doc: PlanDoc, providers: Provider[], extra: string[] = []): Set<string> {
+export function renderedPaths(doc: PlanFile, providers: ProviderInfo[], extra: string[] = []): Set<string> {
   const paths = new Set<string>(["name", "description", "steps", ...extra]);
   doc.steps.forEach((step, i) => {
     const base = stepPath(i);
-    for (const p of ["", ".provider", ".action", ".id", ".params", ".retry", ".timeout_s", ".continue_on_error"]) {
-      paths.add(base + p);
-    }
+    for (const p of STEP_FIELDS) paths.add(base + p);
+    if (step.when) for (const p of conditionPaths(step.when, `${base}.when`)) paths.add(p);
     const action = findAction(providers, step.provider, step.action);
     if (action) {
-      for (const f of fieldsOf(action.paramsSchema)) paths.add(paramPath(i, f.name));
+      for (const f of fieldsOf(action.params_schema)) paths.add(paramPath(i, f.name));
     }
   });
   return paths;
 }
 
 /** Issues grouped by the deepest rendered field that contains their path; the rest apart. */
-export function assignIssues(issues: Issue[], rendered: Set<string>): { byField: Map<string, Issue[]>; general: Issue[] } {
-  const byField = new Map<string, Issue[]>();
-  const general: Issue[] = [];
+export function assignIssues(
+  issues: PlanIssue[],
+  rendered: Set<string>,
+): { byField: Map<string, PlanIssue[]>; general: PlanIssue[] } {
+  const byField = new Map<string, PlanIssue[]>();
+  const general: PlanIssue[] = [];
   for (const issue of issues) {
     const target = owningField(issue.path, rendered);
     if (target === null) {
@@ -178,7 +173,7 @@ function owningField(path: string, rendered: Set<string>): string | null {
 }
 
 /** Issues from testing one step (checked as a one-step plan) moved to that step's index. */
-export function relocateStepIssues(issues: Issue[], index: number): Issue[] {
+export function relocateStepIssues(issues: PlanIssue[], index: number): PlanIssue[] {
   return issues.map((i) => ({ ...i, path: i.path.replace(/^steps\[0\]/, `steps[${index}]`) }));
 }
 
@@ -226,26 +221,26 @@ export function numberToText(v: Value | undefined): string {
   return typeof v === "string" ? v : JSON.stringify(v);
 }
 
-/** "Test step": under way, or its record, or why it could not run. */
 /** A step's result in the editor: a test of that step, or its part of a dry run of the plan. */
 export type TestState =
   | { running: true }
   | { running: false; record: StepRecord; dryRun?: boolean }
   | { running: false; error: IpcError };
 
-// ---- triggers: the plan file's snake_case and the commands' camelCase ----
+// ---- triggers ----
 
-export function toCronTrigger(t: CronTriggerDoc): CronTrigger {
-  return {
-    cronExpression: t.cron_expression,
-    timezone: t.timezone && t.timezone.trim() !== "" ? t.timezone : null,
-    catchUp: t.catch_up ?? "run_once",
-    overlap: t.overlap ?? "skip",
-  };
+export function isCron(t: Trigger | undefined | null): t is CronTriggerSpec {
+  return !!t && t.type === "cron";
 }
 
-export function isCron(t: TriggerDoc | undefined | null): t is CronTriggerDoc {
-  return !!t && t.type === "cron";
+/** A cron trigger as `set_schedule` takes it (the same fields, without `type`). */
+export function cronOf(t: CronTriggerSpec): CronTrigger {
+  return {
+    cron_expression: t.cron_expression,
+    timezone: t.timezone && t.timezone.trim() !== "" ? t.timezone : null,
+    catch_up: t.catch_up ?? "run_once",
+    overlap: t.overlap ?? "skip",
+  };
 }
 
 /** Move `${steps.N…}` references after steps moved: `map[old] = new` (undefined: unchanged). */
@@ -265,4 +260,19 @@ export function remapStepRefs<T>(value: T, map: (old: number) => number | undefi
     return out as T;
   }
   return value;
+}
+
+/** A step with its references (params, condition, list) moved by `map`. */
+export function remapStep(step: StepSpec, map: (old: number) => number | undefined): StepSpec {
+  const s = clone(step);
+  s.params = remapStepRefs(s.params ?? {}, map);
+  if (s.when) s.when = remapStepRefs(s.when, map);
+  if (typeof s.for_each === "string") s.for_each = remapStepRefs(s.for_each, map);
+  return s;
+}
+
+/** Whether a step refers to step `index` by position anywhere. */
+export function refersTo(step: StepSpec, index: number): boolean {
+  const text = JSON.stringify([step.params ?? {}, step.when ?? null, step.for_each ?? null]);
+  return new RegExp(`\\$\\{steps\\.${index}[.[}]`).test(text);
 }

@@ -1,7 +1,12 @@
-// References to earlier steps' results: `${steps.N.output}` and paths into it,
-// with a preview of the value they would take (from the last run or a test).
+// References the picker offers: `${steps.N.output}` and paths into an earlier
+// step's result, and in a `for_each` step `${item…}` and `${item_index}`, with a
+// preview of the value they would take (from a test, a dry run or the last run).
+//
+// Only what the engine resolves is offered: paths go into JSON values, never
+// into text. An output that is text holding JSON (a language model's reply) is
+// offered whole, with the suggestion to parse it with a `logic.json_parse` step.
 import type { Value } from "../bindings";
-import { isObject } from "./plan";
+import { isObject, parsePath } from "./plan";
 
 export type RefOption = {
   /** The text inserted: `${steps.0.output.items[0].title}`. */
@@ -11,10 +16,22 @@ export type RefOption = {
   /** The value it had, as short text; null when there is nothing to show. */
   preview: string | null;
   depth: number;
+  /** The value it had (undefined: not known). */
+  value?: Value;
 };
 
-/** An earlier step's references, for the picker. `source` says where the previews come from. */
-export type RefGroup = { index: number; title: string; source: string | null; options: RefOption[] };
+/** A group of the picker: an earlier step's result, or the item of a `for_each` step. */
+export type RefGroup = {
+  key: string;
+  title: string;
+  /** Where the previews come from; null when there is no result yet. */
+  source: string | null;
+  options: RefOption[];
+  /** The output is text holding JSON: paths into it need a parse step first. */
+  jsonText?: boolean;
+  /** Insert a `logic.json_parse` step after this one (for `jsonText`). */
+  parse?: () => void;
+};
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -22,63 +39,97 @@ export function keySegment(key: string): string {
   return IDENT.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
-export function refFor(stepIndex: number, path = "", field: "output" | "metadata" | "message" | "success" | "error" = "output"): string {
-  return `\${steps.${stepIndex}.${field}${path}}`;
+export function refFor(stepIndex: number, path = ""): string {
+  return `\${steps.${stepIndex}.output${path}}`;
 }
 
 export function previewText(v: Value | undefined, max = 80): string {
   if (v === undefined) return "";
-  const s = typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v);
+  const s = JSON.stringify(v);
   return s.length > max ? s.slice(0, max - 1) + "…" : s;
 }
 
-/** A string holding JSON is parsed first, as the engine's paths do. */
-function explorable(v: Value | undefined): Value | undefined {
-  if (typeof v === "string") {
-    const t = v.trim();
-    if ((t.startsWith("{") && t.endsWith("}")) || (t.startsWith("[") && t.endsWith("]"))) {
-      try {
-        return JSON.parse(t) as Value;
-      } catch {
-        return v;
-      }
+/** Text that parses as a JSON object or list: the engine keeps it as text. */
+export function holdsJson(v: Value | undefined): boolean {
+  if (typeof v !== "string") return false;
+  const t = v.trim();
+  if (!((t.startsWith("{") && t.endsWith("}")) || (t.startsWith("[") && t.endsWith("]")))) return false;
+  try {
+    JSON.parse(t);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Paths into a value: objects' keys and the first item of lists, a few levels deep. */
+function walk(
+  value: Value | undefined,
+  make: (path: string) => string,
+  root: string,
+  out: RefOption[],
+  limit: number,
+  maxDepth: number,
+  path = "",
+  depth = 1,
+): void {
+  if (depth > maxDepth || out.length >= limit) return;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return;
+    const p = `${path}[0]`;
+    out.push({ ref: make(p), label: `${root}${p}`, preview: previewText(value[0]), depth, value: value[0] });
+    walk(value[0], make, root, out, limit, maxDepth, p, depth + 1);
+  } else if (isObject(value)) {
+    for (const key of Object.keys(value)) {
+      if (out.length >= limit) return;
+      const p = path + keySegment(key);
+      out.push({ ref: make(p), label: `${root}${p}`, preview: previewText(value[key]), depth, value: value[key] });
+      walk(value[key], make, root, out, limit, maxDepth, p, depth + 1);
     }
   }
-  return v;
 }
 
 /**
  * The references a step can insert for an earlier step: the whole output, then
- * paths into it (objects' keys, the first item of lists), a few levels deep.
+ * paths into it. Text is never looked into, even when it holds JSON.
  */
 export function refOptions(stepIndex: number, output: Value | undefined, limit = 40, maxDepth = 3): RefOption[] {
   const options: RefOption[] = [
-    {
-      ref: refFor(stepIndex),
-      label: "output",
-      preview: output === undefined ? null : previewText(output),
-      depth: 0,
-    },
+    { ref: refFor(stepIndex), label: "output", preview: output === undefined ? null : previewText(output), depth: 0, value: output },
   ];
-  const walk = (v: Value | undefined, path: string, depth: number) => {
-    if (depth > maxDepth || options.length >= limit) return;
-    const value = depth === 1 ? explorable(v) : v;
-    if (Array.isArray(value)) {
-      if (value.length === 0) return;
-      const p = `${path}[0]`;
-      options.push({ ref: refFor(stepIndex, p), label: `output${p}`, preview: previewText(value[0]), depth });
-      walk(value[0], p, depth + 1);
-    } else if (isObject(value)) {
-      for (const key of Object.keys(value)) {
-        if (options.length >= limit) return;
-        const p = path + keySegment(key);
-        options.push({ ref: refFor(stepIndex, p), label: `output${p}`, preview: previewText(value[key]), depth });
-        walk(value[key], p, depth + 1);
-      }
-    }
-  };
-  walk(output, "", 1);
+  walk(output, (p) => refFor(stepIndex, p), "output", options, limit, maxDepth);
   return options;
+}
+
+/** Inside a `for_each` step: the item (and paths into a sample item) and its index. */
+export function itemOptions(sample: Value | undefined, limit = 30, maxDepth = 2): RefOption[] {
+  const options: RefOption[] = [
+    { ref: "${item}", label: "item", preview: sample === undefined ? null : previewText(sample), depth: 0, value: sample },
+  ];
+  walk(sample, (p) => `\${item${p}}`, "item", options, limit, maxDepth);
+  options.push({ ref: "${item_index}", label: "item_index", preview: "0, 1, 2…", depth: 0 });
+  return options;
+}
+
+/** Options that can be a `for_each` list: lists, and values not known yet. */
+export function listOptions(options: RefOption[]): RefOption[] {
+  return options.filter((o) => o.value === undefined || Array.isArray(o.value));
+}
+
+/**
+ * The value an earlier-step reference (`${steps.fetch.output.items}`) had, from
+ * `outputOf(step index or id)`; undefined when unknown or not a plain reference.
+ */
+export function sampleOf(ref: string, outputOf: (step: string) => Value | undefined): Value | undefined {
+  const m = /^\s*\$\{steps\.([A-Za-z0-9_-]+)\.output([^}]*)\}\s*$/.exec(ref);
+  if (!m) return undefined;
+  let v = outputOf(m[1]);
+  for (const seg of parsePath(m[2])) {
+    if (v === undefined || v === null) return undefined;
+    if (typeof seg === "number") v = Array.isArray(v) ? v[seg] : undefined;
+    else v = isObject(v) ? v[seg] : undefined;
+  }
+  return v;
 }
 
 /** Insert `text` into `value` over the selection [start, end). */

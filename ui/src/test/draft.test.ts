@@ -5,11 +5,11 @@ import { fireEvent, render, waitFor } from "@testing-library/svelte";
 import App from "../App.svelte";
 import DraftScreen from "../screens/DraftScreen.svelte";
 import PlanEditor from "../screens/PlanEditor.svelte";
-import type { Value } from "../bindings";
+import type { PlanFile, Value } from "../bindings";
 import { drafting, resetDrafting } from "../lib/drafting.svelte";
 import { setPendingImport } from "../lib/handoff";
 import { navigate, router } from "../lib/router.svelte";
-import { DRAFTED_PLAN } from "../dev/mock-backend";
+import { DRAFTED_PLAN, stepRecord } from "../dev/mock-backend";
 import { allByTestId, byTestId, createMockBackend, typeInto, waitForCall } from "./helpers";
 
 afterEach(() => resetDrafting());
@@ -57,7 +57,7 @@ describe("draft screen", () => {
     await fireEvent.click(byTestId(root, "draft-submit"));
 
     const args = await waitForCall(backend.state.calls, "draft_plan");
-    expect(args.request).toEqual({ prompt, provider: "openai_compatible", baseUrl: "http://127.0.0.1:11434/v1", model: "llama3.1" });
+    expect(args.request).toEqual({ prompt, provider: "openai_compatible", base_url: "http://127.0.0.1:11434/v1", model: "llama3.1" });
     const result = await waitFor(() => byTestId(root, "draft-result"));
     expect(result.getAttribute("data-valid")).toBe("true");
     await waitFor(() => expect(document.activeElement?.id).toBe("draft-heading"));
@@ -102,10 +102,13 @@ describe("draft screen", () => {
       draft_plan: () => ({
         plan: { name: "Half a plan", original_prompt: "x", steps: [{ provider: "http", action: "request", params: {} }] },
         valid: false,
-        issues: [{ path: "steps[0].params.url", message: "is required" }, { path: "trigger", message: "unknown trigger type `hourly`" }],
-        requiredProviders: ["http"],
-        plainEnglishSteps: ["Send an HTTP GET request"],
-        missingCredentials: [],
+        issues: [
+          { path: "steps[0].params.url", kind: "required", message: "is required", severity: "error" },
+          { path: "trigger", kind: "not_allowed", message: "unknown trigger type `hourly`", severity: "error" },
+        ],
+        required_providers: ["http"],
+        plain_english_steps: ["Send an HTTP GET request"],
+        missing_credentials: [],
         references: [],
         attempts: 2,
         reply: "{}",
@@ -130,8 +133,8 @@ describe("draft screen", () => {
     const backend = createMockBackend();
     backend.install({
       draft_plan: () => ({
-        plan: null, valid: false, issues: [{ path: "", message: "the reply is not JSON" }], requiredProviders: [],
-        plainEnglishSteps: [], missingCredentials: [], references: [], attempts: 2, reply: "Sorry, I can't.", notes: [],
+        plan: null, valid: false, issues: [{ path: "", kind: "syntax", message: "the reply is not JSON", severity: "error" }],
+        required_providers: [], plain_english_steps: [], missing_credentials: [], references: [], attempts: 2, reply: "Sorry, I can't.", notes: [],
       }),
     });
     const { container } = render(DraftScreen);
@@ -159,7 +162,22 @@ describe("draft screen", () => {
 describe("editor: dry run and re-draft", () => {
   it("a dry run shows which steps ran and what the others would have sent", async () => {
     const backend = createMockBackend();
-    backend.install();
+    // The engine decides what is stubbed; the fake does not: this dry run's answer is given.
+    backend.install({
+      dry_run_plan: (a) => {
+        const plan = a.plan as PlanFile;
+        return {
+          run_id: "dry-1", plan_name: plan.name, status: "success", started_at: "2026-11-20T08:00:00Z", finished_at: "2026-11-20T08:00:01Z",
+          error: null,
+          steps: plan.steps.map((s, n) => {
+            const r = stepRecord("dry-1", n, s, "success");
+            return s.provider === "webhook"
+              ? { ...r, latency_ms: 0, message: "dry run: not sent", output: { dry_run: true, would_send: s.params ?? {} }, metadata: { dry_run: true } }
+              : r;
+          }),
+        };
+      },
+    });
     setPendingImport({ source: "draft", plan: { ...DRAFTED_PLAN, original_prompt: "digest" } as Value, issues: [], missing: [], plainSteps: [] });
     const { container } = render(PlanEditor, { props: { planId: null } });
     await waitFor(() => expect(allByTestId(container, "step")).toHaveLength(3));

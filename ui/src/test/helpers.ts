@@ -41,7 +41,7 @@ export async function waitForCall(calls: { cmd: string; args: Record<string, unk
   await waitFor(() => {
     found = [...calls].reverse().find((c) => c.cmd === cmd && pred(c.args))?.args;
     if (!found) throw new Error(`no ${cmd} call yet`);
-  });
+  }, { timeout: 4000 });
   return found as Record<string, unknown>;
 }
 

@@ -1,15 +1,16 @@
 import { describe, expect, it } from "vitest";
-import type { Provider } from "../bindings";
+import type { PlanIssue, ProviderInfo } from "../bindings";
 import providersJson from "./fixtures/providers.json";
 import {
-  assignIssues, jsonToText, parsePath, relocateStepIssues, remapStepRefs, renderedPaths, textToJson, textToNumber, toPlanDoc,
+  assignIssues, jsonToText, parsePath, relocateStepIssues, remapStepRefs, renderedPaths, textToJson, textToNumber, toPlanFile,
 } from "../lib/plan";
 import { insertAt, refOptions } from "../lib/refs";
 
-const providers = providersJson as unknown as Provider[];
+const providers = providersJson as unknown as ProviderInfo[];
+const issue = (path: string, message: string): PlanIssue => ({ path, kind: "invalid_param", message, severity: "error" });
 
 describe("issues go to the field that renders them", () => {
-  const doc = toPlanDoc({
+  const doc = toPlanFile({
     name: "x",
     steps: [
       { provider: "http", action: "request", params: {} },
@@ -21,13 +22,13 @@ describe("issues go to the field that renders them", () => {
   it("exact and nested paths find the deepest rendered field", () => {
     const { byField, general } = assignIssues(
       [
-        { path: "steps[0].params.url", message: "is required" },
-        { path: "steps[1].params.payload.text", message: "bad" },
-        { path: "steps[1].params", message: "unknown param `foo`" },
-        { path: "name", message: "must not be empty" },
-        { path: "trigger.cron_expression", message: "6 fields" },
-        { path: "nonsense", message: "unknown field" },
-        { path: "", message: "whole plan" },
+        issue("steps[0].params.url", "is required"),
+        issue("steps[1].params.payload.text", "bad"),
+        issue("steps[1].params", "unknown param `foo`"),
+        issue("name", "must not be empty"),
+        issue("trigger.cron_expression", "6 fields"),
+        issue("nonsense", "unknown field"),
+        issue("", "whole plan"),
       ],
       rendered,
     );
@@ -40,7 +41,7 @@ describe("issues go to the field that renders them", () => {
   });
 
   it("a step tested alone reports at steps[0]: moved to its index", () => {
-    expect(relocateStepIssues([{ path: "steps[0].params.url", message: "m" }], 3)[0].path).toBe("steps[3].params.url");
+    expect(relocateStepIssues([issue("steps[0].params.url", "m")], 3)[0].path).toBe("steps[3].params.url");
   });
 
   it("parses paths", () => {

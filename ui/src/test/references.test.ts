@@ -3,32 +3,40 @@
 import { describe, expect, it } from "vitest";
 import { fireEvent, render, waitFor } from "@testing-library/svelte";
 import PlanEditor from "../screens/PlanEditor.svelte";
-import type { RunDetail, StepRecord } from "../bindings";
+import type { RunDetail, StepRecord, Value } from "../bindings";
 import { THREE_STEP_PLAN, allByTestId, byTestId, createMockBackend, param, stepCard, waitForCall } from "./helpers";
 
-function lastRun(planId: string): RunDetail {
-  const rec = (n: number, output: StepRecord["output"]): StepRecord => ({
-    runId: "run-last", stepNumber: n, stepId: n === 0 ? "fetch" : null, provider: "http", action: "request", status: "success",
-    attempt: 1, message: "", latencyMs: 12, outputPreview: JSON.stringify(output), output, metadata: {}, error: null,
-    timestamp: "2026-11-20T08:00:00Z",
-  });
+export function record(n: number, output: StepRecord["output"], over: Partial<StepRecord> = {}): StepRecord {
   return {
-    run: { id: "run-last", planId, planName: "Release to webhook", triggerKind: "manual", scheduledFor: null, status: "success",
-      startedAt: "2026-11-20T08:00:00Z", finishedAt: "2026-11-20T08:00:01Z", error: null },
-    steps: [rec(0, [{ name: "v2.12.0", assets: { count: 3 } }, { name: "v2.11.0" }]), rec(1, "v2.12.0")],
+    run_id: "run-last", step_number: n, step_id: n === 0 ? "fetch" : null, provider: "http", action: "request", status: "success",
+    attempt: 1, message: "", latency_ms: 12, output_preview: JSON.stringify(output), output, metadata: {}, error: null, items: null,
+    timestamp: "2026-11-20T08:00:00Z", ...over,
   };
 }
 
-async function setup() {
-  const backend = createMockBackend({ plans: [THREE_STEP_PLAN] });
+function lastRun(planId: string, outputs: StepRecord["output"][]): RunDetail {
+  return {
+    run: { id: "run-last", plan_id: planId, plan_name: "Release to webhook", plan_version: 1, trigger_kind: "manual", scheduled_for: null,
+      replay_of: null, status: "success", started_at: "2026-11-20T08:00:00Z", finished_at: "2026-11-20T08:00:01Z", error: null },
+    steps: outputs.map((o, n) => record(n, o)),
+    replays: [],
+  };
+}
+
+async function setup(
+  plan: Value = THREE_STEP_PLAN,
+  outputs: StepRecord["output"][] = [[{ name: "v2.12.0", assets: { count: 3 } }, { name: "v2.11.0" }], "v2.12.0"],
+  last: [number, string] = [2, "payload"],
+) {
+  const backend = createMockBackend({ plans: [plan] });
   const planId = backend.state.plans[0].id;
-  const detail = lastRun(planId);
+  const detail = lastRun(planId, outputs);
   backend.install({
     list_runs: () => ({ runs: [detail.run], total: 1 }),
     get_run: () => detail,
   });
   const view = render(PlanEditor, { props: { planId } });
-  await waitFor(() => param(view.container, 2, "payload"));
+  await waitFor(() => param(view.container, ...last));
   await waitForCall(backend.state.calls, "get_run");
   return { backend, root: view.container };
 }
@@ -95,5 +103,54 @@ describe("reference picker", () => {
     const result = await waitFor(() => byTestId(stepCard(root, 1), "step-result"));
     await waitFor(() => expect(result.getAttribute("data-status")).toBe("success"));
     expect(result.textContent).toContain("tauri v2.12.0");
+  });
+});
+
+describe("only what the engine resolves", () => {
+  const LLM_PLAN: Value = {
+    name: "Reply to list",
+    steps: [
+      { id: "ask", provider: "openai", action: "chat_completion", params: { prompt: "List three items as JSON" } },
+      { provider: "logic", action: "set", params: { value: "x" } },
+    ],
+  };
+
+  it("text holding JSON is offered whole, never looked into, with a parse step one click away", async () => {
+    const { root, backend } = await setup(LLM_PLAN, ['{"items": [{"title": "a"}], "n": 1}', "x"], [1, "value"]);
+    await waitFor(() => param(root, 1, "value"));
+    await fireEvent.click(byTestId(param(root, 1, "value").field, "ref-picker"));
+    const menu = byTestId(stepCard(root, 1), "ref-menu");
+    const refs = allByTestId(menu, "ref-option").map((b) => b.getAttribute("data-ref"));
+    expect(refs).toEqual(["${steps.0.output}"]);
+    expect(byTestId(menu, "ref-json-text").textContent).toContain("text holding JSON");
+
+    await fireEvent.click(byTestId(menu, "ref-parse"));
+    await waitFor(() => expect(root.querySelectorAll('[data-testid="step"]')).toHaveLength(3));
+    expect(byTestId<HTMLSelectElement>(stepCard(root, 1), "step-action").value).toBe("json_parse");
+    expect((param(root, 1, "input").control as HTMLTextAreaElement).value).toBe("${steps.0.output}");
+    const args = await waitForCall(backend.state.calls, "validate_plan", (a) => JSON.stringify(a.plan).includes("json_parse"));
+    const steps = (args.plan as { steps: { action: string; params: Record<string, unknown> }[] }).steps;
+    expect(steps.map((x) => x.action)).toEqual(["chat_completion", "json_parse", "set"]);
+  });
+
+  it("${item} and ${item_index} are offered only inside a for_each step, with the sample item's fields", async () => {
+    const plan: Value = {
+      name: "Each release",
+      steps: [
+        { id: "fetch", provider: "http", action: "request", params: { method: "GET", url: "http://127.0.0.1:9/releases" } },
+        { provider: "logic", action: "set", params: { value: "x" }, for_each: "${steps.fetch.output}" },
+        { provider: "logic", action: "set", params: { value: "y" } },
+      ],
+    };
+    const { root } = await setup(plan, [[{ name: "v2.12.0", id: 7 }], ["x"], "y"], [2, "value"]);
+    await waitFor(() => param(root, 2, "value"));
+    await fireEvent.click(byTestId(param(root, 1, "value").field, "ref-picker"));
+    const inLoop = allByTestId(stepCard(root, 1), "ref-option").map((b) => b.getAttribute("data-ref"));
+    expect(inLoop).toEqual(expect.arrayContaining(["${item}", "${item.name}", "${item.id}", "${item_index}", "${steps.0.output}"]));
+
+    await fireEvent.click(byTestId(param(root, 2, "value").field, "ref-picker"));
+    const after = allByTestId(stepCard(root, 2), "ref-option").map((b) => b.getAttribute("data-ref"));
+    expect(after.some((r) => r?.startsWith("${item"))).toBe(false);
+    expect(after).toContain("${steps.1.output}");
   });
 });

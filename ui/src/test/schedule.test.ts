@@ -3,7 +3,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { fireEvent, render, waitFor } from "@testing-library/svelte";
 import SchedulePanel from "../components/SchedulePanel.svelte";
-import type { TriggerDoc } from "../lib/plan";
+import type { Trigger } from "../bindings";
 import { allByTestId, byTestId, createMockBackend, typeInto, waitForCall } from "./helpers";
 
 const NEXT = [
@@ -14,7 +14,7 @@ const NEXT = [
   "2026-11-27T08:00:00Z",
 ];
 
-function setup(trigger: TriggerDoc | undefined, previewImpl?: (args: Record<string, unknown>) => unknown) {
+function setup(trigger: Trigger | undefined, previewImpl?: (args: Record<string, unknown>) => unknown) {
   const backend = createMockBackend();
   const preview = vi.fn(
     previewImpl ??
@@ -22,6 +22,7 @@ function setup(trigger: TriggerDoc | undefined, previewImpl?: (args: Record<stri
         description: `words for ${String(args.cronExpression)}`,
         timezone: (args.timezone as string | null) ?? "Europe/Berlin",
         next: NEXT,
+        warnings: [],
       })),
   );
   backend.install({ preview_schedule: preview });
@@ -102,5 +103,21 @@ describe("schedule preview", () => {
     await fireEvent.click(resume);
     await waitForCall(backend.state.calls, "resume_schedule", (a) => a.planId === planId);
     await waitFor(() => byTestId(view.container, "schedule-pause"));
+  });
+});
+
+describe("warnings", () => {
+  it("a schedule that is valid but suspicious shows a warning, not an error", async () => {
+    const { root } = setup({ type: "cron", cron_expression: "0 0 30 2 *", catch_up: "run_once", overlap: "skip" }, () => ({
+      description: "At 00:00 on day 30 of February",
+      timezone: "Europe/Berlin",
+      next: [],
+      warnings: [{ path: "trigger.cron_expression", kind: "suspicious", message: "this schedule never fires", severity: "warning" }],
+    }));
+    const warning = await waitFor(() => byTestId(root, "field-warning"));
+    expect(warning.getAttribute("data-kind")).toBe("suspicious");
+    expect(warning.textContent).toContain("never fires");
+    expect(root.querySelector('[data-testid="field-error"]')).toBeNull();
+    expect(byTestId(root, "schedule-cron").getAttribute("aria-invalid")).toBe("false");
   });
 });

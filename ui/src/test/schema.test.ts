@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { Provider } from "../bindings";
+import type { ProviderInfo } from "../bindings";
 import providersJson from "./fixtures/providers.json";
 import { fieldsOf, type FieldSpec } from "../lib/schema";
 
-const providers = providersJson as unknown as Provider[];
-const schemaOf = (p: string, a: string) => providers.find((x) => x.name === p)!.actions.find((x) => x.name === a)!.paramsSchema;
+const providers = providersJson as unknown as ProviderInfo[];
+const schemaOf = (p: string, a: string) => providers.find((x) => x.name === p)!.actions.find((x) => x.name === a)!.params_schema;
 const byName = (fields: FieldSpec[]) => Object.fromEntries(fields.map((f) => [f.name, f]));
 
 describe("form fields from a params schema", () => {

@@ -10,6 +10,7 @@ import { examples } from "../lib/examples";
 import { showError } from "../lib/notify.svelte";
 import { takePendingImport } from "../lib/handoff";
 import { navigate, router } from "../lib/router.svelte";
+import { startLive } from "../lib/live.svelte";
 import { emit } from "@tauri-apps/api/event";
 import { THREE_STEP_PLAN, allByTestId, byTestId, createMockBackend, typeInto, waitForCall } from "./helpers";
 
@@ -92,7 +93,7 @@ describe("events", () => {
     const app = render(App);
     await waitFor(() => byTestId(app.container, "plan-row"));
     const runId = backend.state.runs[0].run.id;
-    await emit("open-run", { runId });
+    await emit("open-run", { run_id: runId });
     await waitFor(() => expect(router.route).toEqual({ name: "run", id: runId }));
     await waitFor(() => byTestId(app.container, "run-status"));
   });
@@ -100,6 +101,7 @@ describe("events", () => {
   it("a run's page follows its progress live", async () => {
     const backend = createMockBackend({ plans: [{ name: "Quick", steps: [{ provider: "delay", action: "wait", params: { seconds: 0 } }] }] });
     backend.install();
+    await startLive();
     const runId = backend.handlers.execute_plan({ planId: backend.state.plans[0].id }) as string;
     const { container } = render(RunDetail, { props: { runId } });
     const status = await waitFor(() => byTestId(container, "run-status"));

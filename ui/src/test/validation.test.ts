@@ -2,17 +2,19 @@
 import { describe, expect, it } from "vitest";
 import { render, waitFor } from "@testing-library/svelte";
 import PlanEditor from "../screens/PlanEditor.svelte";
-import type { Issue, Value } from "../bindings";
+import type { IssueKind, PlanIssue, Value } from "../bindings";
 import { setPendingImport } from "../lib/handoff";
 import { THREE_STEP_PLAN, allByTestId, byTestId, createMockBackend, param, stepCard, typeInto, waitForCall } from "./helpers";
 
-const ISSUES: Issue[] = [
-  { path: "name", message: "must not be empty" },
-  { path: "steps[1].params.path", message: "3 is not of type \"string\"" },
-  { path: "steps[0].params.headers.Accept", message: "must be a string" },
-  { path: "steps[2].params.url", message: "is required" },
-  { path: "steps[1].provider", message: "unknown provider `nope`" },
-  { path: "mystery", message: "unknown field `mystery`" },
+const at = (path: string, kind: IssueKind, message: string): PlanIssue => ({ path, kind, message, severity: "error" });
+
+const ISSUES: PlanIssue[] = [
+  at("name", "invalid_param", "must not be empty"),
+  at("steps[1].params.path", "invalid_param", "3 is not of type \"string\""),
+  at("steps[0].params.headers.Accept", "invalid_param", "must be a string"),
+  at("steps[2].params.url", "invalid_param", "is required"),
+  at("steps[1].provider", "invalid_param", "unknown provider `nope`"),
+  at("mystery", "invalid_param", "unknown field `mystery`"),
 ];
 
 function errorsIn(el: Element) {
@@ -62,7 +64,7 @@ describe("validation display", () => {
     backend.install({
       validate_plan: () => [],
       update_plan: () => {
-        throw { code: "invalid_plan", message: "1 problem", issues: [{ path: "steps[0].params.url", message: "is required" }] };
+        throw { code: "invalid_plan", message: "1 problem", issues: [at("steps[0].params.url", "invalid_param", "is required")] };
       },
     });
     const view = render(PlanEditor, { props: { planId: backend.state.plans[0].id } });
@@ -86,8 +88,8 @@ describe("validation display", () => {
     setPendingImport({
       plan: bad,
       issues: [
-        { path: "steps[0].params.url", message: "is required" },
-        { path: "steps[1].params.path", message: '3 is not of type "string"' },
+        at("steps[0].params.url", "invalid_param", "is required"),
+        at("steps[1].params.path", "invalid_param", '3 is not of type "string"'),
       ],
       fileName: "broken.json",
     });
@@ -104,5 +106,27 @@ describe("validation display", () => {
     typeInto(param(root, 0, "url").control, "http://127.0.0.1:9/x");
     typeInto(param(root, 1, "path").control, "$[0].name");
     await waitFor(() => expect(allByTestId(root, "field-error")).toHaveLength(0));
+  });
+
+  it("a warning shows as a warning beside its field and does not count as a problem", async () => {
+    const backend = createMockBackend({ plans: [THREE_STEP_PLAN] });
+    backend.install({
+      validate_plan: () => [
+        { path: "steps[0].params.url", kind: "private_target", message: "127.0.0.1 is this computer", severity: "warning" },
+      ],
+    });
+    const view = render(PlanEditor, { props: { planId: backend.state.plans[0].id } });
+    const root = view.container;
+    await waitFor(() => param(root, 0, "url"));
+    typeInto(byTestId(root, "plan-name"), "Renamed");
+    const warning = await waitFor(() => byTestId(param(root, 0, "url").field, "field-warning"));
+    expect(warning.getAttribute("data-kind")).toBe("private_target");
+    expect(allByTestId(root, "field-error")).toHaveLength(0);
+    expect(param(root, 0, "url").control.getAttribute("aria-invalid")).toBe("false");
+    expect(root.querySelector('[data-testid="problem-count"]')).toBeNull();
+    expect(byTestId(root, "warning-count").textContent).toBe("1 warning");
+    // A plan with only warnings still saves.
+    byTestId<HTMLButtonElement>(root, "save-plan").click();
+    await waitForCall(backend.state.calls, "update_plan");
   });
 });
