@@ -79,7 +79,7 @@ print("the run is in the shared data folder:", runs[0]["status"])'
   echo "==> quit"
   kill "$app"
   wait "$app" 2>/dev/null || true
-  echo "package test: passed"
+  echo "package-test: 1 passed, 0 failed"
   exit 0
 fi
 
@@ -103,9 +103,9 @@ for dep in libwebkit2gtk-4.1-0 libgtk-3-0 libayatana-appindicator3-1 libdbus-1-3
 done
 echo "==> dpkg -c"
 contents=$(dpkg-deb -c "$deb")
-for path in ./usr/bin/flowpilot ./usr/bin/flowpilot-cli ./usr/share/applications/Flowpilot.desktop \
-  ./usr/share/icons/hicolor/128x128/apps/flowpilot.png; do
-  grep -q " $path\$" <<<"$contents" || fail "the package lacks $path:
+for path in usr/bin/flowpilot usr/bin/flowpilot-cli usr/share/applications/Flowpilot.desktop \
+  usr/share/icons/hicolor/128x128/apps/flowpilot.png; do
+  grep -Eq " (\./)?$path\$" <<<"$contents" || fail "the package lacks /$path:
 $contents"
 done
 awk '{print $1, $3, $6}' <<<"$contents"

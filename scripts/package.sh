@@ -22,8 +22,19 @@ built=$SECONDS
 
 echo "==> bundling the .deb"
 rm -rf target/release/bundle/deb
-# From src-tauri, where the CLI finds tauri.conf.json.
-(cd src-tauri && ../ui/node_modules/.bin/tauri bundle --bundles deb --ci)
+# From src-tauri, where the CLI finds tauri.conf.json. What only the package
+# needs (its dependencies, flowpilot-cli in /usr/bin) is in tauri.package.conf.json,
+# so changing it does not rebuild the app. The bundler itself declares
+# WebKitGTK 4.1, GTK 3 and the Ayatana tray library; libdbus-1-3 is ours.
+(cd src-tauri && ../ui/node_modules/.bin/tauri bundle --bundles deb --ci --config tauri.package.conf.json)
 deb=$(ls target/release/bundle/deb/*.deb)
-echo "==> built in $((built - started)) s, bundled in $((SECONDS - built)) s: $(du -h "$deb" | cut -f1)"
+
+# The bundler compresses with gzip; xz makes the package less than half as big
+# (measured: 20.2 MB -> 9.1 MB). Repacked with dpkg-deb, files owned by root.
+echo "==> repacking with xz"
+unpacked=$(mktemp -d)
+trap 'rm -rf "$unpacked"' EXIT
+dpkg-deb -R "$deb" "$unpacked/root"
+dpkg-deb -Zxz --root-owner-group -b "$unpacked/root" "$deb" >/dev/null
+echo "==> built in $((built - started)) s, bundled in $((SECONDS - built)) s: $(stat -c %s "$deb") bytes"
 echo "$deb"
