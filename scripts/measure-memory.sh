@@ -34,7 +34,8 @@ if [ -z "${FLOWPILOT_MEASURE_INNER:-}" ]; then
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   fi
-  FLOWPILOT_MEASURE_INNER=1 exec dbus-run-session -- bash "$0" "$@"
+  # A Secret Service of its own, stopped by PID (else the bus starts one that stays).
+  FLOWPILOT_MEASURE_INNER=1 exec dbus-run-session -- bash scripts/with-keyring.sh bash "$0" "$@"
 fi
 
 work=$(mktemp -d)

@@ -129,4 +129,6 @@ $SUDO apt-get install -y -qq --no-install-recommends "$root/$deb"
 flowpilot --version
 grep -q '^Exec=flowpilot' /usr/share/applications/Flowpilot.desktop || fail "the desktop entry does not start flowpilot"
 
-dbus-run-session -- bash "$0" --inside
+# A Secret Service of its own (started and stopped by PID), as a desktop has one:
+# without it, the bus would start gnome-keyring on first use and leave it running.
+dbus-run-session -- bash scripts/with-keyring.sh bash "$0" --inside
