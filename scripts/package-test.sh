@@ -131,4 +131,4 @@ grep -q '^Exec=flowpilot' /usr/share/applications/Flowpilot.desktop || fail "the
 
 # A Secret Service of its own (started and stopped by PID), as a desktop has one:
 # without it, the bus would start gnome-keyring on first use and leave it running.
-dbus-run-session -- bash scripts/with-keyring.sh bash "$0" --inside
+dbus-run-session -- bash "$root/scripts/with-keyring.sh" bash "$root/scripts/package-test.sh" --inside
