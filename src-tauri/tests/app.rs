@@ -8,10 +8,14 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 const APP: &str = env!("CARGO_BIN_EXE_flowpilot");
+
+/// One app at a time: the app is single-instance on the session bus, so a
+/// second one started by a parallel test would hand over to the first and exit.
+static ONE_APP: Mutex<()> = Mutex::new(());
 
 /// Whether a display is there; without one, say the test skipped (or fail
 /// when the display is required).
@@ -62,6 +66,7 @@ fn starts_hidden_with_the_scheduler_running() {
     if !has_display("starts_hidden_with_the_scheduler_running") {
         return;
     }
+    let _one_app = ONE_APP.lock().unwrap_or_else(|e| e.into_inner());
     let data = tempfile::tempdir().unwrap();
     let xdg = tempfile::tempdir().unwrap();
     let mut app = Running(
@@ -132,6 +137,7 @@ fn a_hidden_start_loads_no_gl_and_starts_no_web_engine() {
     if !has_display("a_hidden_start_loads_no_gl_and_starts_no_web_engine") {
         return;
     }
+    let _one_app = ONE_APP.lock().unwrap_or_else(|e| e.into_inner());
     let data = tempfile::tempdir().unwrap();
     let xdg = tempfile::tempdir().unwrap();
     let mut app = Running(
