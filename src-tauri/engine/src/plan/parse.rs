@@ -3,7 +3,8 @@
 
 use super::issue::{IssueKind, PlanError, PlanIssue};
 use super::limits;
-use super::model::{PlanFile, StepSpec, Trigger};
+use super::model::{PlanFile, StepSpec};
+use super::trigger::Trigger;
 use crate::schema::{self, Members};
 use serde_json::Value;
 use std::sync::OnceLock;
