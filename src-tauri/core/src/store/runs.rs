@@ -245,7 +245,15 @@ impl Store {
     /// this `scheduled_for` (a double fire), [`StoreError::RunExists`] if the id
     /// is taken, [`StoreError::NotFound`] if `plan_id` names no plan.
     pub fn create_run(&self, run: &NewRun) -> Result<RunRow> {
-        self.write(|tx| insert_run(tx, run, self.owner.id(), None))?;
+        self.create_run_with_event(run, None)
+    }
+
+    /// [`Store::create_run`], with the event that started it stored beside it.
+    pub fn create_run_with_event(&self, run: &NewRun, trigger_event: Option<&serde_json::Value>) -> Result<RunRow> {
+        let event = trigger_event
+            .map(|e| super::to_json("a trigger event", e))
+            .transpose()?;
+        self.write(|tx| insert_run(tx, run, self.owner.id(), event.as_deref()))?;
         Ok(RunRow {
             id: run.id.clone(),
             plan_id: run.plan_id.clone(),

@@ -68,7 +68,7 @@ impl Plan {
             Ok(file) => Self::from_file(file, registry),
             Err((mut issues, partial)) => {
                 let steps: Vec<Option<&StepSpec>> = partial.steps.iter().map(Option::as_ref).collect();
-                issues.extend(validate::validate_parts(partial.trigger.as_ref(), &steps, registry));
+                issues.extend(validate::validate_parts(partial.trigger.as_deref(), &steps, registry));
                 Err(PlanError::Invalid(issues))
             }
         }
