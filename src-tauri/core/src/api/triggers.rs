@@ -212,6 +212,24 @@ impl Flowpilot {
             .map_err(|e| ApiError::BadInput(e.to_string()))
     }
 
+    /// A value the running process publishes for others (the webhook server's address).
+    pub fn runtime_value(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .get_setting(key)?
+            .and_then(|v| v.as_str().map(str::to_string)))
+    }
+
+    pub fn set_runtime_value(&self, key: &str, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(v) => self.store.set_setting(key, &Value::String(v.to_string()))?,
+            None => {
+                self.store.delete_setting(key)?;
+            }
+        }
+        Ok(())
+    }
+
     // ---- what the trigger runner keeps in the store ----
 
     pub(crate) fn trigger_state(&self, plan_id: &str) -> Result<Option<TriggerState>> {

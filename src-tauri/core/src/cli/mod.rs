@@ -3,6 +3,7 @@
 mod draft;
 mod manage;
 mod run;
+mod serve;
 
 use crate::api::{ApiError, Flowpilot, Options};
 use crate::draft::DraftRequest;
@@ -79,6 +80,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the schedules and every trigger of the data folder without the app
+    /// (webhooks, new email, feed items, Telegram messages, new items at a URL),
+    /// until SIGTERM or Ctrl-C: then no new events are taken, runs in progress get
+    /// 30 s to finish (then are cancelled), and it exits 0. Logs go to stderr.
+    Serve {
+        /// The webhook server's port (default: the setting, 8737).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Every plan's trigger with its state, and webhook URLs.
+    #[command(subcommand)]
+    Triggers(TriggersCommand),
     /// Draft a plan from a sentence with an LLM. The draft is checked like a plan
     /// file and written only if it is valid; otherwise its problems are printed.
     Draft {
@@ -100,6 +113,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TriggersCommand {
+    /// Each trigger: watching or not, last and next check, last error, webhook URL.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The newest items of a plan's trigger as its runs would see them (nothing moves).
+    Sample {
+        /// A plan file, or the id or name of a stored plan.
+        plan: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a webhook plan a new URL; the old one stops working.
+    RegenerateUrl { plan: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,7 +206,12 @@ enum CredentialsCommand {
 /// Entry point of the `flowpilot-cli` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // `serve` logs what it does; the other commands only warnings (stderr carries a run's progress).
+    init_tracing(if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -192,10 +228,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
-    // Quiet by default: stderr carries the run's progress. RUST_LOG=debug for more.
+fn init_tracing(default: &str) {
+    // RUST_LOG=debug for more.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ignored = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -215,6 +251,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
     })?;
     match cli.command {
         Command::Run { plan, json, timeout } => run::run(&app, &plan, json, timeout).await,
+        Command::Serve { port } => serve::serve(app, port).await,
+        Command::Triggers(cmd) => serve::triggers(&app, cmd).await,
         Command::Check { files, json } => Ok(run::check(&app, &files, json)),
         Command::Plans(cmd) => manage::plans(&app, cmd).map(|()| ExitCode::SUCCESS),
         Command::Runs(RunsCommand::List {

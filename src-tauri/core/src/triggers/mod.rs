@@ -40,6 +40,9 @@ use tokio_util::sync::CancellationToken;
 use watch::{Command, Watcher};
 use webhook::WebhookServer;
 
+/// Where the running webhook server's base URL is kept, for `triggers list` in another process.
+pub const LIVE_BASE_URL: &str = "runner.webhook_base_url";
+
 /// How often the runner looks at the plans even when nothing told it they changed.
 const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 
@@ -145,6 +148,10 @@ impl TriggerRunner {
         let server = WebhookServer::new(&settings, port);
         let status = server.start(self.shared.clone(), &settings, port).await;
         *lock(&self.shared.base_url) = status.base_url.clone();
+        let live = status.listening.then_some(status.base_url.as_str());
+        if let Err(e) = self.shared.app.set_runtime_value(LIVE_BASE_URL, live) {
+            tracing::warn!("cannot record the webhook server's address: {e}");
+        }
         let before = std::mem::replace(&mut *lock(&self.server), server);
         before.stop();
         let sink = self.shared.scheduler.sink();
@@ -346,11 +353,17 @@ impl TriggerRunner {
         Ok(got.ok().and_then(Result::ok))
     }
 
+    /// Stop waiting for a test event of `plan_id`.
+    pub fn stop_listening(&self, plan_id: &str) {
+        lock(&self.server).stop_listening(plan_id);
+    }
+
     /// Stop accepting events: the webhook server stops listening, the watchers
     /// stop, no queued event starts a run any more (they wait for the next start).
     /// Runs in progress go on.
     pub fn stop_accepting(&self) {
         lock(&self.server).stop();
+        let _ = self.shared.app.set_runtime_value(LIVE_BASE_URL, None);
         self.shared.dispatcher.stop_accepting();
         self.stop.cancel();
         for (_, handle) in lock(&self.watchers).drain() {
