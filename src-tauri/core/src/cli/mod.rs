@@ -85,9 +85,12 @@ enum Command {
     /// until SIGTERM or Ctrl-C: then no new events are taken, runs in progress get
     /// 30 s to finish (then are cancelled), and it exits 0. Logs go to stderr.
     Serve {
-        /// The webhook server's port (default: the setting, 8737).
+        /// The webhook server's port (default: the setting, 8737; 0 picks a free one).
         #[arg(long)]
         port: Option<u16>,
+        /// Seconds runs in progress may go on after SIGTERM before they are cancelled.
+        #[arg(long, default_value_t = 30)]
+        grace_s: u64,
     },
     /// Every plan's trigger with its state, and webhook URLs.
     #[command(subcommand)]
@@ -251,7 +254,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
     })?;
     match cli.command {
         Command::Run { plan, json, timeout } => run::run(&app, &plan, json, timeout).await,
-        Command::Serve { port } => serve::serve(app, port).await,
+        Command::Serve { port, grace_s } => serve::serve(app, port, std::time::Duration::from_secs(grace_s)).await,
         Command::Triggers(cmd) => serve::triggers(&app, cmd).await,
         Command::Check { files, json } => Ok(run::check(&app, &files, json)),
         Command::Plans(cmd) => manage::plans(&app, cmd).map(|()| ExitCode::SUCCESS),

@@ -17,8 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// How long runs in progress may go on after SIGTERM before they are cancelled.
-pub const GRACE: Duration = Duration::from_secs(30);
 /// How long cancelled runs get to record that they were cancelled.
 const CANCEL_GRACE: Duration = Duration::from_secs(15);
 
@@ -84,7 +82,7 @@ async fn stop_signal() -> &'static str {
     }
 }
 
-pub(super) async fn serve(app: Flowpilot, port: Option<u16>) -> Result<ExitCode, ApiError> {
+pub(super) async fn serve(app: Flowpilot, port: Option<u16>, grace: Duration) -> Result<ExitCode, ApiError> {
     let app = Arc::new(app);
     let lock = match app.claim_runner("flowpilot-cli serve") {
         Ok(lock) => lock,
@@ -110,13 +108,13 @@ pub(super) async fn serve(app: Flowpilot, port: Option<u16>) -> Result<ExitCode,
     let running = app.active_run_count();
     tracing::info!(
         "{signal}: no new events; waiting up to {} s for {running} run(s) in progress",
-        GRACE.as_secs()
+        grace.as_secs()
     );
     runner.stop_accepting();
     stop_schedules.cancel();
-    if !app.wait_for_runs(GRACE).await {
+    if !app.wait_for_runs(grace).await {
         let cancelled = app.cancel_all_runs();
-        tracing::warn!("cancelling {cancelled} run(s) still going after {} s", GRACE.as_secs());
+        tracing::warn!("cancelling {cancelled} run(s) still going after {} s", grace.as_secs());
         if !app.wait_for_runs(CANCEL_GRACE).await {
             tracing::error!("runs did not stop; they will be marked interrupted at the next start");
         }

@@ -104,7 +104,10 @@ impl Dispatcher {
     /// Loop until cancelled: a pass over the queue, then wait to be woken.
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
         loop {
-            self.pass();
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = self.pass() => {}
+            }
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = self.wake.notified() => {}
@@ -113,8 +116,9 @@ impl Dispatcher {
         }
     }
 
-    /// One pass: hand every queued event that may start now to a task.
-    pub fn pass(self: &Arc<Self>) {
+    /// One pass: start every queued event that may start now, in the order the
+    /// events came (each waits for its permit before the next is looked at).
+    pub async fn pass(self: &Arc<Self>) {
         if !self.accepting.load(Ordering::SeqCst) {
             return;
         }
@@ -149,10 +153,27 @@ impl Dispatcher {
                 }
                 _ => {}
             }
+            let permit = tokio::select! {
+                permit = self.scheduler.run_permit() => permit,
+                _ = self.stopping.cancelled() => None,
+            };
+            let Some(permit) = permit else { return };
+            if !self.accepting.load(Ordering::SeqCst) {
+                return;
+            }
+            // The run's row is written here, in the events' order.
+            let prepared = match self.app.prepare_event_run(&event, target) {
+                Ok(p) => p,
+                Err(ApiError::Store(StoreError::NotFound { .. })) => continue, // its run exists already
+                Err(e) => {
+                    tracing::error!(plan = %event.plan_id, "an event's run could not be recorded: {e}");
+                    continue;
+                }
+            };
             busy.insert(event.plan_id.clone());
             lock(&self.claimed).insert(event.run_id.clone(), event.plan_id.clone());
             let me = self.clone();
-            tokio::spawn(async move { me.start(event, target).await });
+            tokio::spawn(async move { me.execute(event, prepared, permit).await });
         }
     }
 
@@ -173,28 +194,12 @@ impl Dispatcher {
         }
     }
 
-    async fn start(self: Arc<Self>, event: QueuedEvent, target: crate::api::ResolvedPlan) {
-        let permit = tokio::select! {
-            permit = self.scheduler.run_permit() => permit,
-            _ = self.stopping.cancelled() => None,
-        };
-        if permit.is_none() || !self.accepting.load(Ordering::SeqCst) {
-            lock(&self.claimed).remove(&event.run_id);
-            return;
-        }
-        let prepared = match self.app.prepare_event_run(&event, target) {
-            Ok(p) => p,
-            Err(ApiError::Store(StoreError::NotFound { .. })) => {
-                // Its run was made already (by another process, or before a restart).
-                lock(&self.claimed).remove(&event.run_id);
-                return;
-            }
-            Err(e) => {
-                tracing::error!(plan = %event.plan_id, "an event's run could not be recorded: {e}");
-                lock(&self.claimed).remove(&event.run_id);
-                return;
-            }
-        };
+    async fn execute(
+        self: Arc<Self>,
+        event: QueuedEvent,
+        prepared: crate::api::PreparedRun,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
         let observer = Arc::new(EventRun {
             scheduler: self.scheduler.clone(),
             plan_id: event.plan_id.clone(),

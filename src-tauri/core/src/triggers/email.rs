@@ -62,7 +62,9 @@ impl EmailSource {
             reconnect: Arc::new(Notify::new()),
             idle: None,
         };
-        source.start_idle();
+        if source.trigger.idle {
+            source.start_idle();
+        }
         source
     }
 

@@ -230,6 +230,8 @@ async fn idle_once(
         return Ok(false);
     }
     within("SELECT", session.select(&t.mailbox)).await?;
+    // Mail that came while this connection was being made (or lost) is looked for now.
+    news.notify_one();
     loop {
         let mut idle = session.idle();
         within("IDLE", idle.init()).await?;

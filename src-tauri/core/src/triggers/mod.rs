@@ -327,13 +327,9 @@ impl TriggerRunner {
         Ok(url)
     }
 
-    /// Wait (at most `limit`) for the next call to a webhook plan's URL and
-    /// return what its run would see, starting no run. `None` when no call came.
-    pub async fn listen_for_test_event(
-        &self,
-        plan_id: &str,
-        limit: Duration,
-    ) -> Result<Option<serde_json::Value>, ApiError> {
+    /// Hand the next call to a webhook plan's URL (even a draft's) to the
+    /// receiver instead of starting a run: what its run would see.
+    pub fn listen(&self, plan_id: &str) -> Result<oneshot::Receiver<serde_json::Value>, ApiError> {
         let row = self.shared.app.stored_plan(plan_id)?;
         if !matches!(row.plan.trigger, Trigger::Webhook(_)) {
             return Err(ApiError::BadInput(format!(
@@ -342,14 +338,25 @@ impl TriggerRunner {
             )));
         }
         let server = lock(&self.server).clone();
-        if !server.status().listening {
-            return Err(ApiError::BadInput(server.status().error.unwrap_or_else(|| {
+        let status = server.status();
+        if !status.listening {
+            return Err(ApiError::BadInput(status.error.unwrap_or_else(|| {
                 "the webhook server is not running in this process".to_string()
             })));
         }
-        let rx = server.listen(plan_id);
+        Ok(server.listen(plan_id))
+    }
+
+    /// Wait (at most `limit`) for the next call to a webhook plan's URL and
+    /// return what its run would see, starting no run. `None` when no call came.
+    pub async fn listen_for_test_event(
+        &self,
+        plan_id: &str,
+        limit: Duration,
+    ) -> Result<Option<serde_json::Value>, ApiError> {
+        let rx = self.listen(plan_id)?;
         let got = tokio::time::timeout(limit, rx).await;
-        server.stop_listening(plan_id);
+        self.stop_listening(plan_id);
         Ok(got.ok().and_then(Result::ok))
     }
 

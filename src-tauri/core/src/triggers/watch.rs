@@ -72,6 +72,8 @@ impl Watcher {
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, cancel: CancellationToken) {
         let push = self.source.push();
         let mut last = (Instant::now(), self.shared.app.clock().now());
+        // The first check comes at once: whatever came while nothing watched is found now.
+        let mut first = true;
         loop {
             let now = self.shared.app.clock().now();
             // A wall clock far ahead of the monotonic one: the machine slept.
@@ -83,16 +85,27 @@ impl Watcher {
             }
             last = (Instant::now(), now);
             let wait = match self.state().next_check_at {
-                Some(at) if at > now => (at - now).to_std().unwrap_or(MAX_SLEEP).min(MAX_SLEEP),
+                Some(at) if at > now && !first => (at - now).to_std().unwrap_or(MAX_SLEEP).min(MAX_SLEEP),
                 _ => Duration::ZERO,
             };
+            first = false;
             let due = wait.is_zero();
             let long = self.source.long_polls();
+            if due && !long {
+                // A check runs to its end (bounded by its own time limits); commands wait.
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break,
+                    _ = self.check(false) => {}
+                }
+                continue;
+            }
             let reason = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => Reason::Cancelled,
                 cmd = commands.recv() => Reason::Command(cmd),
                 _ = pushed(push.as_deref()) => Reason::Pushed,
+                // A long poll is the wait itself: a command or a push ends it.
                 _ = async {
                     tokio::time::sleep(wait).await;
                     if due {
@@ -228,6 +241,9 @@ impl Watcher {
             events,
         };
         self.shared.app.commit_check(&commit).map_err(|e| e.to_string())?;
+        if baseline {
+            tracing::info!(plan = %self.plan_id, "trigger baseline recorded: {}", found.note.as_deref().unwrap_or_default());
+        }
         if !commit.events.is_empty() {
             tracing::info!(plan = %self.plan_id, new = commit.events.len(), more = found.more, "new items: runs queued");
         }

@@ -307,6 +307,10 @@ pub struct EmailTrigger {
     /// Mark a mail read once its run is recorded (otherwise it is left unread).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mark_read: bool,
+    /// Use IMAP IDLE where the server has it, so new mail starts its run within
+    /// seconds (default); `false` checks every `interval_s` only.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub idle: bool,
     /// Seconds between checks (at least 10, default 120). Where the server offers
     /// IMAP IDLE a new mail starts its run within seconds; the checks stay as a safety net.
     #[serde(default = "default_interval")]
@@ -329,6 +333,14 @@ impl EmailTrigger {
             MailSecurity::Starttls | MailSecurity::None => 143,
         })
     }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn inbox() -> String {
