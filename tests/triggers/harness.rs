@@ -30,20 +30,20 @@ pub struct Recorder {
 impl SchedulerSink for Recorder {
     fn run_event(&self, event: &RunEvent) {
         if let RunEvent::RunFinished { outcome, .. } = event {
-            self.finished.lock().unwrap().push(outcome.clone());
+            self.finished.lock().expect("test setup").push(outcome.clone());
             self.changed.send_modify(|n| *n += 1);
         }
     }
 
     fn notice(&self, notice: Notice) {
-        self.notices.lock().unwrap().push(notice);
+        self.notices.lock().expect("test setup").push(notice);
         self.changed.send_modify(|n| *n += 1);
     }
 
     fn schedule_changed(&self, _: &str) {}
 
     fn trigger_changed(&self, status: &TriggerStatus) {
-        self.statuses.lock().unwrap().push(status.clone());
+        self.statuses.lock().expect("test setup").push(status.clone());
         self.changed.send_modify(|n| *n += 1);
     }
 
@@ -52,11 +52,11 @@ impl SchedulerSink for Recorder {
 
 impl Recorder {
     pub fn finished(&self) -> Vec<RunOutcome> {
-        self.finished.lock().unwrap().clone()
+        self.finished.lock().expect("test setup").clone()
     }
 
     pub fn notices(&self) -> Vec<Notice> {
-        self.notices.lock().unwrap().clone()
+        self.notices.lock().expect("test setup").clone()
     }
 
     pub fn notices_of(&self, kind: NoticeKind) -> Vec<Notice> {
@@ -104,14 +104,16 @@ pub struct Harness {
 impl Harness {
     /// A runner with its webhook server on a free port.
     pub async fn start() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test setup");
         let app = Arc::new(
             Flowpilot::open(Options {
                 data_dir: Some(dir.path().to_path_buf()),
-                keychain: Some(Keychain::with_store(keyring_core::mock::Store::new().unwrap())),
+                keychain: Some(Keychain::with_store(
+                    keyring_core::mock::Store::new().expect("test setup"),
+                )),
                 clock: None,
             })
-            .unwrap(),
+            .expect("test setup"),
         );
         let rec = Arc::new(Recorder::default());
         let sink: Arc<dyn SchedulerSink> = rec.clone();
@@ -130,22 +132,22 @@ impl Harness {
     pub fn credential(&self, provider: &str, name: &str, value: &str) {
         self.app
             .set_credential(provider, name, Sensitive::new(value.to_string()))
-            .unwrap();
+            .expect("test setup");
     }
 
     /// Store a plan (its status decides whether its trigger is watched); its id.
     pub fn add_plan(&self, plan: &Value) -> String {
-        let row = self.app.import_plan(&plan.to_string()).unwrap();
+        let row = self.app.import_plan(&plan.to_string()).expect("test setup");
         self.runner.wake();
         row.id
     }
 
     pub async fn check(&self, plan_id: &str) -> CheckReport {
-        self.runner.check_now(plan_id).await.unwrap()
+        self.runner.check_now(plan_id).await.expect("test setup")
     }
 
     pub fn status(&self, plan_id: &str) -> TriggerStatus {
-        self.runner.status(plan_id).unwrap()
+        self.runner.status(plan_id).expect("test setup")
     }
 
     /// The plan's runs, oldest first.
@@ -154,7 +156,10 @@ impl Harness {
             plan_id: Some(plan_id.to_string()),
             ..RunFilter::default()
         };
-        let (mut runs, _) = self.app.list_runs(&filter, Page { limit: 500, offset: 0 }).unwrap();
+        let (mut runs, _) = self
+            .app
+            .list_runs(&filter, Page { limit: 500, offset: 0 })
+            .expect("test setup");
         runs.reverse();
         runs
     }

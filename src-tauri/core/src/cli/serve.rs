@@ -105,13 +105,13 @@ pub(super) async fn serve(app: Flowpilot, port: Option<u16>, grace: Duration) ->
         s = if active == 1 { "" } else { "s" }
     );
     let signal = stop_signal().await;
-    let running = app.active_run_count();
-    tracing::info!(
-        "{signal}: no new events; waiting up to {} s for {running} run(s) in progress",
-        grace.as_secs()
-    );
     runner.stop_accepting();
     stop_schedules.cancel();
+    let running = app.active_run_count();
+    tracing::info!(
+        "{signal}: no new events are taken; waiting up to {} s for {running} run(s) in progress",
+        grace.as_secs()
+    );
     if !app.wait_for_runs(grace).await {
         let cancelled = app.cancel_all_runs();
         tracing::warn!("cancelling {cancelled} run(s) still going after {} s", grace.as_secs());
