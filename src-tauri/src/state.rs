@@ -48,6 +48,8 @@ pub struct AppState {
     /// Held while this app runs the schedules and triggers (else `serve` or
     /// another app does, and this one keeps trying to take over).
     runner_lock: Mutex<Option<RunnerLock>>,
+    /// The webhook server's port when not the settings' (tests).
+    webhook_port: Option<u16>,
     /// Stops the scheduler loop and the triggers at exit.
     stop: CancellationToken,
     /// The run a notification asked to open, for a window that was not there yet to hear it.
@@ -109,6 +111,12 @@ impl AppState {
     /// Tauri's async runtime, unless another process runs them (`flowpilot-cli
     /// serve`): then keep trying to take over, and keep every other function.
     pub fn open(options: Options, shell: Arc<dyn Shell>) -> Result<Arc<Self>, ApiError> {
+        Self::open_with_port(options, shell, None)
+    }
+
+    /// [`AppState::open`] with the webhook server on `port` whatever the
+    /// settings say (0: a free one; for tests).
+    pub fn open_with_port(options: Options, shell: Arc<dyn Shell>, port: Option<u16>) -> Result<Arc<Self>, ApiError> {
         let flow = Arc::new(Flowpilot::open(options)?);
         let sink: Arc<dyn SchedulerSink> = shell.clone();
         let scheduler = Scheduler::new(flow.clone(), sink);
@@ -118,6 +126,7 @@ impl AppState {
             shell,
             triggers: Mutex::default(),
             runner_lock: Mutex::default(),
+            webhook_port: port,
             stop: CancellationToken::new(),
             open_run: Mutex::default(),
             drafting: Latest::default(),
@@ -162,7 +171,12 @@ impl AppState {
 
     async fn start_background(&self, lock: RunnerLock) {
         tauri::async_runtime::spawn(self.scheduler.clone().run(self.stop.child_token()));
-        let runner = TriggerRunner::new(self.flow.clone(), self.scheduler.clone(), lock.holder(), None);
+        let runner = TriggerRunner::new(
+            self.flow.clone(),
+            self.scheduler.clone(),
+            lock.holder(),
+            self.webhook_port,
+        );
         *self.runner_lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(lock);
         *self.triggers.lock().unwrap_or_else(|e| e.into_inner()) = Some(runner.clone());
         runner.start().await;
@@ -170,7 +184,6 @@ impl AppState {
             runner.stop_accepting();
         }
         tracing::info!("scheduler and triggers started");
-        self.shell.all_schedules_changed();
     }
 
     /// The trigger runner, when this app runs the triggers.

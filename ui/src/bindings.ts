@@ -374,6 +374,11 @@ export type EmailTrigger = {
 	/**  Mark a mail read once its run is recorded (otherwise it is left unread). */
 	mark_read?: boolean,
 	/**
+	 *  Use IMAP IDLE where the server has it, so new mail starts its run within
+	 *  seconds (default); `false` checks every `interval_s` only.
+	 */
+	idle?: boolean,
+	/**
 	 *  Seconds between checks (at least 10, default 120). Where the server offers
 	 *  IMAP IDLE a new mail starts its run within seconds; the checks stay as a safety net.
 	 */
