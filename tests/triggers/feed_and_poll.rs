@@ -180,3 +180,34 @@ async fn run_existing_runs_for_the_newest_items_at_activation() {
     assert_eq!(h.started_outputs(&id), [json!(4), json!(5)]);
     assert_eq!(h.check(&id).await.new_items, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn activating_again_records_a_fresh_baseline_and_what_came_meanwhile_starts_nothing() {
+    let api = ItemsApi::start().await;
+    api.set_items(vec![json!({"id": 1})]);
+    let h = Harness::start().await;
+    let mut p = plan(
+        "Toggled",
+        json!({"type": "poll", "url": api.items_url(), "items": "$.items", "interval_s": 3600}),
+        json!("${trigger.item.id}"),
+    );
+    let id = h.add_plan(&p);
+    h.check(&id).await;
+    p["status"] = json!("draft");
+    h.add_plan(&p);
+    api.push(json!({"id": 2}));
+    p["status"] = json!("active");
+    h.add_plan(&p);
+    let report = h.check(&id).await;
+    assert_eq!(report.new_items, 0, "{report:?}");
+    assert!(
+        h.status(&id)
+            .note
+            .unwrap_or_default()
+            .contains("2 items already listed")
+    );
+    api.push(json!({"id": 3}));
+    assert_eq!(h.check(&id).await.new_items, 1);
+    h.rec.wait_for_runs(1).await;
+    assert_eq!(h.started_outputs(&id), [json!(3)]);
+}

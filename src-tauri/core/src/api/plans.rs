@@ -81,8 +81,8 @@ impl Flowpilot {
         let plan = self.check_plan(text)?;
         let now = self.clock.now();
         match self.store.find_plan_by_name(plan.name())? {
-            Some(existing) => Ok(self.store.update_plan(&existing.id, plan.file(), now)?),
-            None => Ok(self.store.create_plan(plan.file(), now)?),
+            Some(existing) => self.saved(self.store.update_plan(&existing.id, plan.file(), now)?),
+            None => self.saved(self.store.create_plan(plan.file(), now)?),
         }
     }
 
@@ -94,7 +94,7 @@ impl Flowpilot {
     /// Save validated plan text as a new version of `id`.
     pub fn update_plan(&self, id: &str, text: &str) -> Result<PlanRow> {
         let plan = self.check_plan(text)?;
-        Ok(self.store.update_plan(id, plan.file(), self.clock.now())?)
+        self.saved(self.store.update_plan(id, plan.file(), self.clock.now())?)
     }
 
     pub fn create_plan(&self, file: PlanFile) -> Result<PlanRow> {
@@ -105,7 +105,17 @@ impl Flowpilot {
     /// Save a new version of a plan.
     pub fn save_plan(&self, id: &str, file: PlanFile) -> Result<PlanRow> {
         let plan = Plan::from_file(file, self.registry())?;
-        Ok(self.store.update_plan(id, plan.file(), self.clock.now())?)
+        self.saved(self.store.update_plan(id, plan.file(), self.clock.now())?)
+    }
+
+    /// After a save: a plan that is not active forgets where its event trigger
+    /// was, so activating it again records a fresh baseline (what came while it
+    /// was off starts nothing).
+    fn saved(&self, row: PlanRow) -> Result<PlanRow> {
+        if row.plan.status != PlanStatus::Active && row.plan.trigger.is_polling() {
+            self.store.reset_trigger(&row.id)?;
+        }
+        Ok(row)
     }
 
     pub fn list_plans(&self) -> Result<Vec<PlanSummary>> {
@@ -167,7 +177,7 @@ impl Flowpilot {
     }
 
     pub fn restore_plan_version(&self, id: &str, version: u32) -> Result<PlanRow> {
-        Ok(self.store.restore_version(id, version, self.clock.now())?)
+        self.saved(self.store.restore_version(id, version, self.clock.now())?)
     }
 
     pub fn delete_plan(&self, id: &str) -> Result<()> {

@@ -308,9 +308,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
             json,
         }) => run::replay(&app, &run_id, from_step, force, json).await,
         Command::Logs { run_id, json } => {
-            let crate::api::RunDetail { run, steps, .. } = app.run_detail(&run_id)?;
+            let crate::api::RunDetail {
+                run, steps, trigger, ..
+            } = app.run_detail(&run_id)?;
             if json {
-                print_json(&serde_json::json!({"run": run, "logs": steps}))?;
+                print_json(&serde_json::json!({"run": run, "logs": steps, "trigger": trigger}))?;
             } else {
                 println!(
                     "{} — {} ({}){}",
@@ -319,6 +321,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
                     run.id,
                     run.error.map(|e| format!(": {e}")).unwrap_or_default()
                 );
+                if let Some(event) = &trigger {
+                    let what = event.get("item").or_else(|| event.get("payload")).unwrap_or(event);
+                    println!("  started by {}: {}", run.trigger_kind, clip(&what.to_string(), 200));
+                }
                 for s in &steps {
                     run::print_step_line(s);
                 }
