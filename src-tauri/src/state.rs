@@ -183,7 +183,7 @@ impl AppState {
         if self.stop.is_cancelled() {
             runner.stop_accepting();
         }
-        tracing::info!("scheduler and triggers started");
+        tracing::info!("scheduler started; triggers started");
     }
 
     /// The trigger runner, when this app runs the triggers.

@@ -403,6 +403,25 @@ mod tests {
     }
 
     #[test]
+    fn tls_and_starttls_transports_can_be_built() {
+        for security in ["tls", "starttls"] {
+            let smtp: Smtp = serde_json::from_value(
+                json!({"host": "smtp.example.com", "security": security, "username": "u", "credential": "c"}),
+            )
+            .unwrap();
+            assert!(transport(&smtp, "pw".into()).is_ok(), "{security}");
+        }
+        let insecure: Smtp = serde_json::from_value(
+            json!({"host": "smtp.example.com", "security": "none", "username": "u", "credential": "c"}),
+        )
+        .unwrap();
+        assert!(
+            transport(&insecure, "pw".into()).is_err(),
+            "no password in the clear to another machine"
+        );
+    }
+
+    #[test]
     fn the_credential_needed_is_the_one_smtp_names() {
         let params = json!({"smtp": {"credential": "work-mail"}});
         assert_eq!(Email.credentials_needed("send", &params), vec!["work-mail".to_string()]);
