@@ -29,9 +29,13 @@ pub struct Recorder {
 
 impl SchedulerSink for Recorder {
     fn run_event(&self, event: &RunEvent) {
-        if let RunEvent::RunFinished { outcome, .. } = event {
-            self.finished.lock().expect("test setup").push(outcome.clone());
-            self.changed.send_modify(|n| *n += 1);
+        match event {
+            RunEvent::RunFinished { outcome, .. } => {
+                self.finished.lock().expect("test setup").push(outcome.clone());
+                self.changed.send_modify(|n| *n += 1);
+            }
+            RunEvent::RunStarted { .. } => self.changed.send_modify(|n| *n += 1),
+            _ => {}
         }
     }
 

@@ -309,3 +309,56 @@ async fn listening_for_a_test_event_captures_the_next_call_without_a_run() {
         .unwrap();
     assert_eq!(record.output, "Hi sample");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overlap_queue_runs_one_at_a_time_in_order_and_skip_answers_409() {
+    let h = Harness::start().await;
+    let slow = |name: &str, overlap: &str, seconds: f64| {
+        json!({
+            "name": name, "status": "active", "trigger": {"type": "webhook", "overlap": overlap},
+            "steps": [
+                {"provider": "delay", "action": "wait", "params": {"seconds": seconds}},
+                {"provider": "logic", "action": "set", "params": {"value": "${trigger.payload.n}"}}
+            ]
+        })
+    };
+    let queued = h.add_plan(&slow("Queued", "queue", 0.3));
+    let url = h.runner.webhook_url(&queued).unwrap();
+    for n in 0..3 {
+        let r = client().post(&url).json(&json!({"n": n})).send().await.unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    h.rec.wait_for_runs(3).await;
+    let runs = h.runs_of(&queued);
+    assert_eq!(h.started_outputs(&queued), [json!(0), json!(1), json!(2)]);
+    for pair in runs.windows(2) {
+        assert!(
+            pair[1].started_at >= pair[0].finished_at.unwrap(),
+            "one at a time: {pair:?}"
+        );
+    }
+
+    let skipping = h.add_plan(&slow("Skipping", "skip", 2.0));
+    let url = h.runner.webhook_url(&skipping).unwrap();
+    assert_eq!(
+        client()
+            .post(&url)
+            .json(&json!({"n": 1}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    h.rec
+        .wait_until("the first run to start", |_| {
+            h.runs_of(&skipping)
+                .first()
+                .is_some_and(|r| r.status == flowpilot_engine::RunStatus::Running)
+        })
+        .await;
+    let second = client().post(&url).json(&json!({"n": 2})).send().await.unwrap();
+    assert_eq!(second.status(), 409);
+    h.rec.wait_for_runs(4).await;
+    assert_eq!(h.runs_of(&skipping).len(), 1);
+}
