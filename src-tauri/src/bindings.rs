@@ -6,8 +6,11 @@
 //! the plan file's JSON Schema, ui/src/plan-schema.json, that the UI's fake backend
 //! checks plans with).
 
-use crate::commands::{credentials, drafts, plans, runs, schedules, settings, system};
-use crate::events::{ItemProgress, Notice, OpenRun, RunFinished, RunStarted, ScheduleChanged, StepProgress};
+use crate::commands::{credentials, drafts, plans, runs, schedules, settings, system, triggers};
+use crate::events::{
+    ItemProgress, Notice, OpenRun, RunFinished, RunStarted, ScheduleChanged, StepProgress, TriggerChanged,
+    WebhookServerChanged,
+};
 use specta_typescript::Typescript;
 use std::path::Path;
 use tauri::Runtime;
@@ -79,6 +82,16 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             schedules::preview_schedule,
             settings::get_settings,
             settings::set_settings,
+            triggers::list_triggers,
+            triggers::get_trigger,
+            triggers::describe_trigger,
+            triggers::check_trigger,
+            triggers::fetch_trigger_sample,
+            triggers::listen_for_test_event,
+            triggers::stop_listening,
+            triggers::regenerate_webhook_url,
+            triggers::webhook_server,
+            triggers::execute_step_with_trigger,
         ])
         .events(collect_events![
             RunStarted,
@@ -87,7 +100,9 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             RunFinished,
             ScheduleChanged,
             Notice,
-            OpenRun
+            OpenRun,
+            TriggerChanged,
+            WebhookServerChanged
         ])
 }
 

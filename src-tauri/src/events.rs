@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use flowpilot_core::notices::{Notice as CoreNotice, NoticeKind};
+use flowpilot_core::triggers::{TriggerStatus, WebhookServerStatus};
 use flowpilot_engine::run::{ItemRecord, RunEvent};
 use flowpilot_engine::{RunStatus, StepRecord, StepStatus};
 use serde::{Deserialize, Serialize};
@@ -94,6 +95,28 @@ pub struct ScheduleChanged {
 
 impl Event for ScheduleChanged {
     const NAME: &'static str = "schedule-changed";
+}
+
+/// A plan's trigger status changed: a check ran (new items, an error, a
+/// recovery), its URL was regenerated. Carries the whole new status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+pub struct TriggerChanged {
+    pub plan_id: String,
+    pub status: TriggerStatus,
+}
+
+impl Event for TriggerChanged {
+    const NAME: &'static str = "trigger-changed";
+}
+
+/// The webhook server started, stopped, or could not start (its port is in use).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+pub struct WebhookServerChanged {
+    pub status: WebhookServerStatus,
+}
+
+impl Event for WebhookServerChanged {
+    const NAME: &'static str = "webhook-server-changed";
 }
 
 /// What a desktop notification said (also shown in the window). Never holds a secret.

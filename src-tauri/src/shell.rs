@@ -1,11 +1,12 @@
 //! The desktop shell on a Tauri runtime: what the scheduler reports becomes
 //! webview events, desktop notifications and a fresh tray menu.
 
-use crate::events::{self, ScheduleChanged};
+use crate::events::{self, ScheduleChanged, TriggerChanged, WebhookServerChanged};
 use crate::state::Shell;
 use crate::{notify, tray};
 use flowpilot_core::notices::Notice;
 use flowpilot_core::scheduler::SchedulerSink;
+use flowpilot_core::triggers::{TriggerStatus, WebhookServerStatus};
 use flowpilot_engine::run::RunEvent;
 use std::path::PathBuf;
 use tauri::{AppHandle, Manager, Runtime};
@@ -48,6 +49,20 @@ impl<R: Runtime> SchedulerSink for Desktop<R> {
             },
         );
         tray::refresh(&self.app);
+    }
+
+    fn trigger_changed(&self, status: &TriggerStatus) {
+        events::emit(
+            &self.app,
+            TriggerChanged {
+                plan_id: status.plan_id.clone(),
+                status: status.clone(),
+            },
+        );
+    }
+
+    fn webhook_server_changed(&self, status: &WebhookServerStatus) {
+        events::emit(&self.app, WebhookServerChanged { status: status.clone() });
     }
 }
 

@@ -6,9 +6,11 @@ use crate::dto::{Health, SchedulerState};
 use crate::error::IpcError;
 use flowpilot_core::api::{ApiError, Flowpilot, Options};
 use flowpilot_core::draft::{Draft, DraftRequest};
+use flowpilot_core::runner_lock::{ClaimError, RunnerLock};
 use flowpilot_core::scheduler::{Scheduler, SchedulerSink};
 use flowpilot_core::settings::Settings;
 use flowpilot_core::store::PlanRow;
+use flowpilot_core::triggers::{TriggerRunner, TriggerStatus, WebhookServerStatus, webhook};
 use flowpilot_engine::plan::PlanFile;
 use flowpilot_engine::plan::PlanStatus;
 use flowpilot_engine::run::{NoObserver, RunEvent, RunObserver, RunOutcome};
@@ -31,12 +33,24 @@ pub trait Shell: SchedulerSink {
     fn pick_export_path(&self, suggested_name: String) -> oneshot::Receiver<Option<PathBuf>>;
 }
 
+/// How this app names itself to another process that wants to run the schedules and triggers.
+pub const RUNNER_NAME: &str = "the Flowpilot app";
+/// How often an app that does not run the schedules and triggers tries to take them over.
+const TAKE_OVER_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The opened app.
 pub struct AppState {
     pub flow: Arc<Flowpilot>,
     pub scheduler: Arc<Scheduler>,
     pub shell: Arc<dyn Shell>,
-    /// Stops the scheduler loop at exit.
+    /// Runs the event triggers, once this app runs the schedules and triggers.
+    triggers: Mutex<Option<Arc<TriggerRunner>>>,
+    /// Held while this app runs the schedules and triggers (else `serve` or
+    /// another app does, and this one keeps trying to take over).
+    runner_lock: Mutex<Option<RunnerLock>>,
+    /// The webhook server's port when not the settings' (tests).
+    webhook_port: Option<u16>,
+    /// Stops the scheduler loop and the triggers at exit.
     stop: CancellationToken,
     /// The run a notification asked to open, for a window that was not there yet to hear it.
     open_run: Mutex<Option<String>>,
@@ -93,28 +107,170 @@ impl RunObserver for ToShell {
 }
 
 impl AppState {
-    /// Open the facade on `options`, start the scheduler on Tauri's async runtime.
+    /// Open the facade on `options`; start the scheduler and the triggers on
+    /// Tauri's async runtime, unless another process runs them (`flowpilot-cli
+    /// serve`): then keep trying to take over, and keep every other function.
     pub fn open(options: Options, shell: Arc<dyn Shell>) -> Result<Arc<Self>, ApiError> {
+        Self::open_with_port(options, shell, None)
+    }
+
+    /// [`AppState::open`] with the webhook server on `port` whatever the
+    /// settings say (0: a free one; for tests).
+    pub fn open_with_port(options: Options, shell: Arc<dyn Shell>, port: Option<u16>) -> Result<Arc<Self>, ApiError> {
         let flow = Arc::new(Flowpilot::open(options)?);
         let sink: Arc<dyn SchedulerSink> = shell.clone();
         let scheduler = Scheduler::new(flow.clone(), sink);
-        let stop = CancellationToken::new();
-        tauri::async_runtime::spawn(scheduler.clone().run(stop.clone()));
-        tracing::info!(data_dir = %flow.data_dir().display(), "Flowpilot opened; scheduler started");
-        Ok(Arc::new(Self {
+        let state = Arc::new(Self {
             flow,
             scheduler,
             shell,
-            stop,
+            triggers: Mutex::default(),
+            runner_lock: Mutex::default(),
+            webhook_port: port,
+            stop: CancellationToken::new(),
             open_run: Mutex::default(),
             drafting: Latest::default(),
             rehearsing: Latest::default(),
-        }))
+        });
+        tracing::info!(data_dir = %state.flow.data_dir().display(), "Flowpilot opened");
+        let me = state.clone();
+        tauri::async_runtime::spawn(async move { me.run_when_free().await });
+        Ok(state)
     }
 
-    /// Stop the scheduler loop (runs in progress are left to end or be marked interrupted).
+    /// Become the process that runs the schedules and triggers as soon as no
+    /// other one does; then start them.
+    async fn run_when_free(self: Arc<Self>) {
+        let mut told = false;
+        loop {
+            match self.flow.claim_runner(RUNNER_NAME) {
+                Ok(lock) => {
+                    self.start_background(lock).await;
+                    return;
+                }
+                Err(ClaimError::Held { holder, .. }) => {
+                    if !told {
+                        tracing::warn!(
+                            "schedules and triggers run in {holder}; this app only shows plans and runs until it stops"
+                        );
+                        self.shell.all_schedules_changed();
+                        told = true;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("schedules and triggers cannot start: {e}");
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = tokio::time::sleep(TAKE_OVER_EVERY) => {}
+            }
+        }
+    }
+
+    async fn start_background(&self, lock: RunnerLock) {
+        tauri::async_runtime::spawn(self.scheduler.clone().run(self.stop.child_token()));
+        let runner = TriggerRunner::new(
+            self.flow.clone(),
+            self.scheduler.clone(),
+            lock.holder(),
+            self.webhook_port,
+        );
+        *self.runner_lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(lock);
+        *self.triggers.lock().unwrap_or_else(|e| e.into_inner()) = Some(runner.clone());
+        runner.start().await;
+        if self.stop.is_cancelled() {
+            runner.stop_accepting();
+        }
+        tracing::info!("scheduler started; triggers started");
+    }
+
+    /// The trigger runner, when this app runs the triggers.
+    pub fn triggers(&self) -> Option<Arc<TriggerRunner>> {
+        self.triggers.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Who runs the schedules and triggers when this app does not.
+    pub fn runner_elsewhere(&self) -> Option<String> {
+        if self.runner_lock.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            return None;
+        }
+        self.flow.runner_holder()
+    }
+
+    /// Stop the scheduler loop and the triggers (runs in progress are left to
+    /// end or be marked interrupted).
     pub fn shutdown(&self) {
         self.stop.cancel();
+        if let Some(runner) = self.triggers() {
+            runner.stop_accepting();
+        }
+    }
+
+    /// Every plan's trigger with its status; who watches them when this app does not.
+    pub fn trigger_statuses(&self) -> Result<Vec<TriggerStatus>, ApiError> {
+        match self.triggers() {
+            Some(runner) => runner.statuses(),
+            None => self.flow.trigger_statuses(None, &self.webhook_base_url()),
+        }
+    }
+
+    pub fn trigger_status(&self, plan_id: &str) -> Result<TriggerStatus, ApiError> {
+        match self.triggers() {
+            Some(runner) => runner.status(plan_id),
+            None => self.flow.trigger_status(plan_id, None, &self.webhook_base_url()),
+        }
+    }
+
+    /// The webhook server's state; when another process runs it, what the settings say.
+    pub fn webhook_server(&self) -> WebhookServerStatus {
+        if let Some(runner) = self.triggers() {
+            return runner.webhook_server();
+        }
+        let settings = self.flow.settings().unwrap_or_default().webhooks;
+        let error = match self.flow.runner_holder() {
+            Some(holder) => format!("Webhooks are received by {holder}, not by this app."),
+            None => "The webhook server has not started yet.".to_string(),
+        };
+        WebhookServerStatus {
+            listening: false,
+            address: format!("{}:{}", settings.bind_address, settings.port),
+            base_url: self.webhook_base_url(),
+            error: Some(error),
+            exposure: settings.exposure(),
+        }
+    }
+
+    fn webhook_base_url(&self) -> String {
+        if let Some(runner) = self.triggers() {
+            return runner.webhook_server().base_url;
+        }
+        if self.flow.runner_holder().is_some()
+            && let Ok(Some(live)) = self.flow.runtime_value(flowpilot_core::triggers::LIVE_BASE_URL)
+        {
+            return live;
+        }
+        let settings = self.flow.settings().unwrap_or_default().webhooks;
+        webhook::base_url(&settings, settings.port)
+    }
+
+    /// A new URL for a webhook plan; the old one stops working at once.
+    pub fn regenerate_webhook_url(&self, plan_id: &str) -> Result<String, ApiError> {
+        match self.triggers() {
+            Some(runner) => runner.regenerate_webhook_url(plan_id),
+            None => self.flow.regenerate_webhook_url(plan_id, &self.webhook_base_url()),
+        }
+    }
+
+    /// The trigger runner, or why this app has none.
+    pub fn require_triggers(&self) -> Result<Arc<TriggerRunner>, ApiError> {
+        self.triggers().ok_or_else(|| {
+            ApiError::BadInput(match self.flow.runner_holder() {
+                Some(holder) => format!("triggers run in {holder}, not in this app"),
+                None => "the triggers have not started yet".to_string(),
+            })
+        })
     }
 
     pub fn observer(&self) -> Arc<dyn RunObserver> {
@@ -137,9 +293,13 @@ impl AppState {
         Ok(new_run)
     }
 
-    /// A plan was created, saved or deleted: the scheduler looks again, the UI and tray reload.
+    /// A plan was created, saved or deleted: the scheduler and the triggers look
+    /// again, the UI and tray reload.
     pub fn plan_changed(&self, plan_id: &str) {
         self.scheduler.wake();
+        if let Some(runner) = self.triggers() {
+            runner.wake();
+        }
         self.shell.schedule_changed(plan_id);
     }
 
@@ -160,6 +320,7 @@ impl AppState {
             paused: self.scheduler.is_paused(),
             scheduled_plans: u32::try_from(jobs.len()).unwrap_or(u32::MAX),
             running_schedules: u32::try_from(running).unwrap_or(u32::MAX),
+            runs_elsewhere: self.runner_elsewhere(),
         })
     }
 
@@ -174,6 +335,13 @@ impl AppState {
         self.flow.set_settings(&settings)?;
         if before.concurrency != settings.concurrency {
             self.scheduler.set_concurrency(settings.concurrency);
+        }
+        if before.webhooks != settings.webhooks
+            && let Some(runner) = self.triggers()
+        {
+            tauri::async_runtime::spawn(async move {
+                runner.restart_webhook_server().await;
+            });
         }
         if before.start_at_login != settings.start_at_login {
             self.shell

@@ -43,7 +43,7 @@ impl Harness {
             keychain: Some(Keychain::with_store(keyring_core::mock::Store::new().unwrap())),
             clock: None,
         };
-        let opened = AppState::open(options, Arc::new(Desktop::new(app.handle().clone())));
+        let opened = AppState::open_with_port(options, Arc::new(Desktop::new(app.handle().clone())), Some(0));
         app.manage(Backend::new(opened));
         let window = WebviewWindowBuilder::new(&app, crate::window::MAIN, Default::default())
             .build()
@@ -162,7 +162,7 @@ fn health_names_the_data_folder_and_keychain() {
     assert_eq!(health["keychain"]["available"], true);
     assert_eq!(
         health["scheduler"],
-        json!({"paused": false, "scheduled_plans": 0, "running_schedules": 0})
+        json!({"paused": false, "scheduled_plans": 0, "running_schedules": 0, "runs_elsewhere": null})
     );
 }
 
@@ -521,3 +521,5 @@ fn testing_a_step_checks_its_references_against_the_steps_before_it() {
         .collect();
     assert_eq!(paths, ["steps[0].params.template"], "{e:#}");
 }
+
+mod triggers;

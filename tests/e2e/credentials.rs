@@ -5,7 +5,7 @@ use crate::harness::{App, tid};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// What the Secret Service holds for `openai/<field>`, asked with libsecret's CLI.
+/// What the Secret Service holds under an entry name, asked with libsecret's CLI.
 fn secret_tool_lookup(user: &str) -> Option<String> {
     let out = Command::new("secret-tool")
         .args(["lookup", "service", "flowpilot", "username", user])
@@ -67,8 +67,15 @@ fn an_api_key_stored_through_the_credentials_screen_is_set_never_shown_and_in_th
     assert!(!page_holds(&app, &secret), "the page still holds the saved key");
     app.screenshot_at(&field, "credentials-set");
 
-    // In the Secret Service, under Flowpilot's service and `provider/field`.
-    assert_eq!(secret_tool_lookup("openai/api_key").as_deref(), Some(secret.as_str()));
+    // In the Secret Service, under Flowpilot's service and `<data folder's scope>/provider/field`.
+    let entry = flowpilot_core::api::Flowpilot::open(flowpilot_core::api::Options {
+        data_dir: Some(app.data_dir.clone()),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| app.fail(&format!("open the app's data folder: {e}")))
+    .keychain_entry_name("openai", "api_key");
+    assert!(entry.ends_with("/openai/api_key"), "{entry}");
+    assert_eq!(secret_tool_lookup(&entry).as_deref(), Some(secret.as_str()));
 
     // Coming back to the screen: still set, still not shown.
     app.nav("settings");

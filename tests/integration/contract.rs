@@ -3,7 +3,7 @@
 //! honoured while it waits, and failures classified (retry or not). A provider
 //! added without an entry in `example` fails here, so none slips past.
 
-use flowpilot_engine::registry::{Credentials, NoCredentials, StepContext, StepError};
+use flowpilot_engine::registry::{Credentials, StaticCredentials, StepContext, StepError};
 use flowpilot_engine::{Plan, Registry};
 use flowpilot_tests::openai::FakeOpenAi;
 use flowpilot_tests::target::Target;
@@ -27,6 +27,18 @@ fn example(provider: &str, action: &str, base: &str) -> Value {
         ("logic", "assert") => json!({"left": 1, "op": "eq", "right": 1}),
         ("logic", "set") => json!({"value": 1}),
         ("delay", "wait") => json!({"seconds": 3600}),
+        ("email", "send") => {
+            // SMTP to the same host and port: a mail server there, or none.
+            let port: u16 = base
+                .trim_end_matches('/')
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.split('/').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(9);
+            json!({"to": "ada@example.test", "subject": "s", "text": "t",
+                   "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "username": "me@example.test", "credential": "c"}})
+        }
         other => panic!("no contract example for {other:?}: add one"),
     }
 }
@@ -41,9 +53,19 @@ fn ctx() -> StepContext {
     }
 }
 
-/// Whether the provider talks to the network (then it must also classify HTTP errors).
+/// Whether the provider talks to the network (then it must classify a refused connection).
 fn networked(provider: &str) -> bool {
     !matches!(provider, "logic" | "delay")
+}
+
+/// Whether it talks HTTP (then it must also classify HTTP errors).
+fn over_http(provider: &str) -> bool {
+    networked(provider) && provider != "email"
+}
+
+/// The credentials a provider's example names (others have none to read).
+fn credentials() -> Arc<StaticCredentials> {
+    Arc::new(StaticCredentials::default().with("email", "c", "password"))
 }
 
 #[test]
@@ -103,7 +125,7 @@ async fn every_provider_honours_cancellation_while_it_waits() {
                 continue; // never waits on anything: nothing to cancel
             }
             let cancel = CancellationToken::new();
-            let creds = Credentials::new(Arc::new(NoCredentials), p.name());
+            let creds = Credentials::new(credentials(), p.name());
             let params = example(p.name(), a.name, &base);
             let provider = p.clone();
             let action = a.name;
@@ -141,12 +163,23 @@ async fn every_networked_provider_classifies_failures() {
                 let provider = p.clone();
                 let params = example(p.name(), a.name, &base);
                 async move {
-                    let creds = Credentials::new(Arc::new(NoCredentials), provider.name());
+                    let creds = Credentials::new(credentials(), provider.name());
                     provider
                         .run(a.name, params, &creds, &ctx(), CancellationToken::new())
                         .await
                 }
             };
+            // Against an unused port: a connection error, retryable.
+            let refused = run("http://127.0.0.1:9/".into()).await.unwrap_err();
+            assert!(
+                refused.is_retryable(),
+                "{}.{}: refused must be retryable, got {refused:?}",
+                p.name(),
+                a.name
+            );
+            if !over_http(p.name()) {
+                continue;
+            }
             let fatal = run(not_found).await.unwrap_err();
             assert!(
                 matches!(&fatal, StepError::Fatal { code, .. } if *code == flowpilot_engine::ErrorCode::Http(404)),
@@ -158,14 +191,6 @@ async fn every_networked_provider_classifies_failures() {
             assert!(
                 retry.is_retryable(),
                 "{}.{}: 5xx must be retryable, got {retry:?}",
-                p.name(),
-                a.name
-            );
-            // Against an unused port: a connection error, retryable.
-            let refused = run("http://127.0.0.1:9/".into()).await.unwrap_err();
-            assert!(
-                refused.is_retryable(),
-                "{}.{}: refused must be retryable, got {refused:?}",
                 p.name(),
                 a.name
             );

@@ -124,6 +124,39 @@ export const commands = {
 	 *  removes the autostart entry. `bad_input` names the first bad field.
 	 */
 	setSettings: (settings: Settings) => typedError<Settings, IpcError>(__TAURI_INVOKE("set_settings", { settings })),
+	/**  Every plan with a schedule or an event trigger, and how its trigger is doing. */
+	listTriggers: () => typedError<TriggerStatus[], IpcError>(__TAURI_INVOKE("list_triggers")),
+	/**  One plan's trigger status (with its webhook URL for a webhook plan). */
+	getTrigger: (planId: string) => typedError<TriggerStatus, IpcError>(__TAURI_INVOKE("get_trigger", { planId })),
+	/**  A trigger in words ("When an email with “invoice” arrives in INBOX"), for one being edited. */
+	describeTrigger: (trigger: Trigger) => typedError<string, IpcError>(__TAURI_INVOKE("describe_trigger", { trigger })),
+	/**
+	 *  Check an active plan's trigger now; what it found (`bad_input` when the plan
+	 *  is not active, has no polling trigger, or another process runs the triggers).
+	 */
+	checkTrigger: (planId: string) => typedError<CheckReport, IpcError>(__TAURI_INVOKE("check_trigger", { planId })),
+	/**
+	 *  The newest items of a trigger's source as runs would see them (`${trigger}`),
+	 *  fetched without moving any cursor: nothing is marked read or confirmed.
+	 */
+	fetchTriggerSample: (trigger: Trigger) => typedError<TriggerSample, IpcError>(__TAURI_INVOKE("fetch_trigger_sample", { trigger })),
+	/**
+	 *  Wait up to 2 minutes for the next call to a webhook plan's URL (even a
+	 *  draft's) and return what its run would see, starting no run; null when no
+	 *  call came or `stop_listening` was called.
+	 */
+	listenForTestEvent: (planId: string) => typedError<Value | null, IpcError>(__TAURI_INVOKE("listen_for_test_event", { planId })),
+	/**  Stop waiting for a test event. */
+	stopListening: (planId: string) => typedError<null, IpcError>(__TAURI_INVOKE("stop_listening", { planId })),
+	/**  Give a webhook plan a new URL; the old one answers 404 from now on. */
+	regenerateWebhookUrl: (planId: string) => typedError<string, IpcError>(__TAURI_INVOKE("regenerate_webhook_url", { planId })),
+	/**  Whether the webhook server listens, where, and why not (a port in use). */
+	webhookServer: () => typedError<WebhookServerStatus, IpcError>(__TAURI_INVOKE("webhook_server")),
+	/**
+	 *  "Test this step" with `${trigger}` set to a sample (from `fetch_trigger_sample`
+	 *  or a test event); `previous` as in `execute_step`.
+	 */
+	executeStepWithTrigger: (step: StepSpec, previous: PreviousStep[], trigger: Value | null) => typedError<StepRecord, IpcError>(__TAURI_INVOKE("execute_step_with_trigger", { step, previous, trigger })),
 };
 
 /** Events */
@@ -135,6 +168,8 @@ export const events = {
 	runStarted: makeEvent<RunStarted, RunStarted>("run-started"),
 	scheduleChanged: makeEvent<ScheduleChanged, ScheduleChanged>("schedule-changed"),
 	stepProgress: makeEvent<StepProgress, StepProgress>("step-progress"),
+	triggerChanged: makeEvent<TriggerChanged, TriggerChanged>("trigger-changed"),
+	webhookServerChanged: makeEvent<WebhookServerChanged, WebhookServerChanged>("webhook-server-changed"),
 };
 
 /* Types */
@@ -155,6 +190,38 @@ export type AnyOf = {
 	any: Condition[],
 };
 
+/**
+ *  How the request proves who it is. The secret is a credential stored for the
+ *  `http` provider (`flowpilot-cli credentials set http <credential>`), never
+ *  written in the plan.
+ */
+export type Auth = 
+/**  Sends `Authorization: Bearer <secret>`. */
+{ type: "bearer"; 
+/**  The name of the stored credential that holds the token. */
+credential: string } | 
+/**  HTTP Basic authentication. */
+{ type: "basic"; 
+/**
+ *  The name of the stored credential that holds the password, or
+ *  `user:password` when `username` is left out.
+ */
+credential: string; 
+/**  The user name; when left out, the credential holds `user:password`. */
+username?: string | null } | 
+/**  Sends the secret as the value of a header, such as `X-API-Key`. */
+{ type: "header"; 
+/**  The name of the stored credential that holds the secret. */
+credential: string; 
+/**  The header to send it in. */
+name: string } | 
+/**  Sends the secret as a query-string parameter, such as `?api_key=`. */
+{ type: "query"; 
+/**  The name of the stored credential that holds the secret. */
+credential: string; 
+/**  The query parameter to send it in. */
+name: string };
+
 /**  What to do about fires missed while Flowpilot was not running or the machine slept. */
 export type CatchUp = 
 /**  Record how many were missed; run none. */
@@ -163,6 +230,20 @@ export type CatchUp =
 "run_once" | 
 /**  A run for each missed fire in the catch-up window, at most 10. */
 "run_all";
+
+/**  What an explicit "check now" did. */
+export type CheckReport = {
+	/**  The check recorded what was there and ran nothing (or only `run_existing` items). */
+	baseline: boolean,
+	/**  Runs it queued. */
+	new_items: number,
+	/**  New items that did not match the trigger's filter. */
+	passed_over: number,
+	/**  More new items wait for the next check (at most 20 per check). */
+	more_waiting: boolean,
+	error: string | null,
+	note: string | null,
+};
 
 /**
  *  How two values compare. Numbers (and numeric strings) compare as numbers,
@@ -256,10 +337,87 @@ export type DraftRequest = {
 	model?: string | null,
 };
 
+/**  Which new mail starts a run. Texts match case-insensitively, anywhere in the field. */
+export type EmailMatch = {
+	/**  Text in the sender's name or address. */
+	from?: string | null,
+	/**  Text in the subject. */
+	subject?: string | null,
+	/**  Text in the body. */
+	body?: string | null,
+	/**  Words looked for in the subject and the body. */
+	keywords?: string[],
+	/**  `any` keyword (default) or `all` of them. */
+	keywords_mode?: KeywordsMode,
+	/**  Only mail that is still unread when it is seen. */
+	unread_only?: boolean,
+};
+
+/**  A new email in an IMAP mailbox. */
+export type EmailTrigger = {
+	/**  The IMAP server: `imap.gmail.com`, `outlook.office365.com`, `127.0.0.1`. */
+	host: string,
+	/**  The server's port; 993 with `tls`, 143 otherwise, when left out. */
+	port?: number | null,
+	security?: MailSecurity,
+	/**  The login, usually the address (`me@example.com`). */
+	username: string,
+	/**
+	 *  The name of the stored password (`flowpilot-cli credentials set email <name>`);
+	 *  Gmail and Outlook take an app password.
+	 */
+	credential: string,
+	/**  The folder to watch (default `INBOX`). */
+	mailbox?: string,
+	/**  Only mail that matches starts a run; other new mail is passed over. */
+	match?: EmailMatch | null,
+	/**  Mark a mail read once its run is recorded (otherwise it is left unread). */
+	mark_read?: boolean,
+	/**
+	 *  Use IMAP IDLE where the server has it, so new mail starts its run within
+	 *  seconds (default); `false` checks every `interval_s` only.
+	 */
+	idle?: boolean,
+	/**
+	 *  Seconds between checks (at least 10, default 120). Where the server offers
+	 *  IMAP IDLE a new mail starts its run within seconds; the checks stay as a safety net.
+	 */
+	interval_s?: number,
+	/**
+	 *  When the trigger is activated, also run for this many of the newest mails
+	 *  already there (default 0: activation records what exists and runs nothing).
+	 */
+	run_existing?: number,
+	overlap?: EventOverlap,
+};
+
 /**  The small set of error kinds a caller branches on (the UI, the CLI's exit code). */
 export type ErrorCode = "invalid_plan" | "not_found" | "conflict" | "keychain_unavailable" | "keychain" | "bad_input" | "storage" | 
 /**  A replay that cannot be made as asked (a step's output is gone, the plan changed). */
 "refused" | "internal";
+
+/**  What to do with an event (a call, a new item) that comes while a run of the plan still runs. */
+export type EventOverlap = 
+/**  Run at once, within the global concurrency limit (runs start in the order the events came). */
+"allow" | 
+/**  Wait for the run before to end: one run of the plan at a time, in order. Nothing is dropped. */
+"queue" | 
+/**  Drop the event and record it (a webhook is answered 409). */
+"skip";
+
+/**  A new item in a feed. */
+export type FeedTrigger = {
+	/**  The feed's address: RSS 2.0, Atom or JSON Feed. */
+	url: string,
+	/**  Seconds between checks (at least 10, default 120). */
+	interval_s?: number,
+	/**
+	 *  When the trigger is activated, also run for this many of the newest items
+	 *  already in the feed (default 0).
+	 */
+	run_existing?: number,
+	overlap?: EventOverlap,
+};
 
 /**  How a `for_each` step goes through its items. */
 export type ForEachOptions = {
@@ -338,7 +496,9 @@ export type IssueKind =
 /**  Valid, but probably not what was meant (a schedule that never fires). */
 "suspicious" | 
 /**  A target a shared plan should not reach silently (a private or metadata address). */
-"private_target";
+"private_target" | 
+/**  A setting that would send a secret unencrypted to another machine (`security: "none"`). */
+"insecure";
 
 /**  An item of a `for_each` step finished (`done` of `total`). */
 export type ItemProgress = {
@@ -369,6 +529,17 @@ export type KeychainState = {
 	message: string | null,
 };
 
+export type KeywordsMode = "any" | "all";
+
+/**  How a mail server connection is protected. */
+export type MailSecurity = 
+/**  TLS from the first byte (IMAP 993, SMTP 465). */
+"tls" | 
+/**  A plain connection upgraded with STARTTLS (IMAP 143, SMTP 587). */
+"starttls" | 
+/**  No encryption: only for a server on this computer (127.0.0.1, localhost). */
+"none";
+
 /**  Holds when the condition does not. */
 export type NotOf = {
 	not: Condition,
@@ -383,7 +554,13 @@ export type Notice = {
 	run_id: string | null,
 };
 
-export type NoticeKind = "failure" | "recovered" | "success" | "catch_up" | "auto_paused";
+export type NoticeKind = "failure" | "recovered" | "success" | "catch_up" | "auto_paused" | 
+/**  A plan's trigger keeps failing to check its source (a mail server down, a wrong password). */
+"trigger_failure" | 
+/**  A trigger that was failing works again. */
+"trigger_recovered" | 
+/**  The webhook server could not start (its port is in use), or started again. */
+"webhook_server";
 
 export type OnItemError = "stop" | "continue";
 
@@ -440,7 +617,10 @@ export type PlanFile = {
 	description?: string | null,
 	/**  The steps, run in order. A step may use what earlier steps produced. */
 	steps: StepSpec[],
-	/**  What starts the plan besides a person: nothing (`manual`) or a schedule. */
+	/**
+	 *  What starts the plan besides a person: nothing (`manual`), a schedule
+	 *  (`cron`), or an event (`webhook`, `email`, `feed`, `telegram`, `poll`).
+	 */
 	trigger?: Trigger,
 	status?: PlanStatus,
 };
@@ -484,6 +664,8 @@ export type PlanSummary = {
 	description: string | null,
 	status: PlanStatus,
 	trigger: Trigger,
+	/**  The trigger in words: "When an email with “invoice” arrives in INBOX". */
+	trigger_description: string,
 	version: number,
 	step_count: number,
 	created_at: string,
@@ -498,6 +680,30 @@ export type PlanVersion = {
 	version: number,
 	plan: PlanFile,
 	saved_at: string,
+};
+
+/**  New items in the JSON a URL answers. */
+export type PollTrigger = {
+	/**  The address to GET. */
+	url: string,
+	/**  Authentication with a stored credential, as in an `http.request` step. */
+	auth?: Auth | null,
+	/**  Extra request headers, as name → value. */
+	headers?: { [key in string]: string },
+	/**  A JSONPath to the list of items in the answer (`$.items`; `$` when the answer is the list). */
+	items?: string,
+	/**  A JSONPath, inside an item, to what identifies it (`$.id`). */
+	id?: string,
+	/**  The list puts the newest item first (by default the oldest comes first). */
+	newest_first?: boolean,
+	/**  Seconds between checks (at least 10, default 120). */
+	interval_s?: number,
+	/**
+	 *  When the trigger is activated, also run for this many of the newest items
+	 *  already listed (default 0).
+	 */
+	run_existing?: number,
+	overlap?: EventOverlap,
 };
 
 /**
@@ -563,6 +769,13 @@ export type RunDetail = {
 	steps: StepRecord[],
 	/**  Runs started as replays of this one, newest first. */
 	replays: RunRow[],
+	/**
+	 *  What started this run, as the run saw it under `${trigger}` besides its
+	 *  type: a webhook call's `payload`, `headers` and `query`, or the new `item`
+	 *  (an email, a feed item, a Telegram message, an API's item). None for a run
+	 *  by hand or on a schedule.
+	 */
+	trigger: Value | null,
 };
 
 /**
@@ -673,6 +886,11 @@ export type SchedulerState = {
 	scheduled_plans: number,
 	/**  Of those, active and not paused. */
 	running_schedules: number,
+	/**
+	 *  When another process runs the schedules and triggers of this data folder
+	 *  (`flowpilot-cli serve`): which one. This app then shows plans and runs only.
+	 */
+	runs_elsewhere: string | null,
 };
 
 export type Settings = {
@@ -692,10 +910,26 @@ export type Settings = {
 	auto_pause_after?: number,
 	/**  Missed fires older than this are counted, not run. */
 	catch_up_window_hours?: number,
+	/**  Where the webhook server listens and the URLs it shows. */
+	webhooks?: WebhookSettings,
 };
 
 /**  Whether an issue stops the plan from being saved and run. */
 export type Severity = "error" | "warning";
+
+/**  The signing schemes senders document. */
+export type SignatureScheme = 
+/**  GitHub: `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body>`. */
+"github" | 
+/**  Stripe: `Stripe-Signature: t=<time>,v1=<HMAC-SHA256 of "<time>.<body>">`, at most 5 minutes old. */
+"stripe" | 
+/**
+ *  Standard Webhooks (Svix and others): `webhook-id`, `webhook-timestamp`,
+ *  `webhook-signature: v1,<base64>`, at most 5 minutes old.
+ */
+"standard_webhooks" | 
+/**  Any sender: the hex HMAC-SHA256 of the body in the header named by `header`. */
+"hmac_sha256";
 
 /**  A slow step, for the "slowest steps" table. */
 export type SlowStep = {
@@ -819,6 +1053,26 @@ export type StepSpec = {
  */
 export type StepStatus = "success" | "error" | "retrying" | "timeout" | "skipped";
 
+/**  A message to a Telegram bot (read with `getUpdates` long polling). */
+export type TelegramTrigger = {
+	/**  The name of the stored bot token (`flowpilot-cli credentials set telegram <name>`). */
+	credential: string,
+	/**  A self-hosted Bot API server; `https://api.telegram.org` when left out. */
+	api_base?: string | null,
+	/**  Only messages in this chat. */
+	chat_id?: number | null,
+	/**  Only messages whose text holds this (case-insensitively). */
+	text_contains?: string | null,
+	/**  Only messages that start with this command (`/summarize`, also `/summarize@yourbot`). */
+	command?: string | null,
+	/**
+	 *  When the trigger is activated, also run for this many of the newest
+	 *  messages waiting for the bot (default 0).
+	 */
+	run_existing?: number,
+	overlap?: EventOverlap,
+};
+
 /**  What starts a plan besides a person. */
 export type Trigger = 
 /**  Only by hand (the app's Run, `flowpilot-cli run`). */
@@ -826,9 +1080,154 @@ export type Trigger =
 /**  On a cron schedule. */
 {
 	type: "cron",
-} & CronTrigger;
+} & CronTrigger | 
+/**
+ *  When someone calls the plan's own URL (`http://127.0.0.1:<port>/hooks/<token>`).
+ *  Received only while Flowpilot runs (the tray app or `flowpilot-cli serve`).
+ */
+{
+	type: "webhook",
+} & WebhookTrigger | 
+/**  When a new email arrives in an IMAP mailbox. */
+{
+	type: "email",
+} & EmailTrigger | 
+/**  When a feed (RSS, Atom or JSON Feed) has a new item. */
+{
+	type: "feed",
+} & FeedTrigger | 
+/**  When a Telegram bot receives a message. */
+{
+	type: "telegram",
+} & TelegramTrigger | 
+/**  When a JSON API lists a new item. */
+{
+	type: "poll",
+} & PollTrigger;
+
+/**
+ *  A plan's trigger status changed: a check ran (new items, an error, a
+ *  recovery), its URL was regenerated. Carries the whole new status.
+ */
+export type TriggerChanged = {
+	plan_id: string,
+	status: TriggerStatus,
+};
+
+/**  Where a trigger stands. */
+export type TriggerHealth = 
+/**  Its source is watched (or, for a webhook, its URL answers). */
+"watching" | 
+/**  Watched, but its last checks failed (see `last_error`; it retries with backoff). */
+"failing" | 
+/**  The plan is not active (a draft or archived): nothing starts it. */
+"inactive" | 
+/**  No Flowpilot process runs the triggers now (neither the tray app nor `serve`). */
+"not_running";
+
+/**
+ *  The newest items of a source, as runs would see them under `${trigger}`,
+ *  fetched without moving anything ("Fetch a sample", "Listen for a test event").
+ */
+export type TriggerSample = {
+	/**  Newest first: each is what `${trigger}` would be (`type`, `item` or `payload`, `headers`, `query`). */
+	events: Value[],
+	note: string | null,
+};
+
+/**  One plan's trigger and how it is doing. */
+export type TriggerStatus = {
+	plan_id: string,
+	plan_name: string,
+	/**  The trigger's type: `webhook`, `email`, `feed`, `telegram`, `poll` (or `cron`). */
+	kind: string,
+	/**  The trigger in words: "When an email with “invoice” arrives in INBOX". */
+	description: string,
+	health: TriggerHealth,
+	/**  The process that watches it, when one does: "flowpilot-cli serve (pid 4242) since …". */
+	watched_by: string | null,
+	last_check_at: string | null,
+	/**  When the last new item (or call) came. */
+	last_item_at: string | null,
+	last_error: string | null,
+	last_error_at: string | null,
+	/**  Checks that failed in a row. */
+	failures: number,
+	next_check_at: string | null,
+	/**  Something worth knowing: what the baseline recorded, a mailbox the server reset. */
+	note: string | null,
+	/**  Events that wait for their run (the concurrency limit, or one run at a time). */
+	queued: number,
+	/**  A webhook's URL (with the public base URL when one is set). */
+	webhook_url: string | null,
+};
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
+
+/**  How a webhook call is answered. */
+export type WebhookResponse = 
+/**  At once: `202 {"run_id": ...}`. */
+"async" | 
+/**
+ *  After the run, up to `wait_s`: `200` with the last step's output as JSON, `500`
+ *  with the run's error if it failed, `202 {"run_id": ...}` if it still runs.
+ */
+"sync";
+
+/**  The webhook server started, stopped, or could not start (its port is in use). */
+export type WebhookServerChanged = {
+	status: WebhookServerStatus,
+};
+
+/**  The webhook server: where it listens, and why not when it does not. */
+export type WebhookServerStatus = {
+	/**  It accepts calls now. */
+	listening: boolean,
+	/**  `127.0.0.1:8737`. */
+	address: string,
+	/**  What the plans' URLs start with (`http://127.0.0.1:8737`, or the public base URL). */
+	base_url: string,
+	/**  Why it does not listen (the port is in use), in words. */
+	error: string | null,
+	/**  What listening beyond this computer exposes, when the settings ask for it. */
+	exposure: string | null,
+};
+
+/**  The local HTTP server that receives webhook calls (in the tray app or `flowpilot-cli serve`). */
+export type WebhookSettings = {
+	port?: number,
+	/**
+	 *  The address to listen on: `127.0.0.1` (this computer only, the default).
+	 *  Anything else lets other computers call the plans' URLs (each still needs
+	 *  its secret token).
+	 */
+	bind_address?: string,
+	/**
+	 *  The address other services reach this server by, for a user who runs a
+	 *  tunnel or reverse proxy (`https://hooks.example.com`): it changes the URLs shown.
+	 */
+	public_base_url?: string | null,
+};
+
+/**  How the sender signs its calls, and the secret to check them with. */
+export type WebhookSignature = {
+	scheme: SignatureScheme,
+	/**  The name of the stored secret (`flowpilot-cli credentials set webhook <name>`). */
+	credential: string,
+	/**  For `hmac_sha256`: the header that carries the hex signature (`X-Signature`). */
+	header?: string | null,
+};
+
+/**  A call to the plan's own URL. */
+export type WebhookTrigger = {
+	/**  `async` (answer at once with the run's id) or `sync` (answer with the run's result). */
+	respond?: WebhookResponse,
+	/**  In `sync` mode, how long the caller waits for the run, in seconds (default 30). */
+	wait_s?: number,
+	/**  Accept only calls signed by the sender; unsigned or badly signed calls get 401. */
+	signature?: WebhookSignature | null,
+	overlap?: EventOverlap,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -11,6 +11,9 @@ use std::collections::HashMap;
 
 /// How long after a failure notice further failures of the same plan stay quiet.
 pub const FAILURE_QUIET_PERIOD: chrono::Duration = chrono::Duration::hours(1);
+/// Checks of a trigger that fail in a row before it is told: one failed check
+/// (a network blip) is only shown in its status.
+pub const TRIGGER_FAILURES_BEFORE_NOTICE: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -20,6 +23,12 @@ pub enum NoticeKind {
     Success,
     CatchUp,
     AutoPaused,
+    /// A plan's trigger keeps failing to check its source (a mail server down, a wrong password).
+    TriggerFailure,
+    /// A trigger that was failing works again.
+    TriggerRecovered,
+    /// The webhook server could not start (its port is in use), or started again.
+    WebhookServer,
 }
 
 /// A notification to show. Built from redacted run records only.
@@ -141,6 +150,64 @@ impl NoticePolicy {
             }
             RunStatus::Cancelled | RunStatus::Running => None,
         }
+    }
+
+    /// The notice, if any, after a check of a plan's trigger: a failure once it
+    /// has failed [`TRIGGER_FAILURES_BEFORE_NOTICE`] times in a row (then at most
+    /// one an hour, the rest counted into the next), "recovered" when a trigger
+    /// that was told as failing works again. Kept apart from the plan's runs.
+    pub fn on_trigger_checked(
+        &mut self,
+        plan_id: &str,
+        plan_name: &str,
+        failures: u32,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Option<Notice> {
+        let state = self.plans.entry(format!("trigger:{plan_id}")).or_default();
+        let notice = |kind, title: String, body: String| Notice {
+            kind,
+            title,
+            body,
+            plan_id: Some(plan_id.to_string()),
+            run_id: None,
+        };
+        let Some(error) = error else {
+            state.held_back = 0;
+            state.last_failure_notice = None;
+            return std::mem::take(&mut state.failing).then(|| {
+                notice(
+                    NoticeKind::TriggerRecovered,
+                    format!("{plan_name}: trigger works again"),
+                    "Its last check succeeded.".into(),
+                )
+            });
+        };
+        if failures < TRIGGER_FAILURES_BEFORE_NOTICE {
+            return None;
+        }
+        state.failing = true;
+        if state
+            .last_failure_notice
+            .is_some_and(|at| now - at < FAILURE_QUIET_PERIOD)
+        {
+            state.held_back += 1;
+            return None;
+        }
+        let held = std::mem::take(&mut state.held_back);
+        state.last_failure_notice = Some(now);
+        let mut body = format!("{failures} checks failed in a row: {}", shorten(error, 180));
+        if held > 0 {
+            body.push_str(&format!(
+                " ({held} more failed check{} since the last notice)",
+                if held == 1 { "" } else { "s" }
+            ));
+        }
+        Some(notice(
+            NoticeKind::TriggerFailure,
+            format!("{plan_name}: trigger failing"),
+            body,
+        ))
     }
 
     /// One notice for a whole catch-up, however many fires it covered, saying why
@@ -289,6 +356,33 @@ mod tests {
             p.on_run_finished("p", &outcome(RunStatus::Failed), false, t(4))
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_trigger_is_told_failing_after_three_checks_and_recovered_once() {
+        let mut p = NoticePolicy::default();
+        assert_eq!(
+            p.on_trigger_checked("p", "Inbox", 1, Some("connection refused"), t(0)),
+            None
+        );
+        assert_eq!(
+            p.on_trigger_checked("p", "Inbox", 2, Some("connection refused"), t(1)),
+            None
+        );
+        let failing = p
+            .on_trigger_checked("p", "Inbox", 3, Some("connection refused"), t(2))
+            .unwrap();
+        assert_eq!(failing.kind, NoticeKind::TriggerFailure);
+        assert_eq!(failing.body, "3 checks failed in a row: connection refused");
+        assert_eq!(p.on_trigger_checked("p", "Inbox", 4, Some("refused"), t(3)), None);
+        // A run of the same plan is told apart from its trigger.
+        assert!(
+            p.on_run_finished("p", &outcome(RunStatus::Failed), false, t(4))
+                .is_some()
+        );
+        let recovered = p.on_trigger_checked("p", "Inbox", 0, None, t(5)).unwrap();
+        assert_eq!(recovered.kind, NoticeKind::TriggerRecovered);
+        assert_eq!(p.on_trigger_checked("p", "Inbox", 0, None, t(6)), None);
     }
 
     #[test]

@@ -24,6 +24,48 @@ pub struct Settings {
     pub auto_pause_after: u32,
     /// Missed fires older than this are counted, not run.
     pub catch_up_window_hours: u32,
+    /// Where the webhook server listens and the URLs it shows.
+    pub webhooks: WebhookSettings,
+}
+
+/// The port the webhook server listens on unless the settings or `--port` say otherwise.
+pub const DEFAULT_WEBHOOK_PORT: u16 = 8737;
+
+/// The local HTTP server that receives webhook calls (in the tray app or `flowpilot-cli serve`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(default)]
+pub struct WebhookSettings {
+    pub port: u16,
+    /// The address to listen on: `127.0.0.1` (this computer only, the default).
+    /// Anything else lets other computers call the plans' URLs (each still needs
+    /// its secret token).
+    pub bind_address: String,
+    /// The address other services reach this server by, for a user who runs a
+    /// tunnel or reverse proxy (`https://hooks.example.com`): it changes the URLs shown.
+    pub public_base_url: Option<String>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            port: DEFAULT_WEBHOOK_PORT,
+            bind_address: "127.0.0.1".into(),
+            public_base_url: None,
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// What listening on `bind_address` exposes, when it is more than this computer.
+    pub fn exposure(&self) -> Option<String> {
+        let ip: std::net::IpAddr = self.bind_address.parse().ok()?;
+        (!ip.is_loopback()).then(|| {
+            format!(
+                "Webhooks listen on {}:{}: any computer that can reach this one on that port can call a plan's URL (it still needs the URL's secret token). Use 127.0.0.1 to accept calls from this computer only.",
+                self.bind_address, self.port
+            )
+        })
+    }
 }
 
 impl Default for Settings {
@@ -38,6 +80,7 @@ impl Default for Settings {
             concurrency: 4,
             auto_pause_after: 0,
             catch_up_window_hours: 24,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -57,6 +100,21 @@ impl Settings {
         }
         if !(1..=24 * 30).contains(&self.catch_up_window_hours) {
             out.push(("catch_up_window_hours", "between 1 hour and 30 days".to_string()));
+        }
+        if self.webhooks.port == 0 {
+            out.push(("webhooks.port", "a port from 1 to 65535".to_string()));
+        }
+        if self.webhooks.bind_address.parse::<std::net::IpAddr>().is_err() {
+            out.push((
+                "webhooks.bind_address",
+                "an IP address to listen on, such as 127.0.0.1 (this computer only) or 0.0.0.0 (every network)"
+                    .to_string(),
+            ));
+        }
+        if let Some(base) = &self.webhooks.public_base_url
+            && let Some(problem) = flowpilot_engine::providers::net::url_problem(base)
+        {
+            out.push(("webhooks.public_base_url", problem));
         }
         out
     }

@@ -10,6 +10,7 @@ pub mod runs;
 pub mod schedules;
 pub mod settings;
 pub mod system;
+pub mod triggers;
 
 use crate::error::IpcError;
 use crate::state::{AppState, Backend};

@@ -42,6 +42,9 @@ pub struct SchedulerState {
     pub scheduled_plans: u32,
     /// Of those, active and not paused.
     pub running_schedules: u32,
+    /// When another process runs the schedules and triggers of this data folder
+    /// (`flowpilot-cli serve`): which one. This app then shows plans and runs only.
+    pub runs_elsewhere: Option<String>,
 }
 
 /// Versions, where the data lives, and whether the keychain and scheduler work.

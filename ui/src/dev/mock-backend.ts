@@ -14,7 +14,7 @@ import { emit } from "@tauri-apps/api/event";
 import cronstrue from "cronstrue";
 import type {
   CredentialField, CredentialInfo, PlanFile, PlanIssue, PlanRow, PlanSummary, PlanVersion, ProviderInfo, RunRow,
-  RunStatus, ScheduledJob, Settings, StepRecord, Value,
+  RunStatus, ScheduledJob, Settings, StepRecord, Trigger, Value,
 } from "../bindings";
 import providersFixture from "../test/fixtures/providers.json";
 import { checkPlan, checkPlanText } from "./schema-check";
@@ -117,6 +117,19 @@ export function preview(expr: string, tz: string | null) {
   };
 }
 
+/** The plans list's words for a trigger (the app's own come from the engine). */
+function describeTrigger(t: Trigger): string {
+  if (t.type === "manual") return "Only when run by hand";
+  if (t.type === "cron") {
+    try {
+      return `On a schedule: ${cronstrue.toString(t.cron_expression, { use24HourTimeFormat: true })}`;
+    } catch {
+      return `On the schedule \`${t.cron_expression}\``;
+    }
+  }
+  return `On an event (${t.type})`;
+}
+
 /** A canned output per provider (nothing is resolved or evaluated). */
 function fakeOutput(s: PlanFile["steps"][number], n: number): Value {
   if (s.provider === "http") return [{ name: "tauri v2.12.0", id: 1 }, { name: "tauri v2.11.3", id: 2 }];
@@ -200,6 +213,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
       description: doc.description ?? null,
       status: doc.status ?? "draft",
       trigger: doc.trigger ?? { type: "manual" },
+      trigger_description: describeTrigger(doc.trigger ?? { type: "manual" }),
       version: p.versions.length,
       step_count: doc.steps.length,
       created_at: p.created_at,

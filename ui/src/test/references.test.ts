@@ -20,6 +20,7 @@ function lastRun(planId: string, outputs: StepRecord["output"][]): RunDetail {
       replay_of: null, status: "success", started_at: "2026-11-20T08:00:00Z", finished_at: "2026-11-20T08:00:01Z", error: null },
     steps: outputs.map((o, n) => record(n, o)),
     replays: [],
+    trigger: null,
   };
 }
 

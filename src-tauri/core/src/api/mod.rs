@@ -11,6 +11,7 @@ pub mod drafting;
 pub mod plans;
 pub mod runs;
 pub mod schedules;
+pub mod triggers;
 
 pub use credentials::{CredentialField, CredentialInfo};
 pub use plans::{PlanCheck, PlanDetail, ResolvedPlan};

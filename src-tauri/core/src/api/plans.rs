@@ -82,7 +82,7 @@ impl Flowpilot {
         let now = self.clock.now();
         match self.store.find_plan_by_name(plan.name())? {
             Some(existing) => self.store_version(&existing.id, plan.file()),
-            None => Ok(self.store.create_plan(plan.file(), now)?),
+            None => self.saved(self.store.create_plan(plan.file(), now)?),
         }
     }
 
@@ -115,6 +115,16 @@ impl Flowpilot {
         let row = self.store.update_plan(id, file, self.clock.now())?;
         if before != PlanStatus::Active && row.plan.status == PlanStatus::Active {
             self.schedule_from_now(id)?;
+        }
+        self.saved(row)
+    }
+
+    /// After a save: a plan that is not active forgets where its event trigger
+    /// was, so activating it again records a fresh baseline (what came while it
+    /// was off starts nothing).
+    fn saved(&self, row: PlanRow) -> Result<PlanRow> {
+        if row.plan.status != PlanStatus::Active && row.plan.trigger.is_polling() {
+            self.store.reset_trigger(&row.id)?;
         }
         Ok(row)
     }
@@ -183,7 +193,7 @@ impl Flowpilot {
         if before != PlanStatus::Active && row.plan.status == PlanStatus::Active {
             self.schedule_from_now(id)?;
         }
-        Ok(row)
+        self.saved(row)
     }
 
     pub fn delete_plan(&self, id: &str) -> Result<()> {

@@ -33,6 +33,11 @@ pub struct RunDetail {
     pub steps: Vec<StepRecord>,
     /// Runs started as replays of this one, newest first.
     pub replays: Vec<RunRow>,
+    /// What started this run, as the run saw it under `${trigger}` besides its
+    /// type: a webhook call's `payload`, `headers` and `query`, or the new `item`
+    /// (an email, a feed item, a Telegram message, an API's item). None for a run
+    /// by hand or on a schedule.
+    pub trigger: Option<Value>,
 }
 
 /// What to run, and why.
@@ -45,6 +50,9 @@ pub struct RunSpec {
     pub scheduled_for: Option<DateTime<Utc>>,
     /// Steps taken over from the run this one replays.
     pub replay: Option<Replay>,
+    /// What the event that started it carries (`payload`, `headers`, `query`,
+    /// `item`...): merged into `${trigger}`.
+    pub event: Option<Value>,
 }
 
 impl RunSpec {
@@ -54,6 +62,7 @@ impl RunSpec {
             trigger_kind: trigger_kind.to_string(),
             scheduled_for: None,
             replay: None,
+            event: None,
         }
     }
 }
@@ -63,7 +72,41 @@ pub(super) struct ActiveRun {
     cancel: CancellationToken,
 }
 
-pub(super) type ActiveRuns = Arc<Mutex<HashMap<String, ActiveRun>>>;
+/// The runs in progress in this process, and their count to wait on.
+#[derive(Clone)]
+pub(super) struct ActiveRuns(Arc<ActiveInner>);
+
+struct ActiveInner {
+    runs: Mutex<HashMap<String, ActiveRun>>,
+    count: tokio::sync::watch::Sender<usize>,
+}
+
+impl Default for ActiveRuns {
+    fn default() -> Self {
+        Self(Arc::new(ActiveInner {
+            runs: Mutex::default(),
+            count: tokio::sync::watch::Sender::new(0),
+        }))
+    }
+}
+
+impl ActiveRuns {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ActiveRun>> {
+        self.0.runs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn insert(&self, run_id: String, run: ActiveRun) {
+        let mut runs = self.lock();
+        runs.insert(run_id, run);
+        self.0.count.send_replace(runs.len());
+    }
+
+    fn remove(&self, run_id: &str) {
+        let mut runs = self.lock();
+        runs.remove(run_id);
+        self.0.count.send_replace(runs.len());
+    }
+}
 
 /// A run whose row exists; dropping it without executing leaves the registry clean
 /// (the row stays `running` and becomes `interrupted` at the next start).
@@ -77,10 +120,7 @@ pub struct PreparedRun {
 
 impl Drop for PreparedRun {
     fn drop(&mut self) {
-        self.active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.run_id);
+        self.active.remove(&self.run_id);
     }
 }
 
@@ -115,31 +155,62 @@ impl Flowpilot {
     pub fn prepare_run(&self, spec: RunSpec) -> Result<PreparedRun> {
         let run_id = uuid::Uuid::now_v7().to_string();
         let started_at = self.clock.now();
-        self.store.create_run(&NewRun {
-            id: run_id.clone(),
-            plan_id: spec.target.plan_id.clone(),
-            plan_name: spec.target.plan.name().to_string(),
-            plan_version: spec.target.version,
-            trigger_kind: spec.trigger_kind.clone(),
-            scheduled_for: spec.scheduled_for,
-            replay_of: spec.replay.as_ref().map(|r| r.of_run.clone()),
+        self.store.create_run_with_event(
+            &NewRun {
+                id: run_id.clone(),
+                plan_id: spec.target.plan_id.clone(),
+                plan_name: spec.target.plan.name().to_string(),
+                plan_version: spec.target.version,
+                trigger_kind: spec.trigger_kind.clone(),
+                scheduled_for: spec.scheduled_for,
+                replay_of: spec.replay.as_ref().map(|r| r.of_run.clone()),
+                started_at,
+            },
+            spec.event.as_ref(),
+        )?;
+        Ok(self.register(run_id, started_at, spec))
+    }
+
+    /// Turn an event waiting in the queue into its run: the row (with the event
+    /// stored beside it) is written as the event leaves the queue, in one
+    /// transaction, so an event has exactly one run. `NotFound` when its run was
+    /// made already.
+    pub fn prepare_event_run(&self, queued: &crate::store::QueuedEvent, target: ResolvedPlan) -> Result<PreparedRun> {
+        let started_at = self.clock.now();
+        let event = self.store.start_event_run(&NewRun {
+            id: queued.run_id.clone(),
+            plan_id: target.plan_id.clone(),
+            plan_name: target.plan.name().to_string(),
+            plan_version: target.version,
+            trigger_kind: queued.kind.clone(),
+            scheduled_for: None,
+            replay_of: None,
             started_at,
         })?;
+        let spec = RunSpec {
+            event: Some(event),
+            ..RunSpec::new(target, &queued.kind)
+        };
+        Ok(self.register(queued.run_id.clone(), started_at, spec))
+    }
+
+    /// Make a run whose row exists cancellable and countable in this process.
+    fn register(&self, run_id: String, started_at: DateTime<Utc>, spec: RunSpec) -> PreparedRun {
         let cancel = CancellationToken::new();
-        self.active.lock().unwrap_or_else(|e| e.into_inner()).insert(
+        self.active.insert(
             run_id.clone(),
             ActiveRun {
                 plan_id: spec.target.plan_id.clone(),
                 cancel: cancel.clone(),
             },
         );
-        Ok(PreparedRun {
+        PreparedRun {
             run_id,
             started_at,
             spec,
             cancel,
             active: self.active.clone(),
-        })
+        }
     }
 
     /// Run a prepared run to its end, logging every step durably. `observer` sees
@@ -158,12 +229,17 @@ impl Flowpilot {
             stop.cancel();
         });
         let log = RunLog::new(self.store.clone()).forward_to(observer);
-        let trigger = serde_json::json!({
+        let mut trigger = serde_json::json!({
             "type": prepared.spec.trigger_kind,
             "scheduled_for": prepared.spec.scheduled_for,
             "at": prepared.started_at,
             "replay_of": prepared.spec.replay.as_ref().map(|r| r.of_run.clone()),
         });
+        if let (Value::Object(scope), Some(Value::Object(event))) = (&mut trigger, &prepared.spec.event) {
+            for (key, value) in event {
+                scope.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+        }
         let request = RunRequest {
             deadline,
             replay: prepared.spec.replay.clone(),
@@ -212,7 +288,7 @@ impl Flowpilot {
 
     /// Cancel a run in progress; `false` if it is not running in this process.
     pub fn cancel_run(&self, run_id: &str) -> bool {
-        match self.active.lock().unwrap_or_else(|e| e.into_inner()).get(run_id) {
+        match self.active.lock().get(run_id) {
             Some(run) => {
                 run.cancel.cancel();
                 true
@@ -221,11 +297,31 @@ impl Flowpilot {
         }
     }
 
+    /// How many runs are in progress in this process.
+    pub fn active_run_count(&self) -> usize {
+        self.active.lock().len()
+    }
+
+    /// Wait until no run is in progress in this process, at most `limit`; whether none is.
+    pub async fn wait_for_runs(&self, limit: Duration) -> bool {
+        let mut count = self.active.0.count.subscribe();
+        tokio::time::timeout(limit, count.wait_for(|n| *n == 0)).await.is_ok()
+    }
+
+    /// Cancel every run in progress in this process (a shutdown that could not
+    /// wait longer); how many. Each is recorded as cancelled when it stops.
+    pub fn cancel_all_runs(&self) -> usize {
+        let active = self.active.lock();
+        for run in active.values() {
+            run.cancel.cancel();
+        }
+        active.len()
+    }
+
     /// How many runs of a plan are in progress in this process.
     pub fn running_count(&self, plan_id: &str) -> usize {
         self.active
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
             .values()
             .filter(|r| r.plan_id.as_deref() == Some(plan_id))
             .count()
@@ -241,6 +337,7 @@ impl Flowpilot {
             run: self.store.get_run(run_id)?,
             steps: self.store.step_logs(run_id)?,
             replays: self.store.replays_of(run_id)?,
+            trigger: self.store.run_trigger_event(run_id)?,
         })
     }
 
@@ -356,7 +453,10 @@ impl Flowpilot {
             }
             reuse.push(Some(record.clone()));
         }
+        // A replay sees what started the run it replays.
+        let event = self.store.run_trigger_event(run_id)?;
         self.prepare_run(RunSpec {
+            event,
             replay: Some(Replay {
                 of_run: run_id.to_string(),
                 from_step: from,

@@ -3,6 +3,7 @@
 mod draft;
 mod manage;
 mod run;
+mod serve;
 
 use crate::api::{ApiError, Flowpilot, Options};
 use crate::draft::DraftRequest;
@@ -79,6 +80,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the schedules and every trigger of the data folder without the app
+    /// (webhooks, new email, feed items, Telegram messages, new items at a URL),
+    /// until SIGTERM or Ctrl-C: then no new events are taken, runs in progress get
+    /// 30 s to finish (then are cancelled), and it exits 0. Logs go to stderr.
+    Serve {
+        /// The webhook server's port (default: the setting, 8737; 0 picks a free one).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Seconds runs in progress may go on after SIGTERM before they are cancelled.
+        #[arg(long, default_value_t = 30)]
+        grace_s: u64,
+    },
+    /// Every plan's trigger with its state, and webhook URLs.
+    #[command(subcommand)]
+    Triggers(TriggersCommand),
     /// Draft a plan from a sentence with an LLM. The draft is checked like a plan
     /// file and written only if it is valid; otherwise its problems are printed.
     Draft {
@@ -100,6 +116,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TriggersCommand {
+    /// Each trigger: watching or not, last and next check, last error, webhook URL.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The newest items of a plan's trigger as its runs would see them (nothing moves).
+    Sample {
+        /// A plan file, or the id or name of a stored plan.
+        plan: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a webhook plan a new URL; the old one stops working.
+    RegenerateUrl { plan: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,7 +209,12 @@ enum CredentialsCommand {
 /// Entry point of the `flowpilot-cli` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // `serve` logs what it does; the other commands only warnings (stderr carries a run's progress).
+    init_tracing(if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -192,10 +231,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
-    // Quiet by default: stderr carries the run's progress. RUST_LOG=debug for more.
+fn init_tracing(default: &str) {
+    // RUST_LOG=debug for more.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ignored = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -215,6 +254,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
     })?;
     match cli.command {
         Command::Run { plan, json, timeout } => run::run(&app, &plan, json, timeout).await,
+        Command::Serve { port, grace_s } => serve::serve(app, port, std::time::Duration::from_secs(grace_s)).await,
+        Command::Triggers(cmd) => serve::triggers(&app, cmd).await,
         Command::Check { files, json } => Ok(run::check(&app, &files, json)),
         Command::Plans(cmd) => manage::plans(&app, cmd).map(|()| ExitCode::SUCCESS),
         Command::Runs(RunsCommand::List {
@@ -267,9 +308,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
             json,
         }) => run::replay(&app, &run_id, from_step, force, json).await,
         Command::Logs { run_id, json } => {
-            let crate::api::RunDetail { run, steps, .. } = app.run_detail(&run_id)?;
+            let crate::api::RunDetail {
+                run, steps, trigger, ..
+            } = app.run_detail(&run_id)?;
             if json {
-                print_json(&serde_json::json!({"run": run, "logs": steps}))?;
+                print_json(&serde_json::json!({"run": run, "logs": steps, "trigger": trigger}))?;
             } else {
                 println!(
                     "{} — {} ({}){}",
@@ -278,6 +321,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
                     run.id,
                     run.error.map(|e| format!(": {e}")).unwrap_or_default()
                 );
+                if let Some(event) = &trigger {
+                    let what = event.get("item").or_else(|| event.get("payload")).unwrap_or(event);
+                    println!("  started by {}: {}", run.trigger_kind, clip(&what.to_string(), 200));
+                }
                 for s in &steps {
                     run::print_step_line(s);
                 }

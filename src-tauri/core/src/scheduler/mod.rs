@@ -34,6 +34,10 @@ pub trait SchedulerSink: Send + Sync {
     fn run_event(&self, event: &RunEvent);
     fn notice(&self, notice: Notice);
     fn schedule_changed(&self, plan_id: &str);
+    /// A plan's trigger status changed (a check, an error, a new item, a new URL).
+    fn trigger_changed(&self, _status: &crate::triggers::TriggerStatus) {}
+    /// The webhook server started, stopped or could not start.
+    fn webhook_server_changed(&self, _status: &crate::triggers::WebhookServerStatus) {}
 }
 
 /// Reports nothing.
@@ -518,8 +522,31 @@ impl Scheduler {
         }
     }
 
-    /// The notices for a finished run (scheduled or manual).
-    fn notify_finished(&self, plan_id: &str, outcome: &RunOutcome, auto_paused: Option<u32>) {
+    /// A permit to start a run within the global concurrency limit (scheduled
+    /// and event runs share it); `None` only if the limit was closed.
+    pub(crate) async fn run_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.permits.clone().acquire_owned().await.ok()
+    }
+
+    pub(crate) fn sink(&self) -> &Arc<dyn SchedulerSink> {
+        &self.sink
+    }
+
+    /// Tell a notice about a plan's trigger (failing, recovered) through the
+    /// same throttled policy as runs' notices.
+    pub(crate) fn notify_trigger_checked(&self, plan_id: &str, plan_name: &str, failures: u32, error: Option<&str>) {
+        if !self.app.settings().map(|s| s.notifications).unwrap_or(true) {
+            return;
+        }
+        let now = self.app.clock().now();
+        let notice = lock(&self.notices).on_trigger_checked(plan_id, plan_name, failures, error, now);
+        if let Some(n) = notice {
+            self.sink.notice(n);
+        }
+    }
+
+    /// The notices for a finished run (scheduled, manual or started by an event).
+    pub(crate) fn notify_finished(&self, plan_id: &str, outcome: &RunOutcome, auto_paused: Option<u32>) {
         let settings = self.app.settings().unwrap_or_default();
         if !settings.notifications {
             return;

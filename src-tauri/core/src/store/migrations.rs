@@ -98,6 +98,9 @@ ALTER TABLE step_logs ADD COLUMN items TEXT;
     ),
     // What each step was given: its params with references resolved (redacted, capped).
     M::up("ALTER TABLE step_logs ADD COLUMN input TEXT;"),
+    // Event triggers: cursors and status, seen ids, queued events, webhook tokens,
+    // and the event stored with its run.
+    M::up(super::triggers::MIGRATION_SQL),
 ];
 
 /// Every migration, oldest first.
@@ -153,6 +156,22 @@ mod tests {
             )
             .unwrap();
         assert_eq!(columns, 3);
+    }
+
+    #[test]
+    fn the_trigger_migration_adds_its_tables_and_the_runs_event() {
+        let (_dir, store) = temp_store();
+        let conn = store.lock();
+        let found: i64 = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'
+                           AND name IN ('trigger_state', 'trigger_seen', 'trigger_events', 'webhook_tokens'))
+                      + (SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'trigger_event')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 5);
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod stats;
 mod step_logs;
 #[cfg(test)]
 pub(crate) mod test_support;
+mod triggers;
 
 pub use migrations::SCHEMA_VERSION;
 pub use plans::{PlanRow, PlanSummary, PlanVersion};
@@ -30,6 +31,7 @@ pub use run_log::RunLog;
 pub use runs::{INTERRUPTED_ERROR, NewRun, Page, RunFilter, RunRow};
 pub use schedules::{MissReason, MissedFire, ScheduleState};
 pub use stats::{ProviderStats, RunCounts, SlowStep};
+pub use triggers::{CheckCommit, NewEvent, Queued, QueuedEvent, SEEN_LIMIT, TriggerState};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use flowpilot_engine::RunStatus;

@@ -29,6 +29,8 @@ pub struct PlanSummary {
     pub description: Option<String>,
     pub status: PlanStatus,
     pub trigger: Trigger,
+    /// The trigger in words: "When an email with “invoice” arrives in INBOX".
+    pub trigger_description: String,
     pub version: u32,
     pub step_count: usize,
     pub created_at: DateTime<Utc>,
@@ -208,13 +210,15 @@ impl Store {
             )?;
             let rows = stmt.query_map([], |row| {
                 let status: String = row.get(3)?;
+                let trigger: Trigger = get_json(row, 4)?;
                 Ok(PlanSummary {
+                    trigger_description: trigger.describe(),
                     id: row.get(0)?,
                     name: row.get(1)?,
                     description: row.get(2)?,
                     status: serde_json::from_value(serde_json::Value::String(status))
                         .map_err(|e| super::conversion_error(3, e))?,
-                    trigger: get_json(row, 4)?,
+                    trigger,
                     version: row.get(5)?,
                     step_count: super::get_usize(row, 6)?,
                     created_at: get_ts(row, 7)?,

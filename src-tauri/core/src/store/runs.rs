@@ -141,6 +141,45 @@ fn mark_interrupted(tx: &Transaction<'_>, owner: Option<&str>) -> Result<usize> 
     )?)
 }
 
+/// Insert a run row (`running`, owned by `owner`), with the event that started
+/// it if any; the errors of [`Store::create_run`].
+pub(super) fn insert_run(tx: &Transaction<'_>, run: &NewRun, owner: &str, trigger_event: Option<&str>) -> Result<()> {
+    let inserted = tx.execute(
+        "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, owner,
+                           plan_version, replay_of, trigger_event)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10)",
+        params![
+            run.id,
+            run.plan_id,
+            run.plan_name,
+            run.trigger_kind,
+            run.scheduled_for.as_ref().map(ts),
+            ts(&run.started_at),
+            owner,
+            run.plan_version,
+            run.replay_of,
+            trigger_event,
+        ],
+    );
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) => Err(match (extended_code(&e), &run.plan_id, run.scheduled_for) {
+            (Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE), Some(plan_id), Some(scheduled_for)) => {
+                StoreError::DuplicateFire {
+                    plan_id: plan_id.clone(),
+                    scheduled_for,
+                }
+            }
+            (Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY), _, _) => StoreError::RunExists { id: run.id.clone() },
+            (Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY), Some(plan_id), _) => StoreError::NotFound {
+                what: "plan",
+                id: plan_id.clone(),
+            },
+            _ => e.into(),
+        }),
+    }
+}
+
 impl Store {
     /// Mark as `interrupted` the runs left `running` by a store that is gone
     /// (its process crashed, was killed, or lost power; or it was dropped
@@ -206,43 +245,15 @@ impl Store {
     /// this `scheduled_for` (a double fire), [`StoreError::RunExists`] if the id
     /// is taken, [`StoreError::NotFound`] if `plan_id` names no plan.
     pub fn create_run(&self, run: &NewRun) -> Result<RunRow> {
-        self.write(|tx| {
-            let inserted = tx.execute(
-                "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, owner,
-                                   plan_version, replay_of)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9)",
-                params![
-                    run.id,
-                    run.plan_id,
-                    run.plan_name,
-                    run.trigger_kind,
-                    run.scheduled_for.as_ref().map(ts),
-                    ts(&run.started_at),
-                    self.owner.id(),
-                    run.plan_version,
-                    run.replay_of,
-                ],
-            );
-            match inserted {
-                Ok(_) => Ok(()),
-                Err(e) => Err(match (extended_code(&e), &run.plan_id, run.scheduled_for) {
-                    (Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE), Some(plan_id), Some(scheduled_for)) => {
-                        StoreError::DuplicateFire {
-                            plan_id: plan_id.clone(),
-                            scheduled_for,
-                        }
-                    }
-                    (Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY), _, _) => {
-                        StoreError::RunExists { id: run.id.clone() }
-                    }
-                    (Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY), Some(plan_id), _) => StoreError::NotFound {
-                        what: "plan",
-                        id: plan_id.clone(),
-                    },
-                    _ => e.into(),
-                }),
-            }
-        })?;
+        self.create_run_with_event(run, None)
+    }
+
+    /// [`Store::create_run`], with the event that started it stored beside it.
+    pub fn create_run_with_event(&self, run: &NewRun, trigger_event: Option<&serde_json::Value>) -> Result<RunRow> {
+        let event = trigger_event
+            .map(|e| super::to_json("a trigger event", e))
+            .transpose()?;
+        self.write(|tx| insert_run(tx, run, self.owner.id(), event.as_deref()))?;
         Ok(RunRow {
             id: run.id.clone(),
             plan_id: run.plan_id.clone(),

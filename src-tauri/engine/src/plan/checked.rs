@@ -3,7 +3,8 @@
 //! policy and timeout, its `for_each` source, the parsed schedule).
 
 use super::issue::{PlanError, PlanIssue};
-use super::model::{ForEachOptions, PlanFile, PlanStatus, StepSpec, Trigger};
+use super::model::{ForEachOptions, PlanFile, PlanStatus, StepSpec};
+use super::trigger::Trigger;
 use super::{parse, validate};
 use crate::references::{self, Reference};
 use crate::registry::{Provider, Registry};
@@ -67,7 +68,7 @@ impl Plan {
             Ok(file) => Self::from_file(file, registry),
             Err((mut issues, partial)) => {
                 let steps: Vec<Option<&StepSpec>> = partial.steps.iter().map(Option::as_ref).collect();
-                issues.extend(validate::validate_parts(partial.trigger.as_ref(), &steps, registry));
+                issues.extend(validate::validate_parts(partial.trigger.as_deref(), &steps, registry));
                 Err(PlanError::Invalid(issues))
             }
         }
@@ -130,10 +131,14 @@ impl Plan {
         out
     }
 
-    /// Every `(provider, credential)` the plan's steps cannot run without, in
+    /// Every `(provider, credential)` the plan cannot run without: its trigger's
+    /// (an IMAP password, a bot token, a signing secret), then its steps', in
     /// order of first use.
     pub fn credentials_needed(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
+        if let Some((provider, name)) = self.file.trigger.credential() {
+            out.push((provider.to_string(), name.to_string()));
+        }
         for (spec, step) in self.each_step() {
             for field in step.provider.credentials_needed(&spec.action, &spec.params) {
                 let need = (step.provider.name().to_string(), field);

@@ -52,6 +52,8 @@ pub enum IssueKind {
     Suspicious,
     /// A target a shared plan should not reach silently (a private or metadata address).
     PrivateTarget,
+    /// A setting that would send a secret unencrypted to another machine (`security: "none"`).
+    Insecure,
 }
 
 /// Whether an issue stops the plan from being saved and run.

@@ -1,10 +1,11 @@
 //! Plans: the document users write ([`PlanFile`], in the seeds' shape), how it is
 //! parsed and checked, and the checked [`Plan`] the executor and scheduler run.
 //!
-//! - [`model`]: the one definition of the format (its JSON Schema and TypeScript
-//!   type are generated from it);
+//! - [`model`] and [`trigger`]: the one definition of the format (its JSON Schema
+//!   and TypeScript type are generated from it);
 //! - `parse`: text to a well-formed document, every structural problem located;
 //! - `validate`: registry, params, references, conditions, schedule;
+//!   [`trigger_checks`] for event triggers; `trigger_words` says a trigger in words;
 //! - `checked`: the [`Plan`] that passed, with what running it needs;
 //! - [`issue`]: located problems with kinds from a closed set.
 
@@ -12,12 +13,16 @@ mod checked;
 pub mod issue;
 pub mod model;
 mod parse;
+pub mod trigger;
+pub mod trigger_checks;
+mod trigger_words;
 mod validate;
 
 pub use checked::{CheckedStep, ForEach, Plan};
 pub use issue::{IssueKind, PlanError, PlanIssue, Severity, join_path};
 pub use model::*;
 pub use parse::parse_text;
+pub use trigger::*;
 
 /// Limits on what a plan file may hold.
 pub mod limits {

@@ -5,6 +5,7 @@
 //! The shape is the seeds' (`name`, `steps[]` of `provider` + `action` +
 //! `params`), with the optional fields Flowpilot adds.
 
+use super::trigger::Trigger;
 use crate::retry::RetrySpec;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -28,7 +29,8 @@ pub struct PlanFile {
     /// The steps, run in order. A step may use what earlier steps produced.
     #[schemars(length(min = 1))]
     pub steps: Vec<StepSpec>,
-    /// What starts the plan besides a person: nothing (`manual`) or a schedule.
+    /// What starts the plan besides a person: nothing (`manual`), a schedule
+    /// (`cron`), or an event (`webhook`, `email`, `feed`, `telegram`, `poll`).
     #[serde(default)]
     pub trigger: Trigger,
     #[serde(default)]
@@ -289,71 +291,6 @@ impl PlanStatus {
             Self::Archived => "archived",
         }
     }
-}
-
-/// What starts a plan besides a person.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, specta::Type, Default)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Trigger {
-    /// Only by hand (the app's Run, `flowpilot-cli run`).
-    #[default]
-    Manual,
-    /// On a cron schedule.
-    Cron(CronTrigger),
-}
-
-impl Trigger {
-    /// The trigger's `type` as written in files.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Manual => "manual",
-            Self::Cron(_) => "cron",
-        }
-    }
-}
-
-/// A cron schedule in an IANA time zone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, specta::Type)]
-#[serde(deny_unknown_fields)]
-pub struct CronTrigger {
-    /// 5 fields (minute hour day month weekday), or 6 with seconds first.
-    #[schemars(length(min = 1))]
-    pub cron_expression: String,
-    /// An IANA zone (`Europe/Berlin`); the system's when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
-    /// Fires missed while Flowpilot was not running or the machine slept.
-    #[serde(default)]
-    pub catch_up: CatchUp,
-    /// A fire that comes while the previous run still runs.
-    #[serde(default)]
-    pub overlap: Overlap,
-}
-
-/// What to do about fires missed while Flowpilot was not running or the machine slept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, specta::Type, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum CatchUp {
-    /// Record how many were missed; run none.
-    Skip,
-    /// One run for the latest missed fire.
-    #[default]
-    RunOnce,
-    /// A run for each missed fire in the catch-up window, at most 10.
-    RunAll,
-}
-
-/// What to do when a fire comes while the previous run still runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, specta::Type, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Overlap {
-    /// Drop the fire and record it.
-    #[default]
-    Skip,
-    /// Run the newest waiting fire once the current run ends.
-    QueueOne,
-    /// Run at once, within the global concurrency limit.
-    Allow,
 }
 
 /// The JSON Schema of plan files (draft 2020-12), as given to models and used to

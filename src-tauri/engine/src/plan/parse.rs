@@ -3,7 +3,8 @@
 
 use super::issue::{IssueKind, PlanError, PlanIssue};
 use super::limits;
-use super::model::{PlanFile, StepSpec, Trigger};
+use super::model::{PlanFile, StepSpec};
+use super::trigger::Trigger;
 use crate::schema::{self, Members};
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -48,7 +49,8 @@ fn validator() -> Result<&'static jsonschema::Validator, String> {
 #[derive(Debug, Default)]
 pub struct Partial {
     pub steps: Vec<Option<StepSpec>>,
-    pub trigger: Option<Trigger>,
+    /// Boxed: a trigger is large, and this travels in an error.
+    pub trigger: Option<Box<Trigger>>,
 }
 
 /// Check the structure of a plan value against the plan schema and read it.
@@ -90,8 +92,8 @@ fn partial(value: &Value, issues: &[PlanIssue]) -> Partial {
         })
         .unwrap_or_default();
     let trigger = match value.get("trigger") {
-        None => Some(Trigger::Manual),
-        Some(t) if clean("trigger") => serde_json::from_value(t.clone()).ok(),
+        None => Some(Box::new(Trigger::Manual)),
+        Some(t) if clean("trigger") => serde_json::from_value(t.clone()).ok().map(Box::new),
         Some(_) => None,
     };
     Partial { steps, trigger }

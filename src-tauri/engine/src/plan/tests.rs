@@ -314,3 +314,94 @@ fn an_unquoted_reference_in_json_text_is_an_error_with_its_fix() {
         assert_eq!(validate::quote_bare_references(ok), None, "{ok}");
     }
 }
+
+fn with_trigger(trigger: Value) -> Value {
+    json!({"name": "Event", "trigger": trigger, "steps": [
+        {"provider": "logic", "action": "set", "params": {"value": "${trigger.type}"}}
+    ]})
+}
+
+#[test]
+fn event_triggers_are_checked_and_every_problem_located() {
+    let k = kinds(with_trigger(json!({
+        "type": "email", "host": "imap.example.com", "security": "none", "username": "me",
+        "credential": "work mail", "interval_s": 5
+    })));
+    // A problem of shape stops the deeper checks of the trigger; a well-formed one gets them.
+    assert_eq!(k, vec![("trigger.interval_s".to_string(), IssueKind::OutOfRange)]);
+    let k = kinds(with_trigger(json!({
+        "type": "email", "host": "imap.example.com", "security": "none", "username": "me", "credential": "work mail"
+    })));
+    assert_eq!(
+        k,
+        vec![
+            ("trigger.security".to_string(), IssueKind::Insecure),
+            ("trigger.credential".to_string(), IssueKind::BadFormat)
+        ]
+    );
+    assert!(issues(with_trigger(json!({
+        "type": "email", "host": "127.0.0.1", "port": 10143, "security": "none", "username": "me", "credential": "mail"
+    })))
+    .is_empty());
+
+    let k = kinds(with_trigger(
+        json!({"type": "poll", "url": "api.example.com/items", "items": "$.items[", "id": "id"}),
+    ));
+    assert_eq!(
+        k,
+        vec![
+            ("trigger.url".to_string(), IssueKind::BadFormat),
+            ("trigger.items".to_string(), IssueKind::BadFormat),
+            ("trigger.id".to_string(), IssueKind::BadFormat)
+        ]
+    );
+    let k = kinds(with_trigger(
+        json!({"type": "webhook", "signature": {"scheme": "hmac_sha256", "credential": "s"}}),
+    ));
+    assert_eq!(k, vec![("trigger.signature.header".to_string(), IssueKind::Required)]);
+    let k = kinds(with_trigger(
+        json!({"type": "webhook", "signature": {"scheme": "gitlab", "credential": "s"}}),
+    ));
+    assert_eq!(k, vec![("trigger.signature.scheme".to_string(), IssueKind::NotAllowed)]);
+    let k = kinds(with_trigger(
+        json!({"type": "telegram", "credential": "bot", "command": "summarize"}),
+    ));
+    assert_eq!(k, vec![("trigger.command".to_string(), IssueKind::BadFormat)]);
+    let k = kinds(with_trigger(
+        json!({"type": "feed", "url": "https://blog.example.com/feed.xml", "every": 3}),
+    ));
+    assert_eq!(k, vec![("trigger.every".to_string(), IssueKind::UnknownField)]);
+}
+
+#[test]
+fn a_triggers_credential_is_one_the_plan_needs() {
+    let plan = Plan::from_value(
+        with_trigger(json!({"type": "telegram", "credential": "team-bot"})),
+        &Registry::builtin(),
+    )
+    .unwrap();
+    assert_eq!(
+        plan.credentials_needed(),
+        vec![("telegram".to_string(), "team-bot".to_string())]
+    );
+    let plan = Plan::from_value(
+        with_trigger(
+            json!({"type": "poll", "url": "https://x.test/items", "auth": {"type": "bearer", "credential": "api"}}),
+        ),
+        &Registry::builtin(),
+    )
+    .unwrap();
+    assert_eq!(plan.credentials_needed(), vec![("http".to_string(), "api".to_string())]);
+}
+
+#[test]
+fn an_event_trigger_round_trips_through_the_file() {
+    let value = with_trigger(json!({
+        "type": "email", "host": "imap.example.com", "username": "me@example.com", "credential": "mail",
+        "match": {"keywords": ["invoice", "receipt"], "keywords_mode": "all", "unread_only": true},
+        "mark_read": true, "interval_s": 60
+    }));
+    let plan = Plan::from_value(value, &Registry::builtin()).unwrap();
+    let again = Plan::from_value(serde_json::to_value(plan.file()).unwrap(), &Registry::builtin()).unwrap();
+    assert_eq!(plan, again);
+}

@@ -5,7 +5,8 @@
 
 use super::checked::{CheckedStep, ForEach};
 use super::issue::{IssueKind, PlanIssue, join_path};
-use super::model::{CompareOp, Condition, PlanFile, StepSpec, Trigger};
+use super::model::{CompareOp, Condition, PlanFile, StepSpec};
+use super::trigger::Trigger;
 use crate::condition;
 use crate::references::{self, Root, StepRef};
 use crate::registry::Registry;
@@ -68,6 +69,10 @@ fn check_trigger(trigger: &Trigger, issues: &mut Vec<PlanIssue>) -> Option<Sched
                 None
             }
         },
+        event => {
+            super::trigger_checks::check_event_trigger(event, issues);
+            None
+        }
     }
 }
 

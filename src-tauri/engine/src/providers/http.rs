@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
@@ -57,9 +57,9 @@ enum BodyType {
 /// How the request proves who it is. The secret is a credential stored for the
 /// `http` provider (`flowpilot-cli credentials set http <credential>`), never
 /// written in the plan.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, specta::Type)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-enum Auth {
+pub enum Auth {
     /// Sends `Authorization: Bearer <secret>`.
     Bearer {
         /// The name of the stored credential that holds the token.
@@ -88,6 +88,18 @@ enum Auth {
         /// The query parameter to send it in.
         name: String,
     },
+}
+
+impl Auth {
+    /// The name of the stored credential it sends.
+    pub fn credential(&self) -> &str {
+        match self {
+            Self::Bearer { credential }
+            | Self::Basic { credential, .. }
+            | Self::Header { credential, .. }
+            | Self::Query { credential, .. } => credential,
+        }
+    }
 }
 
 /// A status code such as `404`, or a class such as `"4xx"`.
@@ -219,7 +231,7 @@ fn form_fields(body: &Value) -> Result<Vec<(String, String)>, (String, String)> 
 
 /// Puts the credential where `auth` says. Returns the query parameter that
 /// carries a secret, if any, so it can be masked in what we report.
-async fn apply_auth(
+pub async fn apply_auth(
     auth: &Auth,
     credentials: &Credentials,
     headers: &mut HeaderMap,

@@ -5,6 +5,7 @@ use crate::registry::Provider;
 use std::sync::Arc;
 
 pub mod delay;
+pub mod email;
 pub mod http;
 pub mod llm;
 pub mod logic;
@@ -21,5 +22,6 @@ pub fn builtin() -> Vec<Arc<dyn Provider>> {
         Arc::new(llm::Llm::groq()),
         Arc::new(llm::Llm::openai_compatible()),
         Arc::new(delay::Delay),
+        Arc::new(email::Email),
     ]
 }
