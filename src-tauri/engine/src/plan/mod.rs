@@ -6,18 +6,21 @@
 //! - `parse`: text to a well-formed document, every structural problem located;
 //! - `validate`: registry, params, references, conditions, schedule;
 //! - `checked`: the [`Plan`] that passed, with what running it needs;
-//! - [`issue`]: located problems with kinds from a closed set.
+//! - [`issue`]: located problems with kinds from a closed set;
+//! - `targets`: where the steps send requests, and warnings for private targets.
 
 mod checked;
 pub mod issue;
 pub mod model;
 mod parse;
+mod targets;
 mod validate;
 
 pub use checked::{CheckedStep, ForEach, Plan};
 pub use issue::{IssueKind, PlanError, PlanIssue, Severity, join_path};
 pub use model::*;
 pub use parse::parse_text;
+pub use targets::Destination;
 
 /// Limits on what a plan file may hold.
 pub mod limits {
