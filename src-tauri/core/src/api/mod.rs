@@ -13,7 +13,7 @@ pub mod runs;
 pub mod schedules;
 
 pub use credentials::{CredentialField, CredentialInfo};
-pub use plans::{PlanCheck, PlanDetail, ResolvedPlan};
+pub use plans::{FileCheck, PlanCheck, PlanDetail, ResolvedPlan};
 pub use runs::{PreparedRun, ReplayRefusal, RunDetail, RunSpec, Stats};
 pub use schedules::SchedulePreview;
 

@@ -37,6 +37,17 @@ pub struct PlanCheck {
     pub issues: Vec<PlanIssue>,
 }
 
+/// A plan file as `flowpilot-cli check` reports it: valid or not, every problem
+/// located, and the warnings of a valid plan (a schedule that never fires, a
+/// target on this machine, the local network or a cloud metadata address).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct FileCheck {
+    pub valid: bool,
+    pub name: Option<String>,
+    pub steps: usize,
+    pub issues: Vec<PlanIssue>,
+}
+
 impl Flowpilot {
     /// Validate plan JSON text.
     pub fn check_plan(&self, text: &str) -> Result<Plan, PlanError> {
@@ -63,6 +74,37 @@ impl Flowpilot {
                 // The document, when only deeper checks failed (the editor can still show it).
                 plan: serde_json::from_value::<PlanFile>(value).ok(),
                 issues: e.issues(),
+            },
+        }
+    }
+
+    /// Check a plan file (read as an import reads it: at most the size limit plus
+    /// one byte, a UTF-8 BOM allowed) with every warning a shared plan deserves.
+    pub fn check_plan_file(&self, path: &Path) -> FileCheck {
+        let checked = read_file(path).and_then(|text| Ok(self.check_plan(&text)?));
+        match checked {
+            Ok(plan) => {
+                let mut issues = plan.warnings();
+                issues.extend(plan.target_warnings());
+                FileCheck {
+                    valid: true,
+                    name: Some(plan.name().to_string()),
+                    steps: plan.steps().len(),
+                    issues,
+                }
+            }
+            Err(e) => FileCheck {
+                valid: false,
+                name: None,
+                steps: 0,
+                issues: match e {
+                    ApiError::InvalidPlan(e) => e.issues(),
+                    other => vec![PlanIssue::error(
+                        "",
+                        IssueKind::Syntax,
+                        format!("cannot read the file: {other}"),
+                    )],
+                },
             },
         }
     }

@@ -3,7 +3,7 @@
 
 use super::{clip, print_json};
 use crate::api::{ApiError, Flowpilot};
-use flowpilot_engine::Plan;
+use flowpilot_engine::plan::Severity;
 use flowpilot_engine::run::{RunEvent, RunObserver, RunOutcome, RunStatus, StepRecord, StepStatus};
 use std::io::Write;
 use std::path::PathBuf;
@@ -174,41 +174,47 @@ pub(super) fn check(app: &Flowpilot, files: &[PathBuf], json: bool) -> ExitCode 
     let mut report = Vec::new();
     let mut failed = false;
     for file in files {
-        let result = std::fs::read_to_string(file)
-            .map_err(|e| {
-                vec![flowpilot_engine::PlanIssue::error(
-                    "",
-                    flowpilot_engine::plan::IssueKind::Syntax,
-                    format!("cannot read the file: {e}"),
-                )]
-            })
-            .and_then(|text| Plan::from_json(&text, app.registry()).map_err(|e| e.issues()));
-        match result {
-            Ok(plan) => {
-                if !json {
-                    println!("✔ {}: {} ({} steps)", file.display(), plan.name(), plan.steps().len());
-                }
-                report.push(serde_json::json!({"file": file, "valid": true, "issues": []}));
-            }
-            Err(issues) => {
-                failed = true;
-                if !json {
-                    println!(
-                        "✘ {}: {} problem{}",
-                        file.display(),
-                        issues.len(),
-                        if issues.len() == 1 { "" } else { "s" }
-                    );
-                    for i in &issues {
-                        println!("  {i}");
-                    }
-                }
-                report.push(serde_json::json!({"file": file, "valid": false, "issues": issues}));
-            }
+        let checked = app.check_plan_file(file);
+        failed |= !checked.valid;
+        if !json {
+            print_check(file, &checked);
         }
+        report.push(serde_json::json!({
+            "file": file,
+            "valid": checked.valid,
+            "name": checked.name,
+            "issues": checked.issues,
+        }));
     }
     if json && print_json(&report).is_err() {
         return ExitCode::from(2);
     }
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// One file's verdict: ✔ or ✘, then every problem (errors) and every warning.
+fn print_check(file: &std::path::Path, checked: &crate::api::FileCheck) {
+    let (errors, warnings): (Vec<_>, Vec<_>) = checked.issues.iter().partition(|i| i.severity == Severity::Error);
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    if checked.valid {
+        let name = checked.name.as_deref().unwrap_or_default();
+        let extra = if warnings.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", plural(warnings.len(), "warning"))
+        };
+        println!(
+            "✔ {}: {name} ({}){extra}",
+            file.display(),
+            plural(checked.steps, "step")
+        );
+    } else {
+        println!("✘ {}: {}", file.display(), plural(errors.len(), "problem"));
+    }
+    for i in &errors {
+        println!("  {i}");
+    }
+    for w in &warnings {
+        println!("  warning: {w}");
+    }
 }
