@@ -26,7 +26,7 @@ cat >"$data/tick.json" <<'PLAN'
  "steps": [{"provider": "logic", "action": "set", "params": {"value": "${trigger.scheduled_for}"}}],
  "trigger": {"type": "cron", "cron_expression": "* * * * * *", "timezone": "UTC", "overlap": "allow"}}
 PLAN
-"$cli" plans import "$data/tick.json" >/dev/null
+"$cli" plans import --activate "$data/tick.json" >/dev/null
 
 Xvfb :77 -screen 0 1280x800x24 >/dev/null 2>&1 &
 xvfb=$!

@@ -4,7 +4,7 @@
 
 use crate::dto::{Health, SchedulerState};
 use crate::error::IpcError;
-use flowpilot_core::api::{ApiError, Flowpilot, Options};
+use flowpilot_core::api::{Activation, ApiError, Flowpilot, Options};
 use flowpilot_core::draft::{Draft, DraftRequest};
 use flowpilot_core::scheduler::{Scheduler, SchedulerSink};
 use flowpilot_core::settings::Settings;
@@ -194,15 +194,32 @@ impl AppState {
             .collect())
     }
 
-    /// Import a plan file the person picks; None if they cancelled.
+    /// Import a plan file the person picks, not active whatever it says (the
+    /// person reviews it, then activates it); None if they cancelled.
     pub async fn import_plan(&self) -> Result<Option<PlanRow>, IpcError> {
         let Some(path) = self.shell.pick_plan_file().await.ok().flatten() else {
             return Ok(None);
         };
-        let row = self.flow.import_plan_file(&path)?;
+        let row = self.flow.import_plan_file(&path, Activation::Review)?;
         tracing::info!(plan = %row.id, version = row.version, "plan imported");
         self.plan_changed(&row.id);
         Ok(Some(row))
+    }
+
+    /// Store plan text (read in the page), not active whatever it says.
+    pub fn import_plan_text(&self, text: &str) -> Result<PlanRow, IpcError> {
+        let row = self.flow.import_plan(text, Activation::Review)?;
+        tracing::info!(plan = %row.id, version = row.version, "plan imported for review");
+        self.plan_changed(&row.id);
+        Ok(row)
+    }
+
+    /// Activate a reviewed plan; the scheduler picks it up at once.
+    pub fn activate_plan(&self, plan_id: &str) -> Result<PlanRow, IpcError> {
+        let row = self.flow.activate_plan(plan_id)?;
+        tracing::info!(plan = %row.id, version = row.version, "plan activated");
+        self.plan_changed(plan_id);
+        Ok(row)
     }
 
     /// Export a plan where the person picks; the path, or None if they cancelled.

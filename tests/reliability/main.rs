@@ -4,4 +4,5 @@
 //! variable, see README "Reliability").
 
 mod check;
+mod import_review;
 mod util;

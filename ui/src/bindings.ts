@@ -42,9 +42,24 @@ export const commands = {
 	checkPlanText: (text: string) => typedError<PlanCheck, IpcError>(__TAURI_INVOKE("check_plan_text", { text })),
 	/**
 	 *  Pick a plan file in a native dialog and import it (a plan of the same name gets
-	 *  a new version). None if the dialog was cancelled.
+	 *  a new version), not active whatever the file says: review it
+	 *  (`review_stored_plan`), then `activate_plan`. None if the dialog was cancelled.
 	 */
 	importPlan: () => typedError<PlanRow | null, IpcError>(__TAURI_INVOKE("import_plan")),
+	/**
+	 *  Store plan text read in the page (a plan of the same name gets a new
+	 *  version), not active whatever it says: review it, then `activate_plan`.
+	 */
+	importPlanText: (text: string) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("import_plan_text", { text })),
+	/**
+	 *  What a plan document would do once active: every host it contacts, which
+	 *  credential goes to which host, which steps write, and its warnings.
+	 */
+	reviewPlan: (plan: PlanFile) => typedError<PlanReview, IpcError>(__TAURI_INVOKE("review_plan", { plan })),
+	/**  [`review_plan`] of a stored plan (an imported one, before it is activated). */
+	reviewStoredPlan: (id: string) => typedError<PlanReview, IpcError>(__TAURI_INVOKE("review_stored_plan", { id })),
+	/**  Activate a plan, as a deliberate act after its review: it runs on its schedule from now on. */
+	activatePlan: (id: string) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("activate_plan", { id })),
 	/**
 	 *  Pick where to save a plan in a native dialog and write it there (never with a
 	 *  secret: plans only name credentials). The path written, or None if cancelled.
@@ -199,6 +214,19 @@ export type CredentialInfo = {
 	updated_at: string,
 };
 
+/**  A credential and where the plan sends it. */
+export type CredentialUse = {
+	provider: string,
+	field: string,
+	/**  Whether it is set in the keychain (so it would really be sent). */
+	is_set: boolean,
+	/**
+	 *  The origins it goes to; a step whose address is decided at run time is
+	 *  listed as its `${...}` text.
+	 */
+	sent_to: string[],
+};
+
 /**  A cron schedule in an IANA time zone. */
 export type CronTrigger = {
 	/**  5 fields (minute hour day month weekday), or 6 with seconds first. */
@@ -256,6 +284,16 @@ export type DraftRequest = {
 	model?: string | null,
 };
 
+/**  A step whose address a reference decides. */
+export type DynamicTarget = {
+	step: number,
+	/**  `steps[2].params.url` */
+	path: string,
+	/**  The address as written, e.g. `${steps.0.output.next}`. */
+	url: string,
+	credentials: string[],
+};
+
 /**  The small set of error kinds a caller branches on (the UI, the CLI's exit code). */
 export type ErrorCode = "invalid_plan" | "not_found" | "conflict" | "keychain_unavailable" | "keychain" | "bad_input" | "storage" | 
 /**  A replay that cannot be made as asked (a step's output is gone, the plan changed). */
@@ -284,6 +322,20 @@ export type Health = {
 	schema_version: number,
 	keychain: KeychainState,
 	scheduler: SchedulerState,
+};
+
+/**  A host the plan contacts. */
+export type HostReview = {
+	/**  `https://api.openai.com` */
+	origin: string,
+	host: string,
+	class: TargetClass,
+	/**  The steps that contact it, from 0. */
+	steps: number[],
+	/**  The credentials sent to it, as `provider/field`. */
+	credentials: string[],
+	/**  Whether a step changes something there. */
+	writes: boolean,
 };
 
 /**  The error every command returns. */
@@ -452,6 +504,34 @@ export type PlanIssue = {
 	kind: IssueKind,
 	message: string,
 	severity?: Severity,
+};
+
+/**  What a plan would do once active, for the person to read before activating it. */
+export type PlanReview = {
+	name: string,
+	/**
+	 *  The status the document has: what a file asks for (an import stores a
+	 *  draft whatever it says), or a stored plan's status now.
+	 */
+	status: PlanStatus,
+	/**  The schedule in words ("At 09:00, every day"), for a cron trigger. */
+	schedule: string | null,
+	/**  Every host the plan contacts, in order of first use. */
+	hosts: HostReview[],
+	/**
+	 *  Steps whose address comes from data at run time (a `${...}` reference
+	 *  before the host): the plan cannot say where they go.
+	 */
+	dynamic_targets: DynamicTarget[],
+	/**  Which credential goes to which host. */
+	credentials: CredentialUse[],
+	/**  The steps that change something outside Flowpilot. */
+	writes: StepWrite[],
+	/**
+	 *  Warnings (a schedule that never fires; a target on this machine, the
+	 *  local network or a cloud metadata address), located.
+	 */
+	warnings: PlanIssue[],
 };
 
 /**  A stored plan: its current version. */
@@ -807,6 +887,34 @@ export type StepSpec = {
  *  `timeout`) plus `skipped` (its condition was false, or an earlier step ended the run).
  */
 export type StepStatus = "success" | "error" | "retrying" | "timeout" | "skipped";
+
+/**  A step that changes something outside Flowpilot. */
+export type StepWrite = {
+	step: number,
+	step_id: string | null,
+	provider: string,
+	action: string,
+	/**  The step in words ("2. Send a JSON POST to a webhook (webhook.post_request): https://…"). */
+	summary: string,
+	/**  Where it writes: the origin, or the address as written when a reference decides it. */
+	target: string | null,
+};
+
+/**  Where an address points. */
+export type TargetClass = 
+/**  Anywhere else (or an address that cannot be read). */
+"public" | 
+/**  This machine: `localhost`, 127.0.0.0/8, `::1`, `0.0.0.0`. */
+"loopback" | 
+/**  The local network: 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, `.local` names. */
+"private" | 
+/**  Link-local addresses (169.254/16, fe80::/10), where cloud metadata services live. */
+"link_local" | 
+/**
+ *  A cloud metadata service (169.254.169.254, `metadata.google.internal`...),
+ *  which hands out the machine's own cloud credentials.
+ */
+"metadata";
 
 /**  What starts a plan besides a person. */
 export type Trigger = 

@@ -2,18 +2,20 @@
 //! desktop app's commands, the scheduler and the CLI all call. Nothing above
 //! this layer touches SQLite or the keychain directly.
 //!
-//! Split by concern: [`plans`], [`runs`] (and replays), [`schedules`] (and
+//! Split by concern: [`plans`], [`review`] (imports and their review), [`runs`] (and replays), [`schedules`] (and
 //! settings), [`credentials`], [`drafting`] (and dry runs); this module opens
 //! Flowpilot on a data folder and says what went wrong.
 
 pub mod credentials;
 pub mod drafting;
 pub mod plans;
+pub mod review;
 pub mod runs;
 pub mod schedules;
 
 pub use credentials::{CredentialField, CredentialInfo};
 pub use plans::{FileCheck, PlanCheck, PlanDetail, ResolvedPlan};
+pub use review::{Activation, PlanReview};
 pub use runs::{PreparedRun, ReplayRefusal, RunDetail, RunSpec, Stats};
 pub use schedules::SchedulePreview;
 

@@ -118,21 +118,6 @@ impl Flowpilot {
         }
     }
 
-    /// Validate and store a plan; a plan with the same name gets a new version.
-    pub fn import_plan(&self, text: &str) -> Result<PlanRow> {
-        let plan = self.check_plan(text)?;
-        let now = self.clock.now();
-        match self.store.find_plan_by_name(plan.name())? {
-            Some(existing) => Ok(self.store.update_plan(&existing.id, plan.file(), now)?),
-            None => Ok(self.store.create_plan(plan.file(), now)?),
-        }
-    }
-
-    pub fn import_plan_file(&self, path: &Path) -> Result<PlanRow> {
-        let text = read_file(path)?;
-        self.import_plan(&text)
-    }
-
     /// Save validated plan text as a new version of `id`.
     pub fn update_plan(&self, id: &str, text: &str) -> Result<PlanRow> {
         let plan = self.check_plan(text)?;

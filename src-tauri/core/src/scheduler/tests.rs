@@ -89,7 +89,7 @@ fn plan(f: &Fixture, name: &str, cron: &str, tz: &str, catch_up: &str, overlap: 
         "trigger": {"type": "cron", "cron_expression": cron, "timezone": tz, "catch_up": catch_up, "overlap": overlap}
     })
     .to_string();
-    f.app.import_plan(&text).unwrap().id
+    f.app.import_plan(&text, crate::api::Activation::Activate).unwrap().id
 }
 
 async fn tick(f: &Fixture) -> Tick {
@@ -326,7 +326,7 @@ async fn failures_notify_once_and_auto_pause_after_n() {
         "trigger": {"type": "cron", "cron_expression": "* * * * *", "timezone": "UTC"}
     })
     .to_string();
-    let id = f.app.import_plan(&text).unwrap().id;
+    let id = f.app.import_plan(&text, crate::api::Activation::Activate).unwrap().id;
     tick(&f).await;
     for _ in 0..4 {
         f.clock.advance(chrono::Duration::minutes(1));
@@ -348,7 +348,7 @@ async fn a_failed_manual_run_notifies_and_pause_all_survives_a_restart() {
         "name": "By hand", "steps": [{"provider": "logic", "action": "assert", "params": {"left": 1, "op": "eq", "right": 2}}]
     })
     .to_string();
-    let id = f.app.import_plan(&text).unwrap().id;
+    let id = f.app.import_plan(&text, crate::api::Activation::Activate).unwrap().id;
     let run_id = f.scheduler.start_manual_run(&id).unwrap();
     f.sink
         .until("a notice for the failed manual run", || {
@@ -414,4 +414,34 @@ async fn the_concurrency_limit_changes_without_a_restart() {
     // Zero means one: scheduled runs never stop for good.
     assert!(s.resize(0).is_none());
     assert_eq!(s.permits.available_permits(), 1);
+}
+
+#[tokio::test]
+async fn an_imported_plan_is_not_scheduled_until_it_is_activated() {
+    let f = fixture("2026-06-01T08:59:30Z");
+    // A shared file that asks to be active and to run every minute.
+    let text = json!({
+        "name": "Shared", "status": "active",
+        "steps": [{"provider": "logic", "action": "set", "params": {"value": 1}}],
+        "trigger": {"type": "cron", "cron_expression": "* * * * *", "timezone": "UTC"}
+    })
+    .to_string();
+    let row = f.app.import_plan(&text, crate::api::Activation::Review).unwrap();
+    assert_eq!(row.plan.status, PlanStatus::Draft);
+    tick(&f).await;
+    f.clock.set(at("2026-06-01T09:03:01Z"));
+    assert!(tick(&f).await.started.is_empty(), "an imported plan ran unreviewed");
+    assert!(runs(&f, &row.id).is_empty());
+    let jobs = f.app.scheduled_jobs().unwrap();
+    assert_eq!((jobs[0].active, jobs[0].next_run_at), (false, None));
+
+    // Activated as a deliberate act: from now on, without backfilling.
+    let activated = f.app.activate_plan(&row.id).unwrap();
+    assert_eq!((activated.plan.status, activated.version), (PlanStatus::Active, 2));
+    assert!(
+        tick(&f).await.started.is_empty(),
+        "no backfill of the fires before activation"
+    );
+    f.clock.set(at("2026-06-01T09:04:01Z"));
+    assert_eq!(tick(&f).await.started.len(), 1);
 }
