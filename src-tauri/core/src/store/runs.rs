@@ -9,16 +9,47 @@
 //! runs whose owner is gone are marked `interrupted` by crash recovery.
 
 use super::owners::Probe;
-use super::{Result, Store, StoreError, extended_code, get_opt_ts, get_run_status, get_ts, get_u64, sql_int, ts};
+use super::{
+    Result, Store, StoreError, extended_code, get_opt_json, get_opt_ts, get_run_status, get_ts, get_u64, sql_int,
+    to_json, ts,
+};
 use chrono::{DateTime, Utc};
 use flowpilot_engine::{RunOutcome, RunStatus, StepRecord};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 
-/// The error recorded on runs found `running` after the store running them was gone.
+/// The error recorded on runs found `running` after the store running them was
+/// gone (the start of it, when a step was in flight: see [`interrupted_error`]).
 pub const INTERRUPTED_ERROR: &str =
     "interrupted: Flowpilot stopped before this run finished (crash, forced quit or power loss)";
+
+/// The step a run was in the middle of: recorded durably before the step runs,
+/// cleared when its row is written. On a run that was interrupted, it is the
+/// step whose outcome is unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct InFlightStep {
+    /// From 0 (people are told positions from 1).
+    pub step_number: usize,
+    pub provider: String,
+    pub action: String,
+    pub attempt: u32,
+    pub started_at: DateTime<Utc>,
+}
+
+/// The error of an interrupted run: what happened, and the step in flight if any.
+pub fn interrupted_error(in_flight: Option<&InFlightStep>) -> String {
+    match in_flight {
+        None => INTERRUPTED_ERROR.to_string(),
+        Some(s) => format!(
+            "{INTERRUPTED_ERROR}; step {} ({}.{}, attempt {}) was in flight: its outcome is unknown, it may or may not have taken effect",
+            s.step_number + 1,
+            s.provider,
+            s.action,
+            s.attempt
+        ),
+    }
+}
 
 /// A run about to start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +87,9 @@ pub struct RunRow {
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// The step it is running now; on an interrupted run, the step that was in
+    /// flight when Flowpilot stopped (its outcome is unknown).
+    pub in_flight: Option<InFlightStep>,
 }
 
 /// Which runs to list; every field narrows the list. Times apply to `started_at`:
@@ -81,7 +115,7 @@ impl Default for Page {
     }
 }
 
-const RUN_COLUMNS: &str = "id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, finished_at, error, plan_version, replay_of";
+const RUN_COLUMNS: &str = "id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, finished_at, error, plan_version, replay_of, in_flight";
 
 fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
@@ -96,6 +130,7 @@ fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
         error: row.get(8)?,
         plan_version: row.get(9)?,
         replay_of: row.get(10)?,
+        in_flight: get_opt_json(row, 11)?,
     })
 }
 
@@ -127,18 +162,33 @@ pub(super) fn not_running(tx: &Transaction<'_>, id: &str) -> StoreError {
 }
 
 /// Mark the `running` runs of `owner` (`None`: runs with no owner recorded) as
-/// `interrupted`. Their `finished_at` is the last sign of life: the latest step
-/// row, or the start.
+/// `interrupted`, saying which step was in flight. Their `finished_at` is the
+/// last sign of life: the latest step row, the start of the step in flight, or
+/// the start of the run.
 fn mark_interrupted(tx: &Transaction<'_>, owner: Option<&str>) -> Result<usize> {
-    Ok(tx.execute(
-        "UPDATE runs
-         SET status = 'interrupted',
-             finished_at = MAX(started_at, COALESCE((SELECT MAX(s.timestamp) FROM step_logs s
-                                                     WHERE s.run_id = runs.id), started_at)),
-             error = ?1
-         WHERE status = 'running' AND owner IS ?2",
-        params![INTERRUPTED_ERROR, owner],
-    )?)
+    let runs: Vec<(String, Option<InFlightStep>)> = {
+        let mut stmt = tx.prepare("SELECT id, in_flight FROM runs WHERE status = 'running' AND owner IS ?1")?;
+        let rows = stmt.query_map([owner], |row| Ok((row.get(0)?, get_opt_json(row, 1)?)))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let mut marked = 0;
+    for (id, in_flight) in runs {
+        marked += tx.execute(
+            "UPDATE runs
+             SET status = 'interrupted',
+                 finished_at = MAX(started_at,
+                                   COALESCE((SELECT MAX(s.timestamp) FROM step_logs s WHERE s.run_id = runs.id), started_at),
+                                   COALESCE(?3, started_at)),
+                 error = ?2
+             WHERE id = ?1 AND status = 'running'",
+            params![
+                id,
+                interrupted_error(in_flight.as_ref()),
+                in_flight.as_ref().map(|s| ts(&s.started_at))
+            ],
+        )?;
+    }
+    Ok(marked)
 }
 
 impl Store {
@@ -255,6 +305,24 @@ impl Store {
             started_at: run.started_at,
             finished_at: None,
             error: None,
+            in_flight: None,
+        })
+    }
+
+    /// Record, durably, that a step of a running run is starting (attempt by
+    /// attempt), before it runs: after a crash the run says which step was in
+    /// flight. Cleared when the step's row is written.
+    pub fn mark_step_started(&self, run_id: &str, step: &InFlightStep) -> Result<()> {
+        let json = to_json("the step in flight", step)?;
+        self.write(|tx| {
+            let updated = tx.execute(
+                "UPDATE runs SET in_flight = ?2 WHERE id = ?1 AND status = 'running'",
+                params![run_id, json],
+            )?;
+            if updated == 0 {
+                return Err(not_running(tx, run_id));
+            }
+            Ok(())
         })
     }
 
@@ -280,7 +348,8 @@ impl Store {
         }
         self.write(|tx| {
             let updated = tx.execute(
-                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1 AND status = 'running'",
+                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4, in_flight = NULL
+                 WHERE id = ?1 AND status = 'running'",
                 params![
                     outcome.run_id,
                     outcome.status.as_str(),
@@ -655,6 +724,52 @@ mod tests {
         assert_eq!(legacy.finished_at, Some(t(0)));
         assert_eq!(legacy.error.as_deref(), Some(INTERRUPTED_ERROR));
         assert_eq!(b.get_run("owned").unwrap().status, RunStatus::Running);
+    }
+
+    #[test]
+    fn a_crash_mid_step_leaves_which_step_was_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        let a = Store::open(&path).unwrap();
+        a.create_run(&new_run("r1", None, t(0))).unwrap();
+        let first = InFlightStep {
+            step_number: 0,
+            provider: "http".into(),
+            action: "request".into(),
+            attempt: 1,
+            started_at: t(1),
+        };
+        a.mark_step_started("r1", &first).unwrap();
+        assert_eq!(a.get_run("r1").unwrap().in_flight.as_ref(), Some(&first));
+        a.append_step(&step("r1", 0, "http", StepStatus::Success, 5, t(2)))
+            .unwrap();
+        assert_eq!(a.get_run("r1").unwrap().in_flight, None, "its row clears it");
+        let second = InFlightStep {
+            step_number: 1,
+            provider: "webhook".into(),
+            action: "post_request".into(),
+            attempt: 2,
+            started_at: t(3),
+        };
+        a.mark_step_started("r1", &second).unwrap();
+        a.simulate_crash();
+
+        let b = Store::open(&path).unwrap();
+        let run = b.get_run("r1").unwrap();
+        assert_eq!(run.status, RunStatus::Interrupted);
+        assert_eq!(run.in_flight.as_ref(), Some(&second), "the run detail keeps it");
+        assert_eq!(run.finished_at, Some(t(3)), "its last sign of life is the step's start");
+        let error = run.error.unwrap();
+        assert!(error.starts_with(INTERRUPTED_ERROR), "{error}");
+        assert!(
+            error.contains("step 2 (webhook.post_request, attempt 2) was in flight: its outcome is unknown"),
+            "{error}"
+        );
+        // A finished run cannot be marked.
+        assert!(matches!(
+            b.mark_step_started("r1", &first),
+            Err(StoreError::RunFinished { .. })
+        ));
     }
 
     #[test]
