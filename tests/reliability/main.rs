@@ -5,4 +5,6 @@
 
 mod check;
 mod import_review;
+mod kill9;
+mod storage;
 mod util;

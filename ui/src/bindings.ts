@@ -338,6 +338,20 @@ export type HostReview = {
 	writes: boolean,
 };
 
+/**
+ *  The step a run was in the middle of: recorded durably before the step runs,
+ *  cleared when its row is written. On a run that was interrupted, it is the
+ *  step whose outcome is unknown.
+ */
+export type InFlightStep = {
+	/**  From 0 (people are told positions from 1). */
+	step_number: number,
+	provider: string,
+	action: string,
+	attempt: number,
+	started_at: string,
+};
+
 /**  The error every command returns. */
 export type IpcError = {
 	code: ErrorCode,
@@ -696,6 +710,11 @@ export type RunRow = {
 	started_at: string,
 	finished_at: string | null,
 	error: string | null,
+	/**
+	 *  The step it is running now; on an interrupted run, the step that was in
+	 *  flight when Flowpilot stopped (its outcome is unknown).
+	 */
+	in_flight: InFlightStep | null,
 };
 
 /**  A run began. */

@@ -26,7 +26,7 @@ use flowpilot_engine::registry::ProviderInfo;
 use flowpilot_engine::{Clock, Executor, PlanError, Registry, SystemClock};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The environment variable that selects the data folder (app and CLI alike).
 pub const DATA_DIR_ENV: &str = "FLOWPILOT_DATA_DIR";
@@ -140,6 +140,8 @@ pub struct Flowpilot {
     executor: Executor,
     clock: Arc<dyn Clock>,
     active: runs::ActiveRuns,
+    /// Runs whose final status could not be written when they ended.
+    unrecorded: Mutex<Vec<flowpilot_engine::RunOutcome>>,
 }
 
 impl std::fmt::Debug for Flowpilot {
@@ -172,6 +174,7 @@ impl Flowpilot {
             executor,
             clock,
             active: Default::default(),
+            unrecorded: Mutex::default(),
         })
     }
 
@@ -189,6 +192,12 @@ impl Flowpilot {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// How long and how often writes wait for a database another program holds
+    /// locked (default: 10 s, 3 tries).
+    pub fn set_lock_wait(&self, wait: crate::store::LockWait) -> Result<()> {
+        Ok(self.store.set_lock_wait(wait)?)
     }
 
     pub fn keychain_status(&self) -> Result<(), SecretsError> {

@@ -112,6 +112,9 @@ pub(super) async fn run(app: &Flowpilot, key: &str, json: bool, timeout: Option<
     let outcome: RunOutcome = app
         .run_plan(target, "cli", progress(), deadline, cancel_on_ctrl_c())
         .await?;
+    // A final status that could not be written (a lock held elsewhere) gets one
+    // more try; what is still left is marked interrupted at the next start.
+    app.record_unrecorded_runs();
     report(outcome, json)
 }
 
@@ -133,6 +136,7 @@ pub(super) async fn replay(
         );
     }
     let outcome = app.execute(prepared, progress(), None, cancel_on_ctrl_c()).await?;
+    app.record_unrecorded_runs();
     report(outcome, json)
 }
 
