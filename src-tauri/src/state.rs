@@ -6,6 +6,7 @@ use crate::dto::{Health, SchedulerState};
 use crate::error::IpcError;
 use flowpilot_core::api::{Activation, ApiError, Flowpilot, Options};
 use flowpilot_core::draft::{Draft, DraftRequest};
+use flowpilot_core::maintenance::Maintenance;
 use flowpilot_core::scheduler::{Scheduler, SchedulerSink};
 use flowpilot_core::settings::Settings;
 use flowpilot_core::store::PlanRow;
@@ -36,7 +37,7 @@ pub struct AppState {
     pub flow: Arc<Flowpilot>,
     pub scheduler: Arc<Scheduler>,
     pub shell: Arc<dyn Shell>,
-    /// Stops the scheduler loop at exit.
+    /// Stops the scheduler and maintenance loops at exit.
     stop: CancellationToken,
     /// The run a notification asked to open, for a window that was not there yet to hear it.
     open_run: Mutex<Option<String>>,
@@ -100,6 +101,8 @@ impl AppState {
         let scheduler = Scheduler::new(flow.clone(), sink);
         let stop = CancellationToken::new();
         tauri::async_runtime::spawn(scheduler.clone().run(stop.clone()));
+        // Retention by the settings after start and daily, and other upkeep.
+        tauri::async_runtime::spawn(Maintenance::new(flow.clone()).run(stop.clone()));
         tracing::info!(data_dir = %flow.data_dir().display(), "Flowpilot opened; scheduler started");
         Ok(Arc::new(Self {
             flow,

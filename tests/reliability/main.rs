@@ -6,5 +6,6 @@
 mod check;
 mod import_review;
 mod kill9;
+mod retention;
 mod storage;
 mod util;

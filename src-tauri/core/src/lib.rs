@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod draft;
+pub mod maintenance;
 pub mod notices;
 pub mod scheduler;
 pub mod secrets;

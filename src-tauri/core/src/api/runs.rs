@@ -289,10 +289,22 @@ impl Flowpilot {
         })
     }
 
-    pub fn prune(&self) -> Result<PruneReport> {
-        Ok(self
-            .store
-            .prune(&crate::store::RetentionPolicy::default(), self.clock.now())?)
+    /// Mark as interrupted the runs of Flowpilots that are gone (another process
+    /// that crashed while this one runs) and delete their lock files; how many
+    /// runs were marked. Opening does this too.
+    pub fn recover_interrupted_runs(&self) -> Result<usize> {
+        let marked = self.store.recover_orphaned_runs()?;
+        self.store.sweep_stale_owners();
+        Ok(marked)
+    }
+
+    /// Delete the runs the retention settings no longer keep and give the space
+    /// back: never a running run, never a plan's latest failed or interrupted
+    /// run (its outputs are what a replay takes over). The CLI's `prune` and the
+    /// background maintenance (the app, `serve`) call this.
+    pub fn prune_by_settings(&self) -> Result<PruneReport> {
+        let policy = self.settings()?.retention();
+        Ok(self.store.prune(&policy, self.clock.now())?)
     }
 
     /// Run one step with given inputs, without storing anything ("test this step").

@@ -74,7 +74,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete old runs (30 days / 10,000 runs; failures kept 90 days) and reclaim the space.
+    /// Delete the runs the retention settings no longer keep (by default 30 days
+    /// and 10,000 runs; failures 90 days; each plan's latest failure always) and
+    /// reclaim the space.
     Prune {
         #[arg(long)]
         json: bool,
@@ -382,7 +384,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
             .await
         }
         Command::Prune { json } => {
-            let report = app.prune()?;
+            let report = app.prune_by_settings()?;
             if json {
                 print_json(&report)?;
             } else {

@@ -262,10 +262,7 @@ impl Store {
             owner,
         };
         store.recover_orphaned_runs()?;
-        let swept = owners::sweep_stale(&owners::owners_dir(path));
-        if swept > 0 {
-            tracing::info!(count = swept, "deleted the lock files of Flowpilots that are gone");
-        }
+        store.sweep_stale_owners();
         Ok(store)
     }
 
@@ -273,6 +270,16 @@ impl Store {
     pub fn checkpoint(&self) -> Result<()> {
         let conn = self.lock();
         checkpoint(&conn).map_err(|e| e.at(&self.path))
+    }
+
+    /// Delete the lock files of stores that are gone (a crash leaves them
+    /// behind); how many.
+    pub fn sweep_stale_owners(&self) -> usize {
+        let swept = owners::sweep_stale(&owners::owners_dir(&self.path));
+        if swept > 0 {
+            tracing::info!(count = swept, "deleted the lock files of Flowpilots that are gone");
+        }
+        swept
     }
 
     /// The database file.
