@@ -776,7 +776,11 @@ export type Settings = {
 	notify_success_plans?: string[],
 	/**  Start Flowpilot, hidden in the tray, when the user logs in. */
 	start_at_login?: boolean,
-	/**  Runs older than this many days are pruned (failures: `retention_failed_days`). */
+	/**
+	 *  Runs older than this many days are pruned (failures: `retention_failed_days`);
+	 *  only the newest `retention_max_runs` are kept. Each plan's latest failed or
+	 *  interrupted run is always kept (for its replay), running runs too.
+	 */
 	retention_days?: number,
 	retention_failed_days?: number,
 	retention_max_runs?: number,
