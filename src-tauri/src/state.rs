@@ -10,6 +10,7 @@ use flowpilot_core::maintenance::Maintenance;
 use flowpilot_core::scheduler::{Scheduler, SchedulerSink};
 use flowpilot_core::settings::Settings;
 use flowpilot_core::store::PlanRow;
+use flowpilot_core::wake::Bus;
 use flowpilot_engine::plan::PlanFile;
 use flowpilot_engine::plan::PlanStatus;
 use flowpilot_engine::run::{NoObserver, RunEvent, RunObserver, RunOutcome};
@@ -99,6 +100,11 @@ impl AppState {
         let flow = Arc::new(Flowpilot::open(options)?);
         let sink: Arc<dyn SchedulerSink> = shell.clone();
         let scheduler = Scheduler::new(flow.clone(), sink);
+        // After a resume from sleep, due and missed fires are looked at at once.
+        let waker = scheduler.clone();
+        if let Err(e) = flowpilot_core::wake::watch_resume(Bus::System, move || waker.wake()) {
+            tracing::info!("{e}; the scheduler's 30 s slices notice a wake-up instead");
+        }
         let stop = CancellationToken::new();
         tauri::async_runtime::spawn(scheduler.clone().run(stop.clone()));
         // Retention by the settings after start and daily, and other upkeep.

@@ -10,3 +10,4 @@ pub mod scheduler;
 pub mod secrets;
 pub mod settings;
 pub mod store;
+pub mod wake;

@@ -445,3 +445,31 @@ async fn an_imported_plan_is_not_scheduled_until_it_is_activated() {
     f.clock.set(at("2026-06-01T09:04:01Z"));
     assert_eq!(tick(&f).await.started.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wake_after_sleep_looks_at_missed_fires_at_once() {
+    let f = fixture("2026-06-01T10:00:00Z");
+    let id = plan(&f, "Quarterly hour", "*/15 * * * *", "UTC", "run_once", "skip", false);
+    let cancel = CancellationToken::new();
+    let looping = tokio::spawn(f.scheduler.clone().run(cancel.clone()));
+    f.sink
+        .until("the first pass", || f.app.schedule_state(&id).ok().flatten().is_some())
+        .await;
+    // The laptop sleeps two hours: the loop's timer (monotonic) knows nothing of it.
+    f.clock
+        .advance(chrono::Duration::hours(2) + chrono::Duration::minutes(5));
+    let woke = std::time::Instant::now();
+    f.scheduler.wake(); // what logind's PrepareForSleep(false) does in the app
+    f.sink
+        .until("the catch-up run after the wake-up", || {
+            runs(&f, &id).iter().any(|r| r.status == RunStatus::Success)
+        })
+        .await;
+    assert!(woke.elapsed() < Duration::from_secs(5), "{:?}", woke.elapsed());
+    let rows = runs(&f, &id);
+    let fires: Vec<_> = rows.iter().map(|r| (r.trigger_kind.clone(), r.scheduled_for)).collect();
+    assert_eq!(rows.len(), 1, "{fires:?}");
+    assert_eq!(rows[0].scheduled_for, Some(at("2026-06-01T12:00:00Z")));
+    cancel.cancel();
+    looping.await.unwrap();
+}
