@@ -33,6 +33,9 @@ use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
 /// What autostart passes: start in the tray with no window (schedules run all the same).
 pub const HIDDEN_ARG: &str = "--hidden";
 
+/// How long quitting waits for cancelled runs to be recorded.
+const QUIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Start the app; returns when it quits.
 pub fn run() {
     if std::env::args().skip(1).any(|a| a == "--version" || a == "-V") {
@@ -75,7 +78,8 @@ pub fn run() {
         RunEvent::ExitRequested { code: None, api, .. } if has_tray(app) => api.prevent_exit(),
         RunEvent::Exit => {
             if let Some(Ok(state)) = app.try_state::<Backend>().map(|b| b.get()) {
-                state.shutdown();
+                // Runs in progress end `cancelled`, not `interrupted` at the next start.
+                tauri::async_runtime::block_on(state.stop_runs(QUIT_WAIT));
             }
             tracing::info!("Flowpilot quits");
         }
@@ -103,6 +107,7 @@ fn start(app: &AppHandle, hidden: bool) {
         sync_autostart(state);
     }
     app.manage(Backend::new(opened));
+    quit_on_signal(app);
     notify::init(app);
     if let Err(e) = tray::install(app) {
         tracing::error!("no tray icon: {e}");
@@ -127,4 +132,15 @@ fn sync_autostart(state: &AppState) {
     if wanted && let Err(e) = state.shell.set_autostart(true) {
         tracing::warn!("{e}");
     }
+}
+
+/// SIGTERM or Ctrl-C quits like Quit does: runs in progress are cancelled and
+/// recorded `cancelled` (see `RunEvent::Exit` above).
+fn quit_on_signal(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let signal = flowpilot_core::shutdown::requested().await;
+        tracing::info!("{signal}: quitting");
+        app.exit(0);
+    });
 }

@@ -121,9 +121,21 @@ impl AppState {
         }))
     }
 
-    /// Stop the scheduler loop (runs in progress are left to end or be marked interrupted).
+    /// Stop the scheduler and maintenance loops (runs in progress go on).
     pub fn shutdown(&self) {
         self.stop.cancel();
+    }
+
+    /// The app is quitting (Quit, SIGTERM): no new fires, the runs in progress
+    /// cancelled and recorded `cancelled`; waits for that at most `limit`.
+    pub async fn stop_runs(&self, limit: std::time::Duration) -> bool {
+        self.shutdown();
+        let cancelled = self.flow.cancel_all_runs();
+        let ended = self.flow.runs_ended(limit).await;
+        if cancelled > 0 {
+            tracing::info!(cancelled, all_recorded = ended, "runs in progress cancelled at quit");
+        }
+        ended
     }
 
     pub fn observer(&self) -> Arc<dyn RunObserver> {

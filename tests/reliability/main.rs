@@ -7,5 +7,6 @@ mod check;
 mod import_review;
 mod kill9;
 mod retention;
+mod signals;
 mod storage;
 mod util;

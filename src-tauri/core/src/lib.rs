@@ -9,5 +9,6 @@ pub mod notices;
 pub mod scheduler;
 pub mod secrets;
 pub mod settings;
+pub mod shutdown;
 pub mod store;
 pub mod wake;

@@ -66,7 +66,20 @@ pub(super) struct ActiveRun {
     cancel: CancellationToken,
 }
 
-pub(super) type ActiveRuns = Arc<Mutex<HashMap<String, ActiveRun>>>;
+/// The runs in progress in this process, and a signal each time one ends.
+#[derive(Default)]
+pub(super) struct Active {
+    runs: Mutex<HashMap<String, ActiveRun>>,
+    ended: tokio::sync::Notify,
+}
+
+pub(super) type ActiveRuns = Arc<Active>;
+
+impl Active {
+    fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<String, ActiveRun>> {
+        lock(&self.runs)
+    }
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -84,10 +97,8 @@ pub struct PreparedRun {
 
 impl Drop for PreparedRun {
     fn drop(&mut self) {
-        self.active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.run_id);
+        self.active.runs().remove(&self.run_id);
+        self.active.ended.notify_waiters();
     }
 }
 
@@ -133,7 +144,7 @@ impl Flowpilot {
             started_at,
         })?;
         let cancel = CancellationToken::new();
-        self.active.lock().unwrap_or_else(|e| e.into_inner()).insert(
+        self.active.runs().insert(
             run_id.clone(),
             ActiveRun {
                 plan_id: spec.target.plan_id.clone(),
@@ -181,7 +192,6 @@ impl Flowpilot {
         };
         let mut outcome = self.executor.run(request, &log, prepared.cancel.clone()).await;
         linked.abort();
-        drop(prepared);
         // A run is a success only if every one of its rows was stored.
         if let Some(error) = log.storage_error() {
             fail_for_storage(&mut outcome, &error);
@@ -189,6 +199,7 @@ impl Flowpilot {
         if let Some(unrecorded) = log.unrecorded() {
             lock(&self.unrecorded).push(unrecorded);
         }
+        drop(prepared);
         Ok(outcome)
     }
 
@@ -247,7 +258,7 @@ impl Flowpilot {
 
     /// Cancel a run in progress; `false` if it is not running in this process.
     pub fn cancel_run(&self, run_id: &str) -> bool {
-        match self.active.lock().unwrap_or_else(|e| e.into_inner()).get(run_id) {
+        match self.active.runs().get(run_id) {
             Some(run) => {
                 run.cancel.cancel();
                 true
@@ -256,11 +267,38 @@ impl Flowpilot {
         }
     }
 
+    /// Cancel every run in progress in this process (the process is asked to
+    /// stop: SIGTERM, Quit); how many. Each is recorded `cancelled` as it ends.
+    pub fn cancel_all_runs(&self) -> usize {
+        let runs = self.active.runs();
+        for run in runs.values() {
+            run.cancel.cancel();
+        }
+        runs.len()
+    }
+
+    /// Wait until no run is in progress in this process (every one recorded), at
+    /// most `limit`; whether they all ended.
+    pub async fn runs_ended(&self, limit: Duration) -> bool {
+        let all_ended = async {
+            loop {
+                let ended = self.active.ended.notified();
+                tokio::pin!(ended);
+                // Registered before the check, so an end in between is not missed.
+                ended.as_mut().enable();
+                if self.active.runs().is_empty() {
+                    return;
+                }
+                ended.await;
+            }
+        };
+        tokio::time::timeout(limit, all_ended).await.is_ok()
+    }
+
     /// How many runs of a plan are in progress in this process.
     pub fn running_count(&self, plan_id: &str) -> usize {
         self.active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .runs()
             .values()
             .filter(|r| r.plan_id.as_deref() == Some(plan_id))
             .count()

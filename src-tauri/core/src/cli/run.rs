@@ -110,7 +110,7 @@ pub(super) async fn run(app: &Flowpilot, key: &str, json: bool, timeout: Option<
     let target = app.resolve_plan(key)?;
     let deadline = timeout.filter(|t| *t > 0.0).map(std::time::Duration::from_secs_f64);
     let outcome: RunOutcome = app
-        .run_plan(target, "cli", progress(), deadline, cancel_on_ctrl_c())
+        .run_plan(target, "cli", progress(), deadline, cancel_on_signal())
         .await?;
     // A final status that could not be written (a lock held elsewhere) gets one
     // more try; what is still left is marked interrupted at the next start.
@@ -135,7 +135,7 @@ pub(super) async fn replay(
             if reused == 1 { "" } else { "s" }
         );
     }
-    let outcome = app.execute(prepared, progress(), None, cancel_on_ctrl_c()).await?;
+    let outcome = app.execute(prepared, progress(), None, cancel_on_signal()).await?;
     app.record_unrecorded_runs();
     report(outcome, json)
 }
@@ -146,14 +146,14 @@ fn progress() -> Arc<Progress> {
     })
 }
 
-/// Ctrl-C cancels the run; the run is still recorded, as cancelled.
-fn cancel_on_ctrl_c() -> CancellationToken {
+/// Ctrl-C or SIGTERM cancels the run; the run is still recorded, as cancelled.
+fn cancel_on_signal() -> CancellationToken {
     let cancel = CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
+    let on_signal = cancel.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
+        let signal = crate::shutdown::requested().await;
+        eprintln!("{signal}: cancelling the run");
+        on_signal.cancel();
     });
     cancel
 }
