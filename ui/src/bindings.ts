@@ -786,7 +786,10 @@ export type Settings = {
 	retention_max_runs?: number,
 	/**  Scheduled runs that may run at the same time, all plans together. */
 	concurrency?: number,
-	/**  Pause a plan's schedule after this many failed runs in a row (0: never). */
+	/**
+	 *  Pause a plan's schedule after this many failed scheduled runs in a row,
+	 *  with a notification (0: never). On by default, after 10.
+	 */
 	auto_pause_after?: number,
 	/**  Missed fires older than this are counted, not run. */
 	catch_up_window_hours?: number,

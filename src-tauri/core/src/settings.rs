@@ -23,7 +23,8 @@ pub struct Settings {
     pub retention_max_runs: u64,
     /// Scheduled runs that may run at the same time, all plans together.
     pub concurrency: u32,
-    /// Pause a plan's schedule after this many failed runs in a row (0: never).
+    /// Pause a plan's schedule after this many failed scheduled runs in a row,
+    /// with a notification (0: never). On by default, after 10.
     pub auto_pause_after: u32,
     /// Missed fires older than this are counted, not run.
     pub catch_up_window_hours: u32,
@@ -39,7 +40,7 @@ impl Default for Settings {
             retention_failed_days: 90,
             retention_max_runs: 10_000,
             concurrency: 4,
-            auto_pause_after: 0,
+            auto_pause_after: 10,
             catch_up_window_hours: 24,
         }
     }

@@ -450,11 +450,9 @@ async fn an_imported_plan_is_not_scheduled_until_it_is_activated() {
 async fn a_wake_after_sleep_looks_at_missed_fires_at_once() {
     let f = fixture("2026-06-01T10:00:00Z");
     let id = plan(&f, "Quarterly hour", "*/15 * * * *", "UTC", "run_once", "skip", false);
+    tick(&f).await; // the schedule starts from now
     let cancel = CancellationToken::new();
     let looping = tokio::spawn(f.scheduler.clone().run(cancel.clone()));
-    f.sink
-        .until("the first pass", || f.app.schedule_state(&id).ok().flatten().is_some())
-        .await;
     // The laptop sleeps two hours: the loop's timer (monotonic) knows nothing of it.
     f.clock
         .advance(chrono::Duration::hours(2) + chrono::Duration::minutes(5));
@@ -472,4 +470,32 @@ async fn a_wake_after_sleep_looks_at_missed_fires_at_once() {
     assert_eq!(rows[0].scheduled_for, Some(at("2026-06-01T12:00:00Z")));
     cancel.cancel();
     looping.await.unwrap();
+}
+
+#[tokio::test]
+async fn auto_pause_is_on_by_default_after_ten_failures_with_its_notice() {
+    let f = fixture("2026-06-01T10:00:00Z");
+    assert_eq!(crate::settings::Settings::default().auto_pause_after, 10);
+    let text = json!({
+        "name": "Always broken", "status": "active",
+        "steps": [{"provider": "logic", "action": "assert", "params": {"left": 1, "op": "eq", "right": 2}}],
+        "trigger": {"type": "cron", "cron_expression": "* * * * *", "timezone": "UTC"}
+    })
+    .to_string();
+    let id = f.app.import_plan(&text, crate::api::Activation::Activate).unwrap().id;
+    tick(&f).await;
+    for _ in 0..12 {
+        f.clock.advance(chrono::Duration::minutes(1));
+        tick(&f).await;
+    }
+    assert_eq!(runs(&f, &id).len(), 10, "paused after the tenth failure in a row");
+    let state = f.app.schedule_state(&id).unwrap().unwrap();
+    assert!(state.paused);
+    let notices = lock(&f.sink.notices);
+    let paused: Vec<_> = notices
+        .iter()
+        .filter(|n| n.kind == crate::notices::NoticeKind::AutoPaused)
+        .collect();
+    assert_eq!(paused.len(), 1, "{notices:#?}");
+    assert!(paused[0].body.contains("10"), "{}", paused[0].body);
 }
