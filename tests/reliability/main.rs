@@ -4,6 +4,7 @@
 //! variable, see README "Reliability").
 
 mod check;
+mod fuzz;
 mod import_review;
 mod kill9;
 mod retention;
