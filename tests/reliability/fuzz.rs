@@ -197,11 +197,7 @@ proptest! {
         scope.push_step(Some("s".into()), json!({"success": true, "output": "${plan.name}", "message": "", "metadata": {}}));
         for input in [text.clone(), format!("${{{inner}}}"), format!("a ${{steps.s.output}} {text}")] {
             let _ = references::parse(&input);
-            if let Ok(resolved) = references::resolve_str(&input, &scope) {
-                if input == "${steps.s.output}" {
-                    prop_assert_eq!(resolved, json!("${plan.name}"));
-                }
-            }
+            let _ = references::resolve_str(&input, &scope);
         }
         let _ = references::resolve(&value, &scope);
         prop_assert_eq!(
