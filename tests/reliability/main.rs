@@ -7,6 +7,7 @@ mod check;
 mod fuzz;
 mod import_review;
 mod kill9;
+mod memory;
 mod retention;
 mod signals;
 mod storage;

@@ -63,6 +63,9 @@ impl Default for LockWait {
     }
 }
 
+/// The most memory SQLite's page cache may use, per open store.
+pub const PAGE_CACHE_KIB: i64 = 512;
+
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -250,6 +253,11 @@ impl Store {
             tracing::warn!(path = %path.display(), mode, "SQLite refused WAL mode; continuing with this journal mode");
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // SQLite's page cache grows with the file up to its cap (2 MiB by
+        // default), so a long-running app's memory rose with every run until
+        // then. What Flowpilot reads and writes is mostly the newest pages; the
+        // operating system caches the file anyway.
+        conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
         // Migrations (and any `conn.transaction()`) take the write lock up front.
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
         migrations::MIGRATIONS.to_latest(&mut conn)?;
