@@ -270,3 +270,28 @@ fn a_full_disk_fails_the_run_as_storage_never_success() {
     let logs = json_out(&cli(&data, &["logs", run["id"].as_str().unwrap(), "--json"]));
     assert!(logs["logs"].as_array().unwrap().len() < 4, "{logs:#}");
 }
+
+#[test]
+fn a_damaged_database_is_reported_as_damaged_with_the_backup_advice() {
+    let data = tempfile::tempdir().unwrap();
+    let plan = write_plan(data.path(), "plan.json", &plan_with_a_pause(1, "x"));
+    for _ in 0..3 {
+        assert!(cli(data.path(), &["run", arg(&plan)]).status.success());
+    }
+    // Every page after the first (the schema) overwritten, as a failing disk might.
+    let db = data.path().join("flowpilot.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    for b in bytes.iter_mut().skip(4096) {
+        *b = 0x5A;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let out = cli(data.path(), &["runs", "list"]);
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("is damaged") && said.contains("backup"), "{said}");
+    assert!(
+        !said.contains("malformed"),
+        "said as such, not as SQLite's words: {said}"
+    );
+    assert_eq!(said.lines().count(), 1, "one clear line: {said}");
+}
