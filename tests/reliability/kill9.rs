@@ -106,8 +106,13 @@ fn kill_9_during_runs_loses_nothing_and_names_the_step_in_flight() {
     eprintln!("kill -9: {kills} kills, FLOWPILOT_KILL9_SEED={seed}");
     let data = tempfile::tempdir().unwrap();
     let plan = write_plan(data.path(), "killed.json", &kill_plan());
-    // Create the database first, so every process below is mid-run, not mid-migration only.
+    // Create the database first, and time one whole run: the kills land anywhere
+    // from before the database is open to just after the run ends, however
+    // loaded the machine is.
     assert!(cli(data.path(), &["runs", "list"]).status.success());
+    let timing = Instant::now();
+    assert!(cli(data.path(), &["run", arg(&plan)]).status.success());
+    let window_ms = (timing.elapsed().as_millis() as u64 * 13 / 10).max(650);
 
     let started = Instant::now();
     let seen: Vec<Seen> = std::thread::scope(|s| {
@@ -119,8 +124,7 @@ fn kill_9_during_runs_loses_nothing_and_names_the_step_in_flight() {
                     (w..kills)
                         .step_by(WORKERS)
                         .map(|_| {
-                            // Anywhere from before the database is open to after the run ends.
-                            let after = Duration::from_millis(rng.next() % 650);
+                            let after = Duration::from_millis(rng.next() % window_ms);
                             run_and_kill(data, plan, after)
                         })
                         .collect::<Vec<_>>()
@@ -135,7 +139,7 @@ fn kill_9_during_runs_loses_nothing_and_names_the_step_in_flight() {
     let killing = started.elapsed();
 
     // The next start recovers; then nothing is running and nothing is lost.
-    let listed = json_out(&cli(data.path(), &["runs", "list", "--json", "--limit", "100000"]));
+    let listed = json_out(&cli(data.path(), &["runs", "list", "--json", "--limit", "1000000"]));
     let runs = listed["runs"].as_array().unwrap();
     let by_id = |id: &str| runs.iter().find(|r| r["id"] == id);
     let expected: Vec<&Seen> = seen.iter().filter(|s| s.run_id.is_some()).collect();
