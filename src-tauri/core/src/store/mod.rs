@@ -10,6 +10,7 @@
 //!   a mutex, so a [`Store`] is `Send + Sync` and can be shared in an `Arc`.
 
 mod credentials;
+mod in_flight;
 mod migrations;
 mod owners;
 mod plans;
@@ -23,11 +24,12 @@ mod step_logs;
 #[cfg(test)]
 mod test_support;
 
+pub use in_flight::{InFlightStep, interrupted_error};
 pub use migrations::SCHEMA_VERSION;
 pub use plans::{PlanRow, PlanSummary, PlanVersion};
 pub use retention::{PruneReport, RetentionPolicy};
 pub use run_log::{RunLog, fail_for_storage};
-pub use runs::{INTERRUPTED_ERROR, InFlightStep, NewRun, Page, RunFilter, RunRow, interrupted_error};
+pub use runs::{INTERRUPTED_ERROR, NewRun, Page, RunFilter, RunRow};
 pub use schedules::{MissReason, MissedFire, ScheduleState};
 pub use stats::{ProviderStats, RunCounts, SlowStep};
 
