@@ -55,7 +55,7 @@ for i in $(seq "$plans"); do
  "trigger": {"type": "cron", "cron_expression": "* * * * * *", "timezone": "UTC", "overlap": "allow"}}
 PLAN
 done
-"$cli" plans import "$work"/tick-*.json >/dev/null
+"$cli" plans import --activate "$work"/tick-*.json >/dev/null
 
 display=:$((70 + RANDOM % 200))
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &

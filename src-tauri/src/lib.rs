@@ -37,6 +37,9 @@ use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
 /// What autostart passes: start in the tray with no window (schedules run all the same).
 pub const HIDDEN_ARG: &str = "--hidden";
 
+/// How long quitting waits for cancelled runs to be recorded.
+const QUIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Start the app; returns when it quits.
 pub fn run() {
     readiness::main_started();
@@ -88,7 +91,8 @@ pub fn run() {
         } => webkit::window_destroyed(app),
         RunEvent::Exit => {
             if let Some(Ok(state)) = app.try_state::<Backend>().map(|b| b.get()) {
-                state.shutdown();
+                // Runs in progress end `cancelled`, not `interrupted` at the next start.
+                tauri::async_runtime::block_on(state.stop_runs(QUIT_WAIT));
             }
             tracing::info!("Flowpilot quits");
         }
@@ -116,6 +120,7 @@ fn start(app: &AppHandle, hidden: bool) {
         sync_autostart(state);
     }
     app.manage(Backend::new(opened));
+    quit_on_signal(app);
     notify::init(app);
     if let Err(e) = tray::install(app) {
         tracing::error!("no tray icon: {e}");
@@ -143,4 +148,15 @@ fn sync_autostart(state: &AppState) {
     if wanted && let Err(e) = state.shell.set_autostart(true) {
         tracing::warn!("{e}");
     }
+}
+
+/// SIGTERM or Ctrl-C quits like Quit does: runs in progress are cancelled and
+/// recorded `cancelled` (see `RunEvent::Exit` above).
+fn quit_on_signal(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let signal = flowpilot_core::shutdown::requested().await;
+        tracing::info!("{signal}: quitting");
+        app.exit(0);
+    });
 }

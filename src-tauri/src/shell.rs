@@ -31,7 +31,7 @@ impl<R: Runtime> SchedulerSink for Desktop<R> {
     fn run_event(&self, event: &RunEvent) {
         events::emit_run_event(&self.app, event);
         if matches!(event, RunEvent::RunStarted { .. } | RunEvent::RunFinished { .. }) {
-            tray::refresh(&self.app);
+            tray::refresh_status(&self.app);
         }
     }
 

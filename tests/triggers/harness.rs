@@ -141,7 +141,12 @@ impl Harness {
 
     /// Store a plan (its status decides whether its trigger is watched); its id.
     pub fn add_plan(&self, plan: &Value) -> String {
-        let row = self.app.import_plan(&plan.to_string()).expect("test setup");
+        let activation = if plan["status"] == "active" {
+            flowpilot_core::api::Activation::Activate
+        } else {
+            flowpilot_core::api::Activation::Review
+        };
+        let row = self.app.import_plan(&plan.to_string(), activation).expect("test setup");
         self.runner.wake();
         row.id
     }

@@ -200,7 +200,12 @@ fn url(app: &Flowpilot, plan_id: &str) -> String {
 async fn sigterm_lets_a_running_run_finish_then_exits_0() {
     let data = tempfile::tempdir().unwrap();
     let app = open(data.path());
-    let plan = app.import_plan(&webhook_plan("Slow hook", 2).to_string()).unwrap();
+    let plan = app
+        .import_plan(
+            &webhook_plan("Slow hook", 2).to_string(),
+            flowpilot_core::api::Activation::Activate,
+        )
+        .unwrap();
     let mut serve = Serve::start(data.path(), &[], &[]);
     serve.line("serving:").await;
     let answer = reqwest::Client::new()
@@ -227,7 +232,12 @@ async fn sigterm_lets_a_running_run_finish_then_exits_0() {
 async fn a_run_longer_than_the_grace_is_cancelled_and_recorded_cancelled() {
     let data = tempfile::tempdir().unwrap();
     let app = open(data.path());
-    let plan = app.import_plan(&webhook_plan("Endless hook", 600).to_string()).unwrap();
+    let plan = app
+        .import_plan(
+            &webhook_plan("Endless hook", 600).to_string(),
+            flowpilot_core::api::Activation::Activate,
+        )
+        .unwrap();
     let mut serve = Serve::start(data.path(), &[], &["--grace-s", "1"]);
     serve.line("serving:").await;
     reqwest::Client::new()
@@ -249,7 +259,12 @@ async fn a_run_longer_than_the_grace_is_cancelled_and_recorded_cancelled() {
 async fn only_one_process_runs_a_data_folders_triggers_and_triggers_list_names_it() {
     let data = tempfile::tempdir().unwrap();
     let app = open(data.path());
-    let plan = app.import_plan(&webhook_plan("Listed hook", 0).to_string()).unwrap();
+    let plan = app
+        .import_plan(
+            &webhook_plan("Listed hook", 0).to_string(),
+            flowpilot_core::api::Activation::Activate,
+        )
+        .unwrap();
     let mut first = Serve::start(data.path(), &[], &[]);
     first.line("serving:").await;
     let pid = first.child.id();
@@ -300,7 +315,9 @@ async fn kill_9_between_fetching_and_creating_runs_loses_and_repeats_nothing() {
     api.set_items((1..=3).map(|i| json!({"id": i})).collect());
     let data = tempfile::tempdir().unwrap();
     let app = open(data.path());
-    let plan = app.import_plan(&poll_plan(&api).to_string()).unwrap();
+    let plan = app
+        .import_plan(&poll_plan(&api).to_string(), flowpilot_core::api::Activation::Activate)
+        .unwrap();
 
     // The first start records the baseline (items 1-3 start nothing).
     let mut serve = Serve::start(data.path(), &[], &[]);

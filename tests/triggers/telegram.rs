@@ -50,7 +50,7 @@ async fn waiting_messages_start_nothing_and_each_new_command_runs_once() {
         })
     })
     .await;
-    assert!(tg.pending_updates().is_empty());
+    assert!(tg.wait_all_confirmed().await, "{:?}", tg.pending_updates());
     assert_eq!(h.runs_of(&id).len(), 1);
 }
 

@@ -42,9 +42,24 @@ export const commands = {
 	checkPlanText: (text: string) => typedError<PlanCheck, IpcError>(__TAURI_INVOKE("check_plan_text", { text })),
 	/**
 	 *  Pick a plan file in a native dialog and import it (a plan of the same name gets
-	 *  a new version). None if the dialog was cancelled.
+	 *  a new version), not active whatever the file says: review it
+	 *  (`review_stored_plan`), then `activate_plan`. None if the dialog was cancelled.
 	 */
 	importPlan: () => typedError<PlanRow | null, IpcError>(__TAURI_INVOKE("import_plan")),
+	/**
+	 *  Store plan text read in the page (a plan of the same name gets a new
+	 *  version), not active whatever it says: review it, then `activate_plan`.
+	 */
+	importPlanText: (text: string) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("import_plan_text", { text })),
+	/**
+	 *  What a plan document would do once active: every host it contacts, which
+	 *  credential goes to which host, which steps write, and its warnings.
+	 */
+	reviewPlan: (plan: PlanFile) => typedError<PlanReview, IpcError>(__TAURI_INVOKE("review_plan", { plan })),
+	/**  [`review_plan`] of a stored plan (an imported one, before it is activated). */
+	reviewStoredPlan: (id: string) => typedError<PlanReview, IpcError>(__TAURI_INVOKE("review_stored_plan", { id })),
+	/**  Activate a plan, as a deliberate act after its review: it runs on its schedule from now on. */
+	activatePlan: (id: string) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("activate_plan", { id })),
 	/**
 	 *  Pick where to save a plan in a native dialog and write it there (never with a
 	 *  secret: plans only name credentials). The path written, or None if cancelled.
@@ -280,6 +295,19 @@ export type CredentialInfo = {
 	updated_at: string,
 };
 
+/**  A credential and where the plan sends it. */
+export type CredentialUse = {
+	provider: string,
+	field: string,
+	/**  Whether it is set in the keychain (so it would really be sent). */
+	is_set: boolean,
+	/**
+	 *  The origins it goes to; a step whose address is decided at run time is
+	 *  listed as its `${...}` text.
+	 */
+	sent_to: string[],
+};
+
 /**  A cron schedule in an IANA time zone. */
 export type CronTrigger = {
 	/**  5 fields (minute hour day month weekday), or 6 with seconds first. */
@@ -335,6 +363,16 @@ export type DraftRequest = {
 	base_url?: string | null,
 	/**  The model; the provider's default when left out (required for `openai_compatible`). */
 	model?: string | null,
+};
+
+/**  A step whose address a reference decides. */
+export type DynamicTarget = {
+	step: number,
+	/**  `steps[2].params.url` */
+	path: string,
+	/**  The address as written, e.g. `${steps.0.output.next}`. */
+	url: string,
+	credentials: string[],
 };
 
 /**  Which new mail starts a run. Texts match case-insensitively, anywhere in the field. */
@@ -442,6 +480,34 @@ export type Health = {
 	schema_version: number,
 	keychain: KeychainState,
 	scheduler: SchedulerState,
+};
+
+/**  A host the plan contacts. */
+export type HostReview = {
+	/**  `https://api.openai.com` */
+	origin: string,
+	host: string,
+	class: TargetClass,
+	/**  The steps that contact it, from 0. */
+	steps: number[],
+	/**  The credentials sent to it, as `provider/field`. */
+	credentials: string[],
+	/**  Whether a step changes something there. */
+	writes: boolean,
+};
+
+/**
+ *  The step a run was in the middle of: recorded durably before the step runs,
+ *  cleared when its row is written. On a run that was interrupted, it is the
+ *  step whose outcome is unknown.
+ */
+export type InFlightStep = {
+	/**  From 0 (people are told positions from 1). */
+	step_number: number,
+	provider: string,
+	action: string,
+	attempt: number,
+	started_at: string,
 };
 
 /**  The error every command returns. */
@@ -639,6 +705,34 @@ export type PlanIssue = {
 	fix?: Value | null,
 };
 
+/**  What a plan would do once active, for the person to read before activating it. */
+export type PlanReview = {
+	name: string,
+	/**
+	 *  The status the document has: what a file asks for (an import stores a
+	 *  draft whatever it says), or a stored plan's status now.
+	 */
+	status: PlanStatus,
+	/**  The schedule in words ("At 09:00, every day"), for a cron trigger. */
+	schedule: string | null,
+	/**  Every host the plan contacts, in order of first use. */
+	hosts: HostReview[],
+	/**
+	 *  Steps whose address comes from data at run time (a `${...}` reference
+	 *  before the host): the plan cannot say where they go.
+	 */
+	dynamic_targets: DynamicTarget[],
+	/**  Which credential goes to which host. */
+	credentials: CredentialUse[],
+	/**  The steps that change something outside Flowpilot. */
+	writes: StepWrite[],
+	/**
+	 *  Warnings (a schedule that never fires; a target on this machine, the
+	 *  local network or a cloud metadata address), located.
+	 */
+	warnings: PlanIssue[],
+};
+
 /**  A stored plan: its current version. */
 export type PlanRow = {
 	id: string,
@@ -834,6 +928,11 @@ export type RunRow = {
 	started_at: string,
 	finished_at: string | null,
 	error: string | null,
+	/**
+	 *  The step it is running now; on an interrupted run, the step that was in
+	 *  flight when Flowpilot stopped (its outcome is unknown).
+	 */
+	in_flight: InFlightStep | null,
 };
 
 /**  A run began. */
@@ -900,13 +999,20 @@ export type Settings = {
 	notify_success_plans?: string[],
 	/**  Start Flowpilot, hidden in the tray, when the user logs in. */
 	start_at_login?: boolean,
-	/**  Runs older than this many days are pruned (failures: `retention_failed_days`). */
+	/**
+	 *  Runs older than this many days are pruned (failures: `retention_failed_days`);
+	 *  only the newest `retention_max_runs` are kept. Each plan's latest failed or
+	 *  interrupted run is always kept (for its replay), running runs too.
+	 */
 	retention_days?: number,
 	retention_failed_days?: number,
 	retention_max_runs?: number,
 	/**  Scheduled runs that may run at the same time, all plans together. */
 	concurrency?: number,
-	/**  Pause a plan's schedule after this many failed runs in a row (0: never). */
+	/**
+	 *  Pause a plan's schedule after this many failed scheduled runs in a row,
+	 *  with a notification (0: never). On by default, after 10.
+	 */
 	auto_pause_after?: number,
 	/**  Missed fires older than this are counted, not run. */
 	catch_up_window_hours?: number,
@@ -1052,6 +1158,34 @@ export type StepSpec = {
  *  `timeout`) plus `skipped` (its condition was false, or an earlier step ended the run).
  */
 export type StepStatus = "success" | "error" | "retrying" | "timeout" | "skipped";
+
+/**  A step that changes something outside Flowpilot. */
+export type StepWrite = {
+	step: number,
+	step_id: string | null,
+	provider: string,
+	action: string,
+	/**  The step in words ("2. Send a JSON POST to a webhook (webhook.post_request): https://…"). */
+	summary: string,
+	/**  Where it writes: the origin, or the address as written when a reference decides it. */
+	target: string | null,
+};
+
+/**  Where an address points. */
+export type TargetClass = 
+/**  Anywhere else (or an address that cannot be read). */
+"public" | 
+/**  This machine: `localhost`, 127.0.0.0/8, `::1`, `0.0.0.0`. */
+"loopback" | 
+/**  The local network: 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, `.local` names. */
+"private" | 
+/**  Link-local addresses (169.254/16, fe80::/10), where cloud metadata services live. */
+"link_local" | 
+/**
+ *  A cloud metadata service (169.254.169.254, `metadata.google.internal`...),
+ *  which hands out the machine's own cloud credentials.
+ */
+"metadata";
 
 /**  A message to a Telegram bot (read with `getUpdates` long polling). */
 export type TelegramTrigger = {

@@ -4,10 +4,13 @@
 pub mod api;
 pub mod cli;
 pub mod draft;
+pub mod maintenance;
 pub mod notices;
 pub mod runner_lock;
 pub mod scheduler;
 pub mod secrets;
 pub mod settings;
+pub mod shutdown;
 pub mod store;
 pub mod triggers;
+pub mod wake;

@@ -1,6 +1,7 @@
 //! App settings, stored as one JSON value in the settings table. Unknown or
 //! missing fields take their defaults, so old and new versions read each other.
 
+use crate::store::RetentionPolicy;
 use serde::{Deserialize, Serialize};
 
 pub const SETTINGS_KEY: &str = "app";
@@ -14,13 +15,16 @@ pub struct Settings {
     pub notify_success_plans: Vec<String>,
     /// Start Flowpilot, hidden in the tray, when the user logs in.
     pub start_at_login: bool,
-    /// Runs older than this many days are pruned (failures: `retention_failed_days`).
+    /// Runs older than this many days are pruned (failures: `retention_failed_days`);
+    /// only the newest `retention_max_runs` are kept. Each plan's latest failed or
+    /// interrupted run is always kept (for its replay), running runs too.
     pub retention_days: u32,
     pub retention_failed_days: u32,
     pub retention_max_runs: u64,
     /// Scheduled runs that may run at the same time, all plans together.
     pub concurrency: u32,
-    /// Pause a plan's schedule after this many failed runs in a row (0: never).
+    /// Pause a plan's schedule after this many failed scheduled runs in a row,
+    /// with a notification (0: never). On by default, after 10.
     pub auto_pause_after: u32,
     /// Missed fires older than this are counted, not run.
     pub catch_up_window_hours: u32,
@@ -78,7 +82,7 @@ impl Default for Settings {
             retention_failed_days: 90,
             retention_max_runs: 10_000,
             concurrency: 4,
-            auto_pause_after: 0,
+            auto_pause_after: 10,
             catch_up_window_hours: 24,
             webhooks: WebhookSettings::default(),
         }
@@ -86,6 +90,15 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The retention these settings ask for.
+    pub fn retention(&self) -> RetentionPolicy {
+        RetentionPolicy {
+            max_age_days: self.retention_days,
+            max_runs: self.retention_max_runs,
+            failed_max_age_days: self.retention_failed_days,
+        }
+    }
+
     /// Values a person could not have meant, as `(field, message)`.
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();

@@ -2,6 +2,7 @@
 //! knowledge of storage, the keychain or the GUI. The store, secrets and the
 //! desktop app depend on this crate, never the other way round.
 //!
+//! - [`address`]: where an address points (public, loopback, private, metadata);
 //! - [`plan`]: the plan document (one definition), parsing and validation, the checked plan;
 //! - [`references`]: `${...}` references and what they resolve against;
 //! - [`condition`]: the comparison operators of `when` and `logic`;
@@ -13,6 +14,7 @@
 //! - [`schema`]: JSON Schema checks with located, plain-language problems;
 //! - [`redact`], [`sensitive`]: keeping secrets out of everything stored or shown.
 
+pub mod address;
 pub mod clock;
 pub mod condition;
 pub mod executor;

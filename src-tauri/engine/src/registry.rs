@@ -207,6 +207,18 @@ pub trait Provider: Send + Sync {
             .collect()
     }
 
+    /// The addresses a step of `action` with these params sends requests to, as
+    /// `(param, url)`: the URL as the plan writes it (references unresolved), or
+    /// the provider's own address with an empty param when the plan leaves it
+    /// out. By default the `url` and `base_url` params. The import review and
+    /// `check` read it; nothing is sent.
+    fn destinations(&self, _action: &str, params: &Value) -> Vec<(String, String)> {
+        ["url", "base_url"]
+            .iter()
+            .filter_map(|key| Some((key.to_string(), params.get(*key)?.as_str()?.to_string())))
+            .collect()
+    }
+
     /// The default time one attempt of a step may take.
     fn default_timeout(&self) -> Duration {
         Duration::from_secs(60)

@@ -1,6 +1,6 @@
 use crate::error::IpcError;
 use crate::state::Backend;
-use flowpilot_core::api::{PlanCheck, PlanDetail};
+use flowpilot_core::api::{PlanCheck, PlanDetail, PlanReview};
 use flowpilot_core::store::{PlanRow, PlanSummary, PlanVersion};
 use flowpilot_engine::PlanIssue;
 use flowpilot_engine::plan::PlanFile;
@@ -89,7 +89,8 @@ pub async fn check_plan_text(backend: State<'_, Backend>, text: String) -> Resul
 }
 
 /// Pick a plan file in a native dialog and import it (a plan of the same name gets
-/// a new version). None if the dialog was cancelled.
+/// a new version), not active whatever the file says: review it
+/// (`review_stored_plan`), then `activate_plan`. None if the dialog was cancelled.
 #[tauri::command]
 #[specta::specta]
 pub async fn import_plan(backend: State<'_, Backend>) -> Result<Option<PlanRow>, IpcError> {
@@ -102,4 +103,34 @@ pub async fn import_plan(backend: State<'_, Backend>) -> Result<Option<PlanRow>,
 #[specta::specta]
 pub async fn export_plan(backend: State<'_, Backend>, id: String) -> Result<Option<String>, IpcError> {
     Ok(backend.get()?.export_plan(&id).await?.map(|p| p.display().to_string()))
+}
+
+/// Store plan text read in the page (a plan of the same name gets a new
+/// version), not active whatever it says: review it, then `activate_plan`.
+#[tauri::command]
+#[specta::specta]
+pub async fn import_plan_text(backend: State<'_, Backend>, text: String) -> Result<PlanRow, IpcError> {
+    backend.get()?.import_plan_text(&text)
+}
+
+/// What a plan document would do once active: every host it contacts, which
+/// credential goes to which host, which steps write, and its warnings.
+#[tauri::command]
+#[specta::specta]
+pub async fn review_plan(backend: State<'_, Backend>, plan: PlanFile) -> Result<PlanReview, IpcError> {
+    Ok(backend.get()?.flow.review_plan(plan)?)
+}
+
+/// [`review_plan`] of a stored plan (an imported one, before it is activated).
+#[tauri::command]
+#[specta::specta]
+pub async fn review_stored_plan(backend: State<'_, Backend>, id: String) -> Result<PlanReview, IpcError> {
+    Ok(backend.get()?.flow.review_stored_plan(&id)?)
+}
+
+/// Activate a plan, as a deliberate act after its review: it runs on its schedule from now on.
+#[tauri::command]
+#[specta::specta]
+pub async fn activate_plan(backend: State<'_, Backend>, id: String) -> Result<PlanRow, IpcError> {
+    backend.get()?.activate_plan(&id)
 }

@@ -257,6 +257,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
       started_at: run.started_at ?? now(),
       finished_at: run.finished_at === undefined ? now() : run.finished_at,
       error: run.error ?? null,
+      in_flight: run.in_flight ?? null,
     };
     state.runs.push({ run: row, steps: steps.map((s) => ({ ...s, run_id: row.id })) });
     return row;

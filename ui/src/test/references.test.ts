@@ -17,7 +17,7 @@ export function record(n: number, output: StepRecord["output"], over: Partial<St
 function lastRun(planId: string, outputs: StepRecord["output"][]): RunDetail {
   return {
     run: { id: "run-last", plan_id: planId, plan_name: "Release to webhook", plan_version: 1, trigger_kind: "manual", scheduled_for: null,
-      replay_of: null, status: "success", started_at: "2026-11-20T08:00:00Z", finished_at: "2026-11-20T08:00:01Z", error: null },
+      replay_of: null, status: "success", started_at: "2026-11-20T08:00:00Z", finished_at: "2026-11-20T08:00:01Z", error: null, in_flight: null },
     steps: outputs.map((o, n) => record(n, o)),
     replays: [],
     trigger: null,

@@ -2,19 +2,21 @@
 //! desktop app's commands, the scheduler and the CLI all call. Nothing above
 //! this layer touches SQLite or the keychain directly.
 //!
-//! Split by concern: [`plans`], [`runs`] (and replays), [`schedules`] (and
+//! Split by concern: [`plans`], [`review`] (imports and their review), [`runs`] (and replays), [`schedules`] (and
 //! settings), [`credentials`], [`drafting`] (and dry runs); this module opens
 //! Flowpilot on a data folder and says what went wrong.
 
 pub mod credentials;
 pub mod drafting;
 pub mod plans;
+pub mod review;
 pub mod runs;
 pub mod schedules;
 pub mod triggers;
 
 pub use credentials::{CredentialField, CredentialInfo};
-pub use plans::{PlanCheck, PlanDetail, ResolvedPlan};
+pub use plans::{FileCheck, PlanCheck, PlanDetail, ResolvedPlan};
+pub use review::{Activation, PlanReview};
 pub use runs::{PreparedRun, ReplayRefusal, RunDetail, RunSpec, Stats};
 pub use schedules::SchedulePreview;
 
@@ -25,7 +27,7 @@ use flowpilot_engine::registry::ProviderInfo;
 use flowpilot_engine::{Clock, Executor, PlanError, Registry, SystemClock};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The environment variable that selects the data folder (app and CLI alike).
 pub const DATA_DIR_ENV: &str = "FLOWPILOT_DATA_DIR";
@@ -139,6 +141,8 @@ pub struct Flowpilot {
     executor: Executor,
     clock: Arc<dyn Clock>,
     active: runs::ActiveRuns,
+    /// Runs whose final status could not be written when they ended.
+    unrecorded: Mutex<Vec<flowpilot_engine::RunOutcome>>,
 }
 
 impl std::fmt::Debug for Flowpilot {
@@ -177,6 +181,7 @@ impl Flowpilot {
             executor,
             clock,
             active: Default::default(),
+            unrecorded: Mutex::default(),
         })
     }
 
@@ -194,6 +199,12 @@ impl Flowpilot {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// How long and how often writes wait for a database another program holds
+    /// locked (default: 10 s, 3 tries).
+    pub fn set_lock_wait(&self, wait: crate::store::LockWait) -> Result<()> {
+        Ok(self.store.set_lock_wait(wait)?)
     }
 
     pub fn keychain_status(&self) -> Result<(), SecretsError> {

@@ -37,6 +37,17 @@ pub struct PlanCheck {
     pub issues: Vec<PlanIssue>,
 }
 
+/// A plan file as `flowpilot-cli check` reports it: valid or not, every problem
+/// located, and the warnings of a valid plan (a schedule that never fires, a
+/// target on this machine, the local network or a cloud metadata address).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct FileCheck {
+    pub valid: bool,
+    pub name: Option<String>,
+    pub steps: usize,
+    pub issues: Vec<PlanIssue>,
+}
+
 impl Flowpilot {
     /// Validate plan JSON text.
     pub fn check_plan(&self, text: &str) -> Result<Plan, PlanError> {
@@ -67,6 +78,37 @@ impl Flowpilot {
         }
     }
 
+    /// Check a plan file (read as an import reads it: at most the size limit plus
+    /// one byte, a UTF-8 BOM allowed) with every warning a shared plan deserves.
+    pub fn check_plan_file(&self, path: &Path) -> FileCheck {
+        let checked = read_file(path).and_then(|text| Ok(self.check_plan(&text)?));
+        match checked {
+            Ok(plan) => {
+                let mut issues = plan.warnings();
+                issues.extend(plan.target_warnings());
+                FileCheck {
+                    valid: true,
+                    name: Some(plan.name().to_string()),
+                    steps: plan.steps().len(),
+                    issues,
+                }
+            }
+            Err(e) => FileCheck {
+                valid: false,
+                name: None,
+                steps: 0,
+                issues: match e {
+                    ApiError::InvalidPlan(e) => e.issues(),
+                    other => vec![PlanIssue::error(
+                        "",
+                        IssueKind::Syntax,
+                        format!("cannot read the file: {other}"),
+                    )],
+                },
+            },
+        }
+    }
+
     /// Every problem of a plan document, located, and the warnings of a valid one
     /// (empty: valid and nothing to say).
     pub fn validate_plan(&self, file: PlanFile) -> Vec<PlanIssue> {
@@ -74,21 +116,6 @@ impl Flowpilot {
             Ok(plan) => plan.warnings(),
             Err(e) => e.issues(),
         }
-    }
-
-    /// Validate and store a plan; a plan with the same name gets a new version.
-    pub fn import_plan(&self, text: &str) -> Result<PlanRow> {
-        let plan = self.check_plan(text)?;
-        let now = self.clock.now();
-        match self.store.find_plan_by_name(plan.name())? {
-            Some(existing) => self.store_version(&existing.id, plan.file()),
-            None => self.saved(self.store.create_plan(plan.file(), now)?),
-        }
-    }
-
-    pub fn import_plan_file(&self, path: &Path) -> Result<PlanRow> {
-        let text = read_file(path)?;
-        self.import_plan(&text)
     }
 
     /// Save validated plan text as a new version of `id`.
@@ -122,7 +149,7 @@ impl Flowpilot {
     /// After a save: a plan that is not active forgets where its event trigger
     /// was, so activating it again records a fresh baseline (what came while it
     /// was off starts nothing).
-    fn saved(&self, row: PlanRow) -> Result<PlanRow> {
+    pub(crate) fn saved(&self, row: PlanRow) -> Result<PlanRow> {
         if row.plan.status != PlanStatus::Active && row.plan.trigger.is_polling() {
             self.store.reset_trigger(&row.id)?;
         }

@@ -3,7 +3,10 @@
 
 use super::plans::{ResolvedPlan, check_step_after};
 use super::{ApiError, Flowpilot, Result};
-use crate::store::{NewRun, Page, ProviderStats, PruneReport, RunCounts, RunFilter, RunLog, RunRow, SlowStep};
+use crate::store::{
+    NewRun, Page, ProviderStats, PruneReport, RunCounts, RunFilter, RunLog, RunRow, SlowStep, StoreError,
+    fail_for_storage,
+};
 use chrono::{DateTime, Utc};
 use flowpilot_engine::plan::StepSpec;
 use flowpilot_engine::references::Scope;
@@ -149,6 +152,10 @@ pub enum ReplayRefusal {
     VersionUnknown(String),
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Flowpilot {
     /// Record a run about to start (its row says `running`). A scheduled fire that
     /// already has a run is refused with a `Conflict`, which makes double fires impossible.
@@ -228,7 +235,10 @@ impl Flowpilot {
             cancel.cancelled().await;
             stop.cancel();
         });
-        let log = RunLog::new(self.store.clone()).forward_to(observer);
+        let log = RunLog::new(self.store.clone())
+            .with_clock(self.clock.clone())
+            .cancel_on_failure(prepared.cancel.clone())
+            .forward_to(observer);
         let mut trigger = serde_json::json!({
             "type": prepared.spec.trigger_kind,
             "scheduled_for": prepared.spec.scheduled_for,
@@ -245,13 +255,38 @@ impl Flowpilot {
             replay: prepared.spec.replay.clone(),
             ..RunRequest::new(prepared.run_id.clone(), prepared.spec.target.plan.clone(), trigger)
         };
-        let outcome = self.executor.run(request, &log, prepared.cancel.clone()).await;
+        let mut outcome = self.executor.run(request, &log, prepared.cancel.clone()).await;
         linked.abort();
-        drop(prepared);
-        match log.take_error() {
-            Some(e) => Err(e.into()),
-            None => Ok(outcome),
+        // A run is a success only if every one of its rows was stored.
+        if let Some(error) = log.storage_error() {
+            fail_for_storage(&mut outcome, &error);
         }
+        if let Some(unrecorded) = log.unrecorded() {
+            lock(&self.unrecorded).push(unrecorded);
+        }
+        drop(prepared);
+        Ok(outcome)
+    }
+
+    /// Write the final status of runs whose end could not be written when they
+    /// ended (a full disk, a database locked too long); the ones still left.
+    /// Runs that another start settled meanwhile (marked interrupted) are dropped.
+    pub fn record_unrecorded_runs(&self) -> usize {
+        let pending = std::mem::take(&mut *lock(&self.unrecorded));
+        let mut left = Vec::new();
+        for outcome in pending {
+            match self.store.finish_run(&outcome, None) {
+                Ok(()) => tracing::info!(run = %outcome.run_id, "the run's final status is recorded now"),
+                Err(StoreError::RunFinished { .. } | StoreError::NotFound { .. }) => {}
+                Err(e) => {
+                    tracing::warn!(run = %outcome.run_id, error = %e, "the run's final status still cannot be written");
+                    left.push(outcome);
+                }
+            }
+        }
+        let n = left.len();
+        lock(&self.unrecorded).extend(left);
+        n
     }
 
     /// Prepare and execute in one go (the CLI's `run`).
@@ -351,10 +386,22 @@ impl Flowpilot {
         })
     }
 
-    pub fn prune(&self) -> Result<PruneReport> {
-        Ok(self
-            .store
-            .prune(&crate::store::RetentionPolicy::default(), self.clock.now())?)
+    /// Mark as interrupted the runs of Flowpilots that are gone (another process
+    /// that crashed while this one runs) and delete their lock files; how many
+    /// runs were marked. Opening does this too.
+    pub fn recover_interrupted_runs(&self) -> Result<usize> {
+        let marked = self.store.recover_orphaned_runs()?;
+        self.store.sweep_stale_owners();
+        Ok(marked)
+    }
+
+    /// Delete the runs the retention settings no longer keep and give the space
+    /// back: never a running run, never a plan's latest failed or interrupted
+    /// run (its outputs are what a replay takes over). The CLI's `prune` and the
+    /// background maintenance (the app, `serve`) call this.
+    pub fn prune_by_settings(&self) -> Result<PruneReport> {
+        let policy = self.settings()?.retention();
+        Ok(self.store.prune(&policy, self.clock.now())?)
     }
 
     /// Run one step with given inputs, without storing anything ("test this step").

@@ -1,8 +1,10 @@
 //! Stored plans and credentials from the command line.
 
 use super::{CredentialsCommand, PlansCommand, clip, print_json};
-use crate::api::{ApiError, Flowpilot};
+use crate::api::review::PlanReview;
+use crate::api::{Activation, ApiError, Flowpilot};
 use flowpilot_engine::Sensitive;
+use flowpilot_engine::plan::PlanStatus;
 use std::io::{IsTerminal, Read};
 
 pub(super) fn plans(app: &Flowpilot, cmd: PlansCommand) -> Result<(), ApiError> {
@@ -28,16 +30,47 @@ pub(super) fn plans(app: &Flowpilot, cmd: PlansCommand) -> Result<(), ApiError> 
             }
             Ok(())
         }
-        PlansCommand::Import { files, json } => {
+        PlansCommand::Import { files, activate, json } => {
+            let activation = if activate {
+                Activation::Activate
+            } else {
+                Activation::Review
+            };
             let mut imported = Vec::new();
             for file in &files {
-                let row = app.import_plan_file(file)?;
+                let row = app.import_plan_file(file, activation)?;
                 if !json {
                     println!("imported {} as {} (version {})", file.display(), row.id, row.version);
+                    if row.plan.status != PlanStatus::Active {
+                        print_review(&app.review_stored_plan(&row.id)?);
+                        println!(
+                            "  not active: activate it with `flowpilot-cli plans activate {}` once you have read the above",
+                            row.id
+                        );
+                    }
                 }
                 imported.push(row);
             }
             if json { print_json(&imported) } else { Ok(()) }
+        }
+        PlansCommand::Review { plan, json } => {
+            let path = std::path::Path::new(&plan);
+            let review = if path.is_file() {
+                app.review_plan_file(path)?
+            } else {
+                app.review_stored_plan(&app.find_stored_plan(&plan)?.id)?
+            };
+            if json {
+                return print_json(&review);
+            }
+            println!("{}", review.name);
+            print_review(&review);
+            Ok(())
+        }
+        PlansCommand::Activate { plan } => {
+            let row = app.activate_plan(&app.find_stored_plan(&plan)?.id)?;
+            println!("activated {} ({}, version {})", row.plan.name, row.id, row.version);
+            Ok(())
         }
         PlansCommand::Export { plan, out } => {
             let value = app.export_plan(&app.find_stored_plan(&plan)?.id)?;
@@ -111,4 +144,51 @@ fn read_secret(provider: &str, field: &str) -> Result<Sensitive<String>, ApiErro
         return Err(ApiError::BadInput("no value given on stdin".into()));
     }
     Ok(Sensitive::new(value))
+}
+
+/// A plan's review, indented under its import line.
+fn print_review(review: &PlanReview) {
+    if let Some(schedule) = &review.schedule {
+        println!("  schedule: {schedule}");
+    }
+    if review.hosts.is_empty() && review.dynamic_targets.is_empty() {
+        println!("  contacts no host");
+    }
+    for h in &review.hosts {
+        let steps: Vec<String> = h.steps.iter().map(|s| (s + 1).to_string()).collect();
+        let creds = if h.credentials.is_empty() {
+            String::new()
+        } else {
+            format!(", sends {}", h.credentials.join(", "))
+        };
+        let writes = if h.writes { ", writes" } else { "" };
+        println!("  contacts {} (step {}{creds}{writes})", h.origin, steps.join(", "));
+    }
+    for d in &review.dynamic_targets {
+        let creds = if d.credentials.is_empty() {
+            String::new()
+        } else {
+            format!(", sends {}", d.credentials.join(", "))
+        };
+        println!(
+            "  step {} contacts an address decided at run time: {}{creds}",
+            d.step + 1,
+            d.url
+        );
+    }
+    for c in &review.credentials {
+        let set = if c.is_set { "set" } else { "not set" };
+        println!(
+            "  credential {}/{} ({set}) goes to {}",
+            c.provider,
+            c.field,
+            c.sent_to.join(", ")
+        );
+    }
+    for w in &review.writes {
+        println!("  writes: {}", w.summary);
+    }
+    for w in &review.warnings {
+        println!("  warning: {w}");
+    }
 }

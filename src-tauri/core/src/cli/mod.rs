@@ -75,7 +75,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete old runs (30 days / 10,000 runs; failures kept 90 days) and reclaim the space.
+    /// Delete the runs the retention settings no longer keep (by default 30 days
+    /// and 10,000 runs; failures 90 days; each plan's latest failure always) and
+    /// reclaim the space.
     Prune {
         #[arg(long)]
         json: bool,
@@ -142,13 +144,27 @@ enum PlansCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Import plan files (a plan whose name exists gets a new version).
+    /// Import plan files (a plan whose name exists gets a new version). An
+    /// imported plan is not active (nor scheduled), whatever its file says,
+    /// until it is activated; `plans review` says what it would do.
     Import {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Activate the plans as imported (for your own files): they run on their schedules.
+        #[arg(long)]
+        activate: bool,
         #[arg(long)]
         json: bool,
     },
+    /// What a plan (a file, or a stored plan's id or name) would do once active:
+    /// every host it contacts, which credential goes where, which steps write, warnings.
+    Review {
+        plan: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Activate a stored plan (by id or name): it runs on its schedule from now on.
+    Activate { plan: String },
     /// Export a stored plan as a plan file (never contains secrets).
     Export {
         plan: String,
@@ -415,7 +431,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
             .await
         }
         Command::Prune { json } => {
-            let report = app.prune()?;
+            let report = app.prune_by_settings()?;
             if json {
                 print_json(&report)?;
             } else {

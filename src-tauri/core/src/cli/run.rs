@@ -3,7 +3,7 @@
 
 use super::{clip, print_json};
 use crate::api::{ApiError, Flowpilot};
-use flowpilot_engine::Plan;
+use flowpilot_engine::plan::Severity;
 use flowpilot_engine::run::{RunEvent, RunObserver, RunOutcome, RunStatus, StepRecord, StepStatus};
 use std::io::Write;
 use std::path::PathBuf;
@@ -110,8 +110,11 @@ pub(super) async fn run(app: &Flowpilot, key: &str, json: bool, timeout: Option<
     let target = app.resolve_plan(key)?;
     let deadline = timeout.filter(|t| *t > 0.0).map(std::time::Duration::from_secs_f64);
     let outcome: RunOutcome = app
-        .run_plan(target, "cli", progress(), deadline, cancel_on_ctrl_c())
+        .run_plan(target, "cli", progress(), deadline, cancel_on_signal())
         .await?;
+    // A final status that could not be written (a lock held elsewhere) gets one
+    // more try; what is still left is marked interrupted at the next start.
+    app.record_unrecorded_runs();
     report(outcome, json)
 }
 
@@ -132,7 +135,8 @@ pub(super) async fn replay(
             if reused == 1 { "" } else { "s" }
         );
     }
-    let outcome = app.execute(prepared, progress(), None, cancel_on_ctrl_c()).await?;
+    let outcome = app.execute(prepared, progress(), None, cancel_on_signal()).await?;
+    app.record_unrecorded_runs();
     report(outcome, json)
 }
 
@@ -142,14 +146,14 @@ fn progress() -> Arc<Progress> {
     })
 }
 
-/// Ctrl-C cancels the run; the run is still recorded, as cancelled.
-fn cancel_on_ctrl_c() -> CancellationToken {
+/// Ctrl-C or SIGTERM cancels the run; the run is still recorded, as cancelled.
+fn cancel_on_signal() -> CancellationToken {
     let cancel = CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
+    let on_signal = cancel.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
+        let signal = crate::shutdown::requested().await;
+        eprintln!("{signal}: cancelling the run");
+        on_signal.cancel();
     });
     cancel
 }
@@ -174,44 +178,50 @@ pub(super) fn check(app: &Flowpilot, files: &[PathBuf], json: bool) -> ExitCode 
     let mut report = Vec::new();
     let mut failed = false;
     for file in files {
-        let result = std::fs::read_to_string(file)
-            .map_err(|e| {
-                vec![flowpilot_engine::PlanIssue::error(
-                    "",
-                    flowpilot_engine::plan::IssueKind::Syntax,
-                    format!("cannot read the file: {e}"),
-                )]
-            })
-            .and_then(|text| Plan::from_json(&text, app.registry()).map_err(|e| e.issues()));
-        match result {
-            Ok(plan) => {
-                if !json {
-                    println!("✔ {}: {} ({} steps)", file.display(), plan.name(), plan.steps().len());
-                }
-                report.push(serde_json::json!({"file": file, "valid": true, "issues": []}));
-            }
-            Err(issues) => {
-                failed = true;
-                if !json {
-                    println!(
-                        "✘ {}: {} problem{}",
-                        file.display(),
-                        issues.len(),
-                        if issues.len() == 1 { "" } else { "s" }
-                    );
-                    for i in &issues {
-                        println!("  {i}");
-                        if let Some(fix) = &i.fix {
-                            println!("    fix: {fix}");
-                        }
-                    }
-                }
-                report.push(serde_json::json!({"file": file, "valid": false, "issues": issues}));
-            }
+        let checked = app.check_plan_file(file);
+        failed |= !checked.valid;
+        if !json {
+            print_check(file, &checked);
         }
+        report.push(serde_json::json!({
+            "file": file,
+            "valid": checked.valid,
+            "name": checked.name,
+            "issues": checked.issues,
+        }));
     }
     if json && print_json(&report).is_err() {
         return ExitCode::from(2);
     }
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// One file's verdict: ✔ or ✘, then every problem (errors) and every warning.
+fn print_check(file: &std::path::Path, checked: &crate::api::FileCheck) {
+    let (errors, warnings): (Vec<_>, Vec<_>) = checked.issues.iter().partition(|i| i.severity == Severity::Error);
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    if checked.valid {
+        let name = checked.name.as_deref().unwrap_or_default();
+        let extra = if warnings.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", plural(warnings.len(), "warning"))
+        };
+        println!(
+            "✔ {}: {name} ({}){extra}",
+            file.display(),
+            plural(checked.steps, "step")
+        );
+    } else {
+        println!("✘ {}: {}", file.display(), plural(errors.len(), "problem"));
+    }
+    for i in &errors {
+        println!("  {i}");
+        if let Some(fix) = &i.fix {
+            println!("    fix: {fix}");
+        }
+    }
+    for w in &warnings {
+        println!("  warning: {w}");
+    }
 }

@@ -89,7 +89,7 @@ fn plan(f: &Fixture, name: &str, cron: &str, tz: &str, catch_up: &str, overlap: 
         "trigger": {"type": "cron", "cron_expression": cron, "timezone": tz, "catch_up": catch_up, "overlap": overlap}
     })
     .to_string();
-    f.app.import_plan(&text).unwrap().id
+    f.app.import_plan(&text, crate::api::Activation::Activate).unwrap().id
 }
 
 async fn tick(f: &Fixture) -> Tick {
@@ -326,7 +326,7 @@ async fn failures_notify_once_and_auto_pause_after_n() {
         "trigger": {"type": "cron", "cron_expression": "* * * * *", "timezone": "UTC"}
     })
     .to_string();
-    let id = f.app.import_plan(&text).unwrap().id;
+    let id = f.app.import_plan(&text, crate::api::Activation::Activate).unwrap().id;
     tick(&f).await;
     for _ in 0..4 {
         f.clock.advance(chrono::Duration::minutes(1));
@@ -348,7 +348,7 @@ async fn a_failed_manual_run_notifies_and_pause_all_survives_a_restart() {
         "name": "By hand", "steps": [{"provider": "logic", "action": "assert", "params": {"left": 1, "op": "eq", "right": 2}}]
     })
     .to_string();
-    let id = f.app.import_plan(&text).unwrap().id;
+    let id = f.app.import_plan(&text, crate::api::Activation::Activate).unwrap().id;
     let run_id = f.scheduler.start_manual_run(&id).unwrap();
     f.sink
         .until("a notice for the failed manual run", || {
@@ -459,4 +459,88 @@ async fn a_catch_up_says_whether_flowpilot_was_not_running_or_the_computer_slept
     }
     let body = lock(&f.sink.notices).last().unwrap().body.clone();
     assert!(body.starts_with("While Flowpilot was not running"), "{body}");
+}
+
+#[tokio::test]
+async fn an_imported_plan_is_not_scheduled_until_it_is_activated() {
+    let f = fixture("2026-06-01T08:59:30Z");
+    // A shared file that asks to be active and to run every minute.
+    let text = json!({
+        "name": "Shared", "status": "active",
+        "steps": [{"provider": "logic", "action": "set", "params": {"value": 1}}],
+        "trigger": {"type": "cron", "cron_expression": "* * * * *", "timezone": "UTC"}
+    })
+    .to_string();
+    let row = f.app.import_plan(&text, crate::api::Activation::Review).unwrap();
+    assert_eq!(row.plan.status, PlanStatus::Draft);
+    tick(&f).await;
+    f.clock.set(at("2026-06-01T09:03:01Z"));
+    assert!(tick(&f).await.started.is_empty(), "an imported plan ran unreviewed");
+    assert!(runs(&f, &row.id).is_empty());
+    let jobs = f.app.scheduled_jobs().unwrap();
+    assert_eq!((jobs[0].active, jobs[0].next_run_at), (false, None));
+
+    // Activated as a deliberate act: from now on, without backfilling.
+    let activated = f.app.activate_plan(&row.id).unwrap();
+    assert_eq!((activated.plan.status, activated.version), (PlanStatus::Active, 2));
+    assert!(
+        tick(&f).await.started.is_empty(),
+        "no backfill of the fires before activation"
+    );
+    f.clock.set(at("2026-06-01T09:04:01Z"));
+    assert_eq!(tick(&f).await.started.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wake_after_sleep_looks_at_missed_fires_at_once() {
+    let f = fixture("2026-06-01T10:00:00Z");
+    let id = plan(&f, "Quarterly hour", "*/15 * * * *", "UTC", "run_once", "skip", false);
+    tick(&f).await; // the schedule starts from now
+    let cancel = CancellationToken::new();
+    let looping = tokio::spawn(f.scheduler.clone().run(cancel.clone()));
+    // The laptop sleeps two hours: the loop's timer (monotonic) knows nothing of it.
+    f.clock
+        .advance(chrono::Duration::hours(2) + chrono::Duration::minutes(5));
+    let woke = std::time::Instant::now();
+    f.scheduler.wake(); // what logind's PrepareForSleep(false) does in the app
+    f.sink
+        .until("the catch-up run after the wake-up", || {
+            runs(&f, &id).iter().any(|r| r.status == RunStatus::Success)
+        })
+        .await;
+    assert!(woke.elapsed() < Duration::from_secs(5), "{:?}", woke.elapsed());
+    let rows = runs(&f, &id);
+    let fires: Vec<_> = rows.iter().map(|r| (r.trigger_kind.clone(), r.scheduled_for)).collect();
+    assert_eq!(rows.len(), 1, "{fires:?}");
+    assert_eq!(rows[0].scheduled_for, Some(at("2026-06-01T12:00:00Z")));
+    cancel.cancel();
+    looping.await.unwrap();
+}
+
+#[tokio::test]
+async fn auto_pause_is_on_by_default_after_ten_failures_with_its_notice() {
+    let f = fixture("2026-06-01T10:00:00Z");
+    assert_eq!(crate::settings::Settings::default().auto_pause_after, 10);
+    let text = json!({
+        "name": "Always broken", "status": "active",
+        "steps": [{"provider": "logic", "action": "assert", "params": {"left": 1, "op": "eq", "right": 2}}],
+        "trigger": {"type": "cron", "cron_expression": "* * * * *", "timezone": "UTC"}
+    })
+    .to_string();
+    let id = f.app.import_plan(&text, crate::api::Activation::Activate).unwrap().id;
+    tick(&f).await;
+    for _ in 0..12 {
+        f.clock.advance(chrono::Duration::minutes(1));
+        tick(&f).await;
+    }
+    assert_eq!(runs(&f, &id).len(), 10, "paused after the tenth failure in a row");
+    let state = f.app.schedule_state(&id).unwrap().unwrap();
+    assert!(state.paused);
+    let notices = lock(&f.sink.notices);
+    let paused: Vec<_> = notices
+        .iter()
+        .filter(|n| n.kind == crate::notices::NoticeKind::AutoPaused)
+        .collect();
+    assert_eq!(paused.len(), 1, "{notices:#?}");
+    assert!(paused[0].body.contains("10"), "{}", paused[0].body);
 }

@@ -101,6 +101,13 @@ ALTER TABLE step_logs ADD COLUMN items TEXT;
     // Event triggers: cursors and status, seen ids, queued events, webhook tokens,
     // and the event stored with its run.
     M::up(super::triggers::MIGRATION_SQL),
+    // The step a run is in the middle of: written when the step starts, cleared
+    // when its row is written, so a crash leaves which step was in flight.
+    M::up(
+        r#"
+ALTER TABLE runs ADD COLUMN in_flight TEXT CHECK (in_flight IS NULL OR json_valid(in_flight));
+"#,
+    ),
 ];
 
 /// Every migration, oldest first.
@@ -172,6 +179,20 @@ mod tests {
             )
             .unwrap();
         assert_eq!(found, 5);
+    }
+
+    #[test]
+    fn migration_6_adds_the_step_in_flight() {
+        let (_dir, store) = temp_store();
+        let conn = store.lock();
+        let columns: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'in_flight'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(columns, 1);
     }
 
     #[test]

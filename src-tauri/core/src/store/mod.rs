@@ -10,6 +10,7 @@
 //!   a mutex, so a [`Store`] is `Send + Sync` and can be shared in an `Arc`.
 
 mod credentials;
+mod in_flight;
 mod migrations;
 mod owners;
 mod plans;
@@ -24,10 +25,11 @@ mod step_logs;
 pub(crate) mod test_support;
 mod triggers;
 
+pub use in_flight::{InFlightStep, interrupted_error};
 pub use migrations::SCHEMA_VERSION;
 pub use plans::{PlanRow, PlanSummary, PlanVersion};
 pub use retention::{PruneReport, RetentionPolicy};
-pub use run_log::RunLog;
+pub use run_log::{RunLog, fail_for_storage};
 pub use runs::{INTERRUPTED_ERROR, NewRun, Page, RunFilter, RunRow};
 pub use schedules::{MissReason, MissedFire, ScheduleState};
 pub use stats::{ProviderStats, RunCounts, SlowStep};
@@ -42,16 +44,62 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-/// How long a statement waits for another connection's lock before giving up.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a write waits for another connection's lock, per attempt.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many times a write that found the database locked is tried in all.
+pub const WRITE_ATTEMPTS: u32 = 3;
+
+/// How patient writes are with a database another program holds locked: each
+/// attempt waits up to `timeout` for the lock, and a write is tried `attempts`
+/// times before it fails with [`StoreError::Busy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockWait {
+    pub timeout: Duration,
+    pub attempts: u32,
+}
+
+impl Default for LockWait {
+    fn default() -> Self {
+        Self {
+            timeout: BUSY_TIMEOUT,
+            attempts: WRITE_ATTEMPTS,
+        }
+    }
+}
+
+/// The most memory SQLite's page cache may use, per open store.
+pub const PAGE_CACHE_KIB: i64 = 512;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// Another program held the database's write lock longer than writes wait.
+    #[error("the database stayed locked by another program longer than Flowpilot waits for it ({source})")]
+    Busy {
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file system is full: nothing more can be written.
+    #[error("the disk is full: the database cannot be written until some space is freed ({source})")]
+    DiskFull {
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A page of the database file is damaged (or the file is not a database).
+    #[error(
+        "the database file {} is damaged (a corrupt page): restore it from a backup, or move it aside to start \
+         with an empty one (`sqlite3 <file> .recover` saves what is still readable)",
+        .path.display()
+    )]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("could not bring the database schema up to date: {0}")]
-    Migration(#[from] rusqlite_migration::Error),
+    Migration(rusqlite_migration::Error),
     #[error("this database was written by a newer Flowpilot (schema {found}, this version knows {known})")]
     NewerSchema { found: i64, known: usize },
     #[error("no {what} with id `{id}`")]
@@ -91,6 +139,57 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// SQLite's failures by what they mean for a person: a full disk, a lock held
+/// elsewhere, a damaged file; the rest as they are.
+impl From<rusqlite::Error> for StoreError {
+    fn from(source: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as Code;
+        match source.sqlite_error_code() {
+            Some(Code::DiskFull) => Self::DiskFull { source },
+            Some(Code::DatabaseBusy | Code::DatabaseLocked) => Self::Busy { source },
+            Some(Code::DatabaseCorrupt | Code::NotADatabase) => Self::Corrupt {
+                path: PathBuf::new(),
+                source,
+            },
+            _ => Self::Sqlite(source),
+        }
+    }
+}
+
+impl From<rusqlite_migration::Error> for StoreError {
+    fn from(e: rusqlite_migration::Error) -> Self {
+        match e {
+            rusqlite_migration::Error::RusqliteError { err, query } => match Self::from(err) {
+                Self::Sqlite(err) => Self::Migration(rusqlite_migration::Error::RusqliteError { err, query }),
+                classified => classified,
+            },
+            other => Self::Migration(other),
+        }
+    }
+}
+
+impl StoreError {
+    /// Name the database file in a damaged-file error.
+    fn at(self, file: &Path) -> Self {
+        match self {
+            Self::Corrupt { source, .. } => Self::Corrupt {
+                path: file.to_path_buf(),
+                source,
+            },
+            other => other,
+        }
+    }
+
+    /// Whether the database itself failed (full, locked, damaged, unwritable),
+    /// rather than a request to it being wrong.
+    pub fn is_storage_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Sqlite(_) | Self::Busy { .. } | Self::DiskFull { .. } | Self::Corrupt { .. } | Self::Io { .. }
+        )
+    }
+}
+
 /// The store. Cheap to share: wrap it in an `Arc`.
 ///
 /// Several stores (in one process or several, e.g. the app and the CLI) may
@@ -100,7 +199,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// crash's (see [`Store::recover_orphaned_runs`]).
 #[derive(Debug)]
 pub struct Store {
+    path: PathBuf,
     conn: Mutex<Connection>,
+    /// How many times a write that found the database locked is tried.
+    write_attempts: std::sync::atomic::AtomicU32,
     /// Declared after `conn`, so dropped after it: the lock outlives the connection.
     owner: owners::OwnerLock,
 }
@@ -118,6 +220,10 @@ impl Store {
     /// it; fails with [`StoreError::Io`] if that file cannot be locked.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref();
+        Self::open_at(path).map_err(|e| e.at(path))
+    }
+
+    fn open_at(path: &Path) -> Result<Store> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
@@ -151,30 +257,61 @@ impl Store {
             tracing::warn!(path = %path.display(), mode, "SQLite refused WAL mode; continuing with this journal mode");
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // SQLite's page cache grows with the file up to its cap (2 MiB by
+        // default), so a long-running app's memory rose with every run until
+        // then. What Flowpilot reads and writes is mostly the newest pages; the
+        // operating system caches the file anyway.
+        conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
         // Migrations (and any `conn.transaction()`) take the write lock up front.
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
         migrations::MIGRATIONS.to_latest(&mut conn)?;
 
         let owner = owners::OwnerLock::acquire(&owners::owners_dir(path))?;
         let store = Store {
+            path: path.to_path_buf(),
             conn: Mutex::new(conn),
+            write_attempts: WRITE_ATTEMPTS.into(),
             owner,
         };
         store.recover_orphaned_runs()?;
+        store.sweep_stale_owners();
         Ok(store)
     }
 
     /// Copy the WAL into the main file and truncate it (e.g. before a backup).
     pub fn checkpoint(&self) -> Result<()> {
         let conn = self.lock();
-        checkpoint(&conn)
+        checkpoint(&conn).map_err(|e| e.at(&self.path))
+    }
+
+    /// Delete the lock files of stores that are gone (a crash leaves them
+    /// behind); how many.
+    pub fn sweep_stale_owners(&self) -> usize {
+        let swept = owners::sweep_stale(&owners::owners_dir(&self.path));
+        if swept > 0 {
+            tracing::info!(count = swept, "deleted the lock files of Flowpilots that are gone");
+        }
+        swept
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How long and how often writes wait for a lock another program holds.
+    pub fn set_lock_wait(&self, wait: LockWait) -> Result<()> {
+        self.lock().busy_timeout(wait.timeout)?;
+        self.write_attempts
+            .store(wait.attempts.max(1), std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// Test support: behave like a crashed process. The connection is never
     /// closed (nor the WAL checkpointed); the lock is released, but its file stays.
     #[cfg(test)]
     pub(crate) fn simulate_crash(self) {
-        let Store { conn, owner } = self;
+        let Store { conn, owner, .. } = self;
         std::mem::forget(conn);
         owner.abandon();
     }
@@ -185,22 +322,46 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Run `f` in an IMMEDIATE transaction; commit if it returns `Ok`.
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    /// Run `f` in an IMMEDIATE transaction; commit if it returns `Ok`. A
+    /// database locked by another program is waited for (the busy timeout), and
+    /// the whole transaction tried again a few times, before the write fails
+    /// with [`StoreError::Busy`]: a write is never dropped silently.
+    fn write<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let attempts = self.write_attempts.load(std::sync::atomic::Ordering::Relaxed).max(1);
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let mut attempt = 1;
+        loop {
+            let written = (|| -> Result<T> {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })();
+            match written {
+                Err(StoreError::Busy { .. }) if attempt < attempts => {
+                    tracing::warn!(
+                        attempt,
+                        "the database is locked by another program; trying the write again"
+                    );
+                    // The busy timeout did the long wait; this only spaces the tries.
+                    std::thread::sleep(Duration::from_millis(50 * u64::from(attempt)));
+                    attempt += 1;
+                }
+                other => return other.map_err(|e| e.at(&self.path)),
+            }
+        }
     }
 
     /// Run `f` in a read transaction (one consistent snapshot).
     fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let read = (|| -> Result<T> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        read.map_err(|e| e.at(&self.path))
     }
 }
 
@@ -255,6 +416,12 @@ pub(crate) fn get_opt_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<D
 pub(crate) fn get_json<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     let s: String = row.get(idx)?;
     serde_json::from_str(&s).map_err(|e| conversion_error(idx, e))
+}
+
+pub(crate) fn get_opt_json<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
+    let s: Option<String> = row.get(idx)?;
+    s.map(|s| serde_json::from_str(&s).map_err(|e| conversion_error(idx, e)))
+        .transpose()
 }
 
 pub(crate) fn get_run_status(row: &Row<'_>, idx: usize) -> rusqlite::Result<RunStatus> {
@@ -347,5 +514,61 @@ mod tests {
         assert_eq!(a, "2026-03-01T12:00:00.000Z");
         assert!(a < b && b < c);
         assert_eq!(a.len(), c.len());
+    }
+
+    #[test]
+    fn a_damaged_file_is_reported_as_such_with_the_backup_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        {
+            let store = Store::open(&path).unwrap();
+            store.create_plan(&plan_file("Soon damaged"), t(0)).unwrap();
+            store.checkpoint().unwrap();
+        }
+        // Every page after the first (the schema) is overwritten with garbage.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let page = 4096;
+        for b in bytes.iter_mut().skip(page) {
+            *b = 0xA5;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Store::open(&path).and_then(|s| s.list_plans().map(|_| ())).unwrap_err();
+        match &err {
+            StoreError::Corrupt { path: at, .. } => assert_eq!(at, &path),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        let message = err.to_string();
+        assert!(
+            message.contains("is damaged") && message.contains("backup"),
+            "{message}"
+        );
+        assert!(!message.contains("malformed"), "{message}");
+
+        // A file that is not a database at all says the same.
+        std::fs::write(&path, b"this is not a database, it only has the name of one").unwrap();
+        let err = Store::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_lock_held_elsewhere_is_waited_for_and_then_reported_as_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        let store = Store::open(&path).unwrap();
+        store
+            .set_lock_wait(LockWait {
+                timeout: Duration::from_millis(100),
+                attempts: 3,
+            })
+            .unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let started = std::time::Instant::now();
+        let err = store.create_plan(&plan_file("Locked out"), t(0)).unwrap_err();
+        assert!(matches!(err, StoreError::Busy { .. }), "{err:?}");
+        assert!(started.elapsed() >= Duration::from_millis(300), "three waits of 100 ms");
+        assert!(err.to_string().contains("locked by another program"), "{err}");
+        other.execute_batch("ROLLBACK").unwrap();
+        store.create_plan(&plan_file("Locked out"), t(0)).unwrap();
     }
 }

@@ -16,10 +16,12 @@
 //! in one process see each other correctly too.
 //!
 //! A lock file is only ever deleted by its owner (when the store is dropped) or
-//! by whoever holds its lock after the owner is gone. A store that crashes with
-//! no run `running` leaves its (tiny) lock file behind; it is
-//! not swept, because a sweeper could delete a new store's file in the moment
-//! between its creation and its locking.
+//! by whoever holds its lock after the owner is gone. A store is born locked:
+//! its file is created as `<id>.new`, locked, and only then renamed to
+//! `<id>.lock` (the lock goes with the file), so an unlocked `.lock` file
+//! always belongs to an owner that is gone. [`sweep_stale`] deletes those
+//! (a crash with no run `running` leaves one), and `.new` files left by a crash
+//! in the middle of being born once they are a minute old.
 
 use super::{Result, StoreError};
 use std::fs::{File, OpenOptions, TryLockError};
@@ -72,34 +74,43 @@ impl OwnerLock {
     pub(crate) fn acquire(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
-        let path = dir.join(format!("{id}.lock"));
-        let mut file = OpenOptions::new()
+        let newborn = dir.join(format!("{id}.{NEWBORN}"));
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
-            .open(&path)
-            .map_err(io_error(&path))?;
-        // Only a hint for people looking at the folder; the lock is what counts.
-        let _ = writeln!(file, "{}", std::process::id());
+            .open(&newborn)
+            .map_err(io_error(&newborn))?;
         // From here on, dropping `this` deletes the file, whatever fails next.
-        let this = Self {
+        let mut this = Self {
             id,
             dir: dir.to_path_buf(),
-            path,
+            path: newborn,
             file,
             remove_on_drop: true,
         };
         match this.file.try_lock() {
-            Ok(()) => Ok(this),
-            Err(TryLockError::WouldBlock) => Err(StoreError::Io {
-                path: this.path.clone(),
-                source: std::io::ErrorKind::WouldBlock.into(),
-            }),
-            Err(TryLockError::Error(source)) => Err(StoreError::Io {
-                path: this.path.clone(),
-                source,
-            }),
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::Io {
+                    path: this.path.clone(),
+                    source: std::io::ErrorKind::WouldBlock.into(),
+                });
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(StoreError::Io {
+                    path: this.path.clone(),
+                    source,
+                });
+            }
         }
+        // Only a hint for people looking at the folder; the lock is what counts.
+        let _ = writeln!(this.file, "{}", std::process::id());
+        // Locked before it gets the name others probe: an unlocked `.lock` file is stale.
+        let path = dir.join(format!("{}.lock", this.id));
+        std::fs::rename(&this.path, &path).map_err(io_error(&this.path))?;
+        this.path = path;
+        Ok(this)
     }
 
     pub(crate) fn id(&self) -> &str {
@@ -173,6 +184,50 @@ fn probe(dir: &Path, id: &str) -> Probe {
     }
 }
 
+/// The suffix of a lock file that is being born (created, not yet locked and renamed).
+const NEWBORN: &str = "new";
+/// A newborn file this old was left by a crash in the middle of being born.
+const NEWBORN_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Delete the lock files of owners that are gone (their lock is free); those
+/// still running keep theirs. Returns how many were deleted.
+///
+/// Call it after the gone owners' runs are marked interrupted (a missing lock
+/// file means "gone" as well, so the order only matters for tidiness).
+pub(crate) fn sweep_stale(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if let Some(id) = name.strip_suffix(".lock") {
+            if let Probe::Gone(Some(stale)) = probe(dir, id) {
+                stale.remove();
+                removed += 1;
+            }
+        } else if name.ends_with(&format!(".{NEWBORN}")) {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > NEWBORN_STALE_AFTER);
+            if old
+                && let Ok(file) = OpenOptions::new().read(true).write(true).open(&path)
+                && file.try_lock().is_ok()
+            {
+                (StaleLock { path, _file: file }).remove();
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 /// A gone owner's lock file, locked by us.
 #[derive(Debug)]
 pub(crate) struct StaleLock {
@@ -244,5 +299,37 @@ mod tests {
         }
         assert_eq!(owners_dir(Path::new("flowpilot.db")), PathBuf::from("owners"));
         assert_eq!(owners_dir(Path::new("/a/b/flowpilot.db")), PathBuf::from("/a/b/owners"));
+    }
+
+    #[test]
+    fn stale_lock_files_are_swept_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = OwnerLock::acquire(dir.path()).unwrap();
+        assert!(live.path().extension().is_some_and(|e| e == "lock"), "born, then named");
+        let mut crashed = Vec::new();
+        for _ in 0..3 {
+            let gone = OwnerLock::acquire(dir.path()).unwrap();
+            crashed.push(gone.path().to_path_buf());
+            gone.abandon();
+        }
+        // A crash in the middle of being born, long ago, and one just now.
+        let old_newborn = dir.path().join(format!("{}.{NEWBORN}", uuid::Uuid::now_v7()));
+        let young_newborn = dir.path().join(format!("{}.{NEWBORN}", uuid::Uuid::now_v7()));
+        std::fs::write(&old_newborn, b"").unwrap();
+        std::fs::write(&young_newborn, b"").unwrap();
+        let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&old_newborn)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+
+        assert_eq!(sweep_stale(dir.path()), 4);
+        assert!(crashed.iter().all(|p| !p.exists()));
+        assert!(!old_newborn.exists());
+        assert!(young_newborn.exists(), "a file being born right now is left alone");
+        assert!(live.path().exists(), "a live owner keeps its file");
+        assert!(matches!(probe(dir.path(), live.id()), Probe::Alive));
     }
 }

@@ -7,7 +7,9 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 /// Which finished runs to keep. A run is deleted if any rule says so; a
-/// `running` run is never deleted. Ages are measured from `started_at`.
+/// `running` run is never deleted, and neither is each stored plan's most
+/// recent `failed` or `interrupted` run (with its step outputs, so it can always
+/// be replayed). Ages are measured from `started_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct RetentionPolicy {
     /// Runs older than this are deleted (failures excepted, see below).
@@ -65,6 +67,10 @@ impl Store {
         let deleted = tx.execute(
             "DELETE FROM runs
              WHERE status != 'running'
+               AND id NOT IN (SELECT id FROM (
+                     SELECT id, ROW_NUMBER() OVER (PARTITION BY plan_id ORDER BY started_at DESC, id DESC) AS newest
+                     FROM runs WHERE plan_id IS NOT NULL AND status IN ('failed', 'interrupted'))
+                   WHERE newest = 1)
                AND (   (status IN ('failed', 'interrupted') AND started_at < ?2)
                     OR (status NOT IN ('failed', 'interrupted') AND started_at < ?1)
                     OR id IN (SELECT id FROM runs WHERE status != 'running'
@@ -235,6 +241,48 @@ mod tests {
         let mut expected: BTreeSet<String> = (0..20).map(|i| format!("run-{i:02}")).collect();
         expected.insert("running".into());
         assert_eq!(kept_ids(&store), expected);
+    }
+
+    #[test]
+    fn each_plans_latest_failure_is_kept_for_its_replay() {
+        let (_dir, store) = temp_store();
+        let now = t(0);
+        let a = store.create_plan(&plan_file("A"), now).unwrap();
+        let b = store.create_plan(&plan_file("B"), now).unwrap();
+        let finish = |id: &str, plan: Option<&str>, days_ago: i64, status: RunStatus| {
+            let started = now - Duration::days(days_ago);
+            store.create_run(&new_run(id, plan, started)).unwrap();
+            let last = step(id, 0, "http", StepStatus::Success, 1, started);
+            store
+                .finish_run(&outcome(id, status, started, started), Some(&last))
+                .unwrap();
+        };
+        finish("a-old-failure", Some(&a.id), 400, RunStatus::Failed);
+        finish("a-latest-failure", Some(&a.id), 300, RunStatus::Interrupted);
+        finish("b-latest-failure", Some(&b.id), 200, RunStatus::Failed);
+        finish("file-failure", None, 200, RunStatus::Failed);
+        for i in 0..12 {
+            finish(&format!("a-success-{i:02}"), Some(&a.id), i, RunStatus::Success);
+        }
+        let report = store
+            .prune(
+                &RetentionPolicy {
+                    max_age_days: 30,
+                    max_runs: 10,
+                    failed_max_age_days: 90,
+                },
+                now,
+            )
+            .unwrap();
+        let mut expected: BTreeSet<String> = (0..10).map(|i| format!("a-success-{i:02}")).collect();
+        expected.extend(["a-latest-failure".to_string(), "b-latest-failure".to_string()]);
+        assert_eq!(kept_ids(&store), expected);
+        assert_eq!(report.runs_deleted, 4);
+        assert_eq!(
+            store.step_logs("a-latest-failure").unwrap().len(),
+            1,
+            "its outputs stay"
+        );
     }
 
     #[test]

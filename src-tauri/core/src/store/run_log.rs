@@ -1,12 +1,15 @@
 //! [`RunLog`]: the run observer that writes a run's events to the store as
-//! they happen.
+//! they happen, and fails the run when they cannot be written.
 
-use super::{Store, StoreError};
-use flowpilot_engine::{RunEvent, RunObserver};
+use super::{InFlightStep, Store, StoreError};
+use flowpilot_engine::{Clock, RunEvent, RunObserver, RunOutcome, RunStatus, SystemClock};
 use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
 
 /// Writes a run's progress durably, as the executor reports it:
 ///
+/// - `StepStarted` -> the run's step in flight ([`Store::mark_step_started`]),
+///   before the step runs, so a crash leaves which step it was;
 /// - `StepRetrying` -> a `retrying` step row;
 /// - `StepFinished { last: false }` -> the step's row;
 /// - `StepFinished { last: true }` -> nothing yet: the row comes again in
@@ -14,14 +17,23 @@ use std::sync::{Arc, Mutex};
 /// - `RunFinished` -> [`Store::finish_run`].
 ///
 /// The run itself must already exist ([`Store::create_run`], before the
-/// executor starts). A store error never panics and never stops the run: it is
-/// logged, and the first one is kept for [`RunLog::take_error`]. Every event is
-/// then passed on to the optional observer (for live progress in the UI), after
-/// it has been written.
+/// executor starts). A write that fails (after the store's waits and retries)
+/// never panics: it is logged, the first error is kept for
+/// [`RunLog::take_error`], the run is cancelled (nothing more should happen
+/// that cannot be recorded), and it ends `failed` with a `storage: ...` error,
+/// never `success`. If even the final status cannot be written, the outcome is
+/// kept for [`RunLog::unrecorded`] (a later try, or the next start's crash
+/// recovery, settles it). Every event is then passed on to the optional
+/// observer (for live progress in the UI), after it has been written.
 pub struct RunLog {
     store: Arc<Store>,
+    clock: Arc<dyn Clock>,
     forward: Option<Arc<dyn RunObserver>>,
+    cancel: Option<CancellationToken>,
     first_error: Mutex<Option<StoreError>>,
+    /// The `storage: ...` error the run ended with, once a write failed.
+    storage_error: Mutex<Option<String>>,
+    unrecorded: Mutex<Option<RunOutcome>>,
 }
 
 impl std::fmt::Debug for RunLog {
@@ -33,12 +45,20 @@ impl std::fmt::Debug for RunLog {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl RunLog {
     pub fn new(store: Arc<Store>) -> Self {
         Self {
             store,
+            clock: Arc::new(SystemClock),
             forward: None,
+            cancel: None,
             first_error: Mutex::new(None),
+            storage_error: Mutex::new(None),
+            unrecorded: Mutex::new(None),
         }
     }
 
@@ -48,24 +68,83 @@ impl RunLog {
         self
     }
 
+    /// Cancel the run with `cancel` when a write fails.
+    pub fn cancel_on_failure(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// The clock that dates the step in flight (the system's by default).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The first store error since the last call, if any.
     pub fn take_error(&self) -> Option<StoreError> {
-        self.first_error.lock().unwrap_or_else(|e| e.into_inner()).take()
+        lock(&self.first_error).take()
+    }
+
+    /// The `storage: ...` error the run ended with because a write failed.
+    pub fn storage_error(&self) -> Option<String> {
+        lock(&self.storage_error).clone()
+    }
+
+    /// The run's outcome, when even its final status could not be written.
+    pub fn unrecorded(&self) -> Option<RunOutcome> {
+        lock(&self.unrecorded).take()
     }
 
     fn write(&self, event: &RunEvent) -> Result<(), StoreError> {
         match event {
+            RunEvent::StepStarted {
+                run_id,
+                step_number,
+                provider,
+                action,
+                attempt,
+            } => self.store.mark_step_started(
+                run_id,
+                &InFlightStep {
+                    step_number: *step_number,
+                    provider: provider.clone(),
+                    action: action.clone(),
+                    attempt: *attempt,
+                    started_at: self.clock.now(),
+                },
+            ),
             RunEvent::StepRetrying { record, .. } | RunEvent::StepFinished { record, last: false } => {
                 self.store.append_step(record)
             }
             RunEvent::RunFinished { outcome, last_step } => self.store.finish_run(outcome, last_step.as_ref()),
             // Items are written with their step's row; the last row with the run's status.
-            RunEvent::RunStarted { .. }
-            | RunEvent::StepStarted { .. }
-            | RunEvent::ItemFinished { .. }
-            | RunEvent::StepFinished { last: true, .. } => Ok(()),
+            RunEvent::RunStarted { .. } | RunEvent::ItemFinished { .. } | RunEvent::StepFinished { last: true, .. } => {
+                Ok(())
+            }
         }
     }
+
+    fn failed(&self, event: &RunEvent, e: StoreError) {
+        tracing::error!(run_id = run_id(event), error = %e, "could not write the run's log");
+        let mut storage = lock(&self.storage_error);
+        if storage.is_none() {
+            *storage = Some(format!("storage: {e}"));
+        }
+        drop(storage);
+        let mut first = lock(&self.first_error);
+        if first.is_none() {
+            *first = Some(e);
+        }
+        if let Some(cancel) = &self.cancel {
+            cancel.cancel();
+        }
+    }
+}
+
+/// A run that could not be fully recorded did not succeed, whatever its steps did.
+pub fn fail_for_storage(outcome: &mut RunOutcome, error: &str) {
+    outcome.status = RunStatus::Failed;
+    outcome.error = Some(error.to_string());
 }
 
 fn run_id(event: &RunEvent) -> &str {
@@ -80,15 +159,40 @@ fn run_id(event: &RunEvent) -> &str {
 
 impl RunObserver for RunLog {
     fn on_event(&self, event: &RunEvent) {
-        if let Err(e) = self.write(event) {
-            tracing::error!(run_id = run_id(event), error = %e, "could not write the run's log");
-            let mut first = self.first_error.lock().unwrap_or_else(|e| e.into_inner());
-            if first.is_none() {
-                *first = Some(e);
+        // A run whose rows could not all be written ends failed, with the reason.
+        let failed_run = match (event, self.storage_error()) {
+            (RunEvent::RunFinished { outcome, last_step }, Some(error)) => {
+                let mut outcome = outcome.clone();
+                fail_for_storage(&mut outcome, &error);
+                Some(RunEvent::RunFinished {
+                    outcome,
+                    last_step: last_step.clone(),
+                })
             }
+            _ => None,
+        };
+        let event = failed_run.as_ref().unwrap_or(event);
+        if let Err(e) = self.write(event) {
+            if let RunEvent::RunFinished { outcome, .. } = event {
+                let mut outcome = outcome.clone();
+                fail_for_storage(&mut outcome, &format!("storage: {e}"));
+                *lock(&self.unrecorded) = Some(outcome);
+            }
+            self.failed(event, e);
         }
         if let Some(forward) = &self.forward {
-            forward.on_event(event);
+            match (event, self.storage_error()) {
+                // The final write itself failed: say so, not what the steps did.
+                (RunEvent::RunFinished { outcome, last_step }, Some(error)) if outcome.status == RunStatus::Success => {
+                    let mut outcome = outcome.clone();
+                    fail_for_storage(&mut outcome, &error);
+                    forward.on_event(&RunEvent::RunFinished {
+                        outcome,
+                        last_step: last_step.clone(),
+                    });
+                }
+                _ => forward.on_event(event),
+            }
         }
     }
 }
@@ -191,5 +295,59 @@ mod tests {
             "the first error is kept: {err:?}"
         );
         assert!(log.take_error().is_none());
+    }
+
+    #[test]
+    fn a_write_that_cannot_be_stored_cancels_and_fails_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        let store = Arc::new(Store::open(&path).unwrap());
+        store.create_run(&new_run("r1", None, t(0))).unwrap();
+        store
+            .set_lock_wait(super::super::LockWait {
+                timeout: std::time::Duration::from_millis(50),
+                attempts: 2,
+            })
+            .unwrap();
+        let cancel = CancellationToken::new();
+        let finished = Arc::new(Mutex::new(None));
+        let seen = finished.clone();
+        let log = RunLog::new(store.clone())
+            .cancel_on_failure(cancel.clone())
+            .forward_to(Arc::new(move |e: &RunEvent| {
+                if let RunEvent::RunFinished { outcome, .. } = e {
+                    *lock(&seen) = Some(outcome.clone());
+                }
+            }));
+
+        // Another program holds the write lock while a step starts.
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        log.on_event(&RunEvent::StepStarted {
+            run_id: "r1".into(),
+            step_number: 0,
+            provider: "http".into(),
+            action: "request".into(),
+            attempt: 1,
+        });
+        assert!(cancel.is_cancelled(), "the run stops once it cannot be recorded");
+        other.execute_batch("ROLLBACK").unwrap();
+
+        // The steps said success; the run did not succeed.
+        log.on_event(&RunEvent::RunFinished {
+            outcome: outcome("r1", RunStatus::Success, t(0), t(1)),
+            last_step: None,
+        });
+        let run = store.get_run("r1").unwrap();
+        assert_eq!(run.status, RunStatus::Failed);
+        let error = run.error.unwrap();
+        assert!(error.starts_with("storage: the database stayed locked"), "{error}");
+        let told = lock(&finished).clone().unwrap();
+        assert_eq!(
+            (told.status, told.error.as_deref()),
+            (RunStatus::Failed, Some(error.as_str()))
+        );
+        assert!(matches!(log.take_error(), Some(StoreError::Busy { .. })));
+        assert!(log.unrecorded().is_none(), "the final status was written");
     }
 }

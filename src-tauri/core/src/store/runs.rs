@@ -8,15 +8,20 @@
 //! Each run records which store created it (`owner`, see `owners.rs`); only
 //! runs whose owner is gone are marked `interrupted` by crash recovery.
 
+use super::in_flight::{InFlightStep, interrupted_error};
 use super::owners::Probe;
-use super::{Result, Store, StoreError, extended_code, get_opt_ts, get_run_status, get_ts, get_u64, sql_int, ts};
+use super::{
+    Result, Store, StoreError, extended_code, get_opt_json, get_opt_ts, get_run_status, get_ts, get_u64, sql_int, ts,
+};
 use chrono::{DateTime, Utc};
 use flowpilot_engine::{RunOutcome, RunStatus, StepRecord};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 
-/// The error recorded on runs found `running` after the store running them was gone.
+/// The error recorded on runs found `running` after the store running them was
+/// gone (the start of it, when a step was in flight: see
+/// [`interrupted_error`](super::interrupted_error)).
 pub const INTERRUPTED_ERROR: &str =
     "interrupted: Flowpilot stopped before this run finished (crash, forced quit or power loss)";
 
@@ -56,6 +61,9 @@ pub struct RunRow {
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// The step it is running now; on an interrupted run, the step that was in
+    /// flight when Flowpilot stopped (its outcome is unknown).
+    pub in_flight: Option<InFlightStep>,
 }
 
 /// Which runs to list; every field narrows the list. Times apply to `started_at`:
@@ -81,7 +89,7 @@ impl Default for Page {
     }
 }
 
-const RUN_COLUMNS: &str = "id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, finished_at, error, plan_version, replay_of";
+const RUN_COLUMNS: &str = "id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, finished_at, error, plan_version, replay_of, in_flight";
 
 fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
@@ -96,6 +104,7 @@ fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
         error: row.get(8)?,
         plan_version: row.get(9)?,
         replay_of: row.get(10)?,
+        in_flight: get_opt_json(row, 11)?,
     })
 }
 
@@ -127,18 +136,33 @@ pub(super) fn not_running(tx: &Transaction<'_>, id: &str) -> StoreError {
 }
 
 /// Mark the `running` runs of `owner` (`None`: runs with no owner recorded) as
-/// `interrupted`. Their `finished_at` is the last sign of life: the latest step
-/// row, or the start.
+/// `interrupted`, saying which step was in flight. Their `finished_at` is the
+/// last sign of life: the latest step row, the start of the step in flight, or
+/// the start of the run.
 fn mark_interrupted(tx: &Transaction<'_>, owner: Option<&str>) -> Result<usize> {
-    Ok(tx.execute(
-        "UPDATE runs
-         SET status = 'interrupted',
-             finished_at = MAX(started_at, COALESCE((SELECT MAX(s.timestamp) FROM step_logs s
-                                                     WHERE s.run_id = runs.id), started_at)),
-             error = ?1
-         WHERE status = 'running' AND owner IS ?2",
-        params![INTERRUPTED_ERROR, owner],
-    )?)
+    let runs: Vec<(String, Option<InFlightStep>)> = {
+        let mut stmt = tx.prepare("SELECT id, in_flight FROM runs WHERE status = 'running' AND owner IS ?1")?;
+        let rows = stmt.query_map([owner], |row| Ok((row.get(0)?, get_opt_json(row, 1)?)))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let mut marked = 0;
+    for (id, in_flight) in runs {
+        marked += tx.execute(
+            "UPDATE runs
+             SET status = 'interrupted',
+                 finished_at = MAX(started_at,
+                                   COALESCE((SELECT MAX(s.timestamp) FROM step_logs s WHERE s.run_id = runs.id), started_at),
+                                   COALESCE(?3, started_at)),
+                 error = ?2
+             WHERE id = ?1 AND status = 'running'",
+            params![
+                id,
+                interrupted_error(in_flight.as_ref()),
+                in_flight.as_ref().map(|s| ts(&s.started_at))
+            ],
+        )?;
+    }
+    Ok(marked)
 }
 
 /// Insert a run row (`running`, owned by `owner`), with the event that started
@@ -266,6 +290,7 @@ impl Store {
             started_at: run.started_at,
             finished_at: None,
             error: None,
+            in_flight: None,
         })
     }
 
@@ -291,7 +316,8 @@ impl Store {
         }
         self.write(|tx| {
             let updated = tx.execute(
-                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1 AND status = 'running'",
+                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4, in_flight = NULL
+                 WHERE id = ?1 AND status = 'running'",
                 params![
                     outcome.run_id,
                     outcome.status.as_str(),

@@ -108,11 +108,12 @@ impl Store {
     /// row is not written), [`StoreError::NotFound`] if there is no such run.
     pub fn append_step(&self, record: &StepRecord) -> Result<()> {
         self.write(|tx| {
-            if insert_step(tx, record, true)? {
-                Ok(())
-            } else {
-                Err(not_running(tx, &record.run_id))
+            if !insert_step(tx, record, true)? {
+                return Err(not_running(tx, &record.run_id));
             }
+            // The attempt that was in flight has its row now.
+            tx.execute("UPDATE runs SET in_flight = NULL WHERE id = ?1", [&record.run_id])?;
+            Ok(())
         })
     }
 

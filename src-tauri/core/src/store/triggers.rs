@@ -341,7 +341,7 @@ impl Store {
     }
 
     /// The plan's webhook URL token, made by `make` the first time.
-    pub fn webhook_token(&self, plan_id: &str, make: impl FnOnce() -> String, now: DateTime<Utc>) -> Result<String> {
+    pub fn webhook_token(&self, plan_id: &str, make: impl Fn() -> String, now: DateTime<Utc>) -> Result<String> {
         self.write(|tx| {
             let existing: Option<String> = tx
                 .query_row(

@@ -202,6 +202,9 @@ impl TriggerRunner {
 
     /// Watch every active polling trigger, as it is now; stop the rest.
     fn reconcile(&self) {
+        // Held from reading the plans to starting and stopping watchers, so two
+        // reconciles (the loop's and a check's) never act on plans read at different times.
+        let mut watchers = lock(&self.watchers);
         let plans = match self.shared.app.list_plans() {
             Ok(p) => p,
             Err(e) => {
@@ -220,7 +223,6 @@ impl TriggerRunner {
                 wanted.insert(p.id.clone(), (key, p.name, p.trigger));
             }
         }
-        let mut watchers = lock(&self.watchers);
         watchers.retain(|plan_id, handle| {
             let keep = wanted.get(plan_id).is_some_and(|(key, _, _)| *key == handle.key);
             if !keep {

@@ -7,12 +7,14 @@
 //! - `validate`: registry, params, references, conditions, schedule;
 //!   [`trigger_checks`] for event triggers; `trigger_words` says a trigger in words;
 //! - `checked`: the [`Plan`] that passed, with what running it needs;
-//! - [`issue`]: located problems with kinds from a closed set.
+//! - [`issue`]: located problems with kinds from a closed set;
+//! - `targets`: where the steps send requests, and warnings for private targets.
 
 mod checked;
 pub mod issue;
 pub mod model;
 mod parse;
+mod targets;
 pub mod trigger;
 pub mod trigger_checks;
 mod trigger_words;
@@ -22,6 +24,7 @@ pub use checked::{CheckedStep, ForEach, Plan};
 pub use issue::{IssueKind, PlanError, PlanIssue, Severity, join_path};
 pub use model::*;
 pub use parse::parse_text;
+pub use targets::Destination;
 pub use trigger::*;
 
 /// Limits on what a plan file may hold.

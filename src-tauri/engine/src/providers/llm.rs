@@ -397,6 +397,22 @@ impl Provider for Llm {
         }
     }
 
+    /// The server the plan names, else the provider's public endpoint.
+    fn destinations(&self, _action: &str, params: &Value) -> Vec<(String, String)> {
+        match params
+            .get("base_url")
+            .and_then(Value::as_str)
+            .filter(|b| !b.trim().is_empty())
+        {
+            Some(base) => vec![("base_url".into(), base.to_string())],
+            None => self
+                .default_base_url
+                .map(|b| (String::new(), chat_url(b)))
+                .into_iter()
+                .collect(),
+        }
+    }
+
     fn default_timeout(&self) -> Duration {
         // Long answers from large models take minutes.
         Duration::from_secs(300)
