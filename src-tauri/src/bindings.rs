@@ -50,6 +50,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             plans::duplicate_plan,
             plans::plan_versions,
             plans::restore_plan_version,
+            plans::set_plan_on,
+            plans::import_plan_copy,
             plans::validate_plan,
             plans::check_plan_text,
             plans::import_plan,

@@ -31,6 +31,13 @@ export const commands = {
 	/**  Save an earlier version again as the newest one. */
 	restorePlanVersion: (id: string, version: number) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("restore_plan_version", { id, version })),
 	/**
+	 *  Turn a plan on (its trigger starts it) or off; on also lifts a paused schedule.
+	 *  Not an edit: no new version. Fires missed while it was off are never caught up.
+	 */
+	setPlanOn: (id: string, on: boolean) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("set_plan_on", { id, on })),
+	/**  Import plan text beside the plan of the same name, as "Name (copy)", off. */
+	importPlanCopy: (text: string) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("import_plan_copy", { text })),
+	/**
 	 *  Every problem of a plan document, located, and the warnings of a valid one
 	 *  (empty: valid, nothing to say). Nothing is stored.
 	 */
