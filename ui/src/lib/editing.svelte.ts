@@ -3,14 +3,14 @@
 // types, and the tests, dry run and run started from the editor. The editor's
 // components read and change it only through this class.
 import type {
-  CredentialField, PlanFile, PlanIssue, PlanRow, RunOutcome, StepRecord, StepSpec, Trigger, Value,
+  CredentialField, PlanFile, PlanIssue, PlanRow, RunOutcome, ScheduledJob, StepRecord, StepSpec, Value,
 } from "../bindings";
 import { commands } from "../bindings";
 import { call, toIpcError } from "./api";
 import { showError, showNotice } from "./notify.svelte";
 import {
-  canonical, clone, cronOf, emptyPlan, isCron, isWarning, relocateStepIssues, remapStep, refersTo, toPlanFile,
-  toWire, type TestState,
+  canonical, clone, emptyPlan, isCron, isWarning, parsePath, relocateStepIssues, remapStep, refersTo, setIn,
+  toPlanFile, toWire, type JsonObject, type TestState,
 } from "./plan";
 import { holdsJson, itemOptions, listOptions, refOptions, sampleOf, type RefGroup } from "./refs";
 
@@ -57,6 +57,19 @@ export class PlanEditing {
   plainSteps = $state<string[]>([]);
   /** The plan (canonical) the plain-English steps describe: they hide once it is edited. */
   plainStepsFor = $state("");
+
+  // ---- on or off: one switch (the stored status, and a paused schedule counts as off) ----
+  /** The stored plan's schedule (next run, paused), when it has one. */
+  schedule = $state<ScheduledJob | null>(null);
+  settingOn = $state(false);
+  /** Whether the plan is on: the stored one's, or what a new plan will be created as. */
+  on = $derived(
+    this.currentId
+      ? this.savedDoc?.status === "active" && !(this.schedule?.paused ?? false)
+      : this.meta.status === "active",
+  );
+  /** Something besides a person starts it (a schedule, an event). */
+  startsByItself = $derived((this.meta.trigger?.type ?? "manual") !== "manual");
 
   // ---- validation ----
   issues = $state<PlanIssue[]>([]);
@@ -145,6 +158,7 @@ export class PlanEditing {
       this.issues = detail.warnings;
       this.changed();
       void this.loadLastRun(id);
+      void this.loadSchedule();
     } catch (e) {
       this.loadFailed = true;
       showError(e, "Could not open the plan");
@@ -198,6 +212,22 @@ export class PlanEditing {
     this.steps = shifted;
     this.changed();
     return key;
+  }
+
+  /** Apply an issue's one-click fix: its `fix` value goes where the issue points. */
+  applyFix(issue: PlanIssue): boolean {
+    if (issue.fix === undefined || issue.fix === null) return false;
+    const path = parsePath(issue.path);
+    const fix = clone(issue.fix);
+    if (path[0] === "steps" && typeof path[1] === "number" && path.length > 2) {
+      this.editStep(path[1], (s) => setIn(s as unknown as JsonObject, path.slice(2), fix));
+    } else if (path.length > 0 && path[0] !== "steps") {
+      this.editMeta((m) => setIn(m as unknown as JsonObject, path, fix));
+    } else {
+      return false;
+    }
+    this.issues = this.issues.filter((i) => i !== issue);
+    return true;
   }
 
   /** Remove step `index`; whether later steps referred to it (by position). */
@@ -379,6 +409,7 @@ export class PlanEditing {
       this.fromDraft = false;
       showNotice(wasNew ? `Created “${stored.name}”.` : `Saved version ${row.version}.`, "success");
       void this.refreshDetail();
+      void this.loadSchedule();
       return { id: row.id, created: wasNew };
     } catch (e) {
       this.planFailed(e, "Could not save the plan");
@@ -437,36 +468,50 @@ export class PlanEditing {
     }
   }
 
-  // ---- schedule, versions, raw JSON, discard ----
+  // ---- on/off, the schedule, versions, raw JSON, discard ----
 
-  async saveSchedule(t: Trigger, activate: boolean, saveFirst: () => Promise<string | null>): Promise<boolean> {
-    this.meta.trigger = t;
-    if (activate) this.meta.status = "active";
-    if (!this.currentId || !this.savedDoc) return (await saveFirst()) !== null;
+  /** The stored plan's schedule (none for a new plan or one without a cron trigger). */
+  async loadSchedule(): Promise<void> {
+    const id = this.currentId;
+    if (!id || !isCron(this.savedDoc?.trigger)) {
+      this.schedule = null;
+      return;
+    }
     try {
-      let row: PlanRow;
-      if (activate) {
-        const base = clone(this.savedDoc);
-        base.trigger = t;
-        base.status = "active";
-        row = await call(commands.updatePlan(this.currentId, toWire(base)));
-      } else {
-        row = await call(commands.setSchedule(this.currentId, isCron(t) ? cronOf(t) : null));
-      }
-      this.version = row.version;
+      const job = await call(commands.getSchedule(id));
+      if (this.currentId === id) this.schedule = job;
+    } catch {
+      /* the status line waits for the next change */
+    }
+  }
+
+  /**
+   * Turn the plan on or off. A stored plan changes at once and keeps its version
+   * (on/off is not an edit; the person's unsaved edits stay unsaved); a new plan
+   * is created that way.
+   */
+  async setOn(on: boolean): Promise<boolean> {
+    const status = on ? "active" : "draft";
+    if (!this.currentId || !this.savedDoc) {
+      this.meta.status = status;
+      this.changed();
+      return true;
+    }
+    this.settingOn = true;
+    try {
+      const row = await call(commands.setPlanOn(this.currentId, on));
       const stored = toPlanFile(row.plan);
       this.savedDoc = clone(stored);
-      this.baseline = canonical(toWire(stored));
-      // The editor keeps its other edits; trigger and status are now saved.
-      this.meta.trigger = stored.trigger;
       this.meta.status = stored.status;
-      showNotice(isCron(t) ? "Schedule saved." : "Schedule removed: the plan runs when you start it.", "success");
+      this.baseline = canonical(toWire(stored));
+      await this.loadSchedule();
+      showNotice(on ? `“${stored.name}” is on.` : `“${stored.name}” is off: it runs only when you start it.`, "success");
       return true;
     } catch (e) {
-      const err = toIpcError(e);
-      if (err.code === "invalid_plan" && err.issues) this.issues = err.issues;
-      showError(e, err.code === "invalid_plan" ? undefined : "Could not save the schedule");
+      showError(e, on ? "Could not turn the plan on" : "Could not turn the plan off");
       return false;
+    } finally {
+      this.settingOn = false;
     }
   }
 
