@@ -15,14 +15,14 @@ use serde_json::json;
 const PLAN: &str = "E2E only if, for each, replay";
 
 /// The picker of the field `field` (a `data-field`) in step `index`: open it and pick `reference`.
-fn pick(app: &App, index: usize, field: &str, reference: &str) {
+pub fn pick(app: &App, index: usize, field: &str, reference: &str) {
     let scope = format!("{} [data-field=\"{field}\"]", step(index, ""));
     click_centered(app, &format!("{scope} {}", tid("ref-picker")));
     app.click(&format!("{scope} {}[data-ref=\"{reference}\"]", tid("ref-option")));
 }
 
 /// The run page's step `n` (from 0), or something inside it.
-fn run_step(n: usize, inner: &str) -> String {
+pub fn run_step(n: usize, inner: &str) -> String {
     let row = format!("{}[data-step-number=\"{n}\"]", tid("run-step"));
     if inner.is_empty() {
         row
@@ -33,7 +33,7 @@ fn run_step(n: usize, inner: &str) -> String {
 
 /// Click `css` in the middle of the window: the editor's sticky header would take
 /// a click on an element scrolled just under it.
-fn click_centered(app: &App, css: &str) {
+pub fn click_centered(app: &App, css: &str) {
     let el = app.el(css);
     if let Err(e) = app.wd.execute(
         "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'})",
@@ -44,7 +44,7 @@ fn click_centered(app: &App, css: &str) {
     app.click(css);
 }
 
-fn wait_status(app: &App, scope: &str, status: &str) {
+pub fn wait_status(app: &App, scope: &str, status: &str) {
     app.wait_text(&format!("{scope}{}", tid("run-status")), status, |t| {
         t.eq_ignore_ascii_case(status)
     });

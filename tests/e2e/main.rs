@@ -17,6 +17,7 @@ mod x11;
 mod credentials;
 mod draft;
 mod editor;
+mod first_hour;
 mod flow;
 mod import;
 mod schedule;

@@ -1,6 +1,7 @@
-//! Schedule a failing plan every 3 seconds (6-field cron) in the editor's
-//! schedule panel, close the window (the app hides in the tray), and see a
-//! scheduled run happen and a failure notification go out on the session bus.
+//! Schedule a failing plan every 3 seconds (6-field cron) in the editor's "When it
+//! runs" section, save it with the page's Save, close the window (the app hides
+//! in the tray), and see a scheduled run happen and a failure notification go out
+//! on the session bus.
 
 use crate::harness::{App, WAIT, import_and_edit, runtime, tid};
 use flowpilot_tests::target::Target;
@@ -42,19 +43,22 @@ fn a_plan_scheduled_every_3_seconds_runs_with_the_window_closed_and_its_failure_
     );
     import_and_edit(&app, &file, PLAN);
 
-    // The schedule panel: the expression in words and the next 5 fire times.
+    // "When it runs": on a schedule, the expression in words and the next 5 fire times.
+    crate::flow::click_centered(&app, &tid("trigger-kind-cron"));
     app.fill(&tid("schedule-cron"), CRON);
     app.wait_text(&tid("schedule-description"), "the expression in words", |t| {
         !t.is_empty()
     });
     app.wait_for("5 next fire times", WAIT, || (next_fire_count(&app) == 5).then_some(()));
-    app.click(&tid("schedule-save"));
+    app.click(&tid("save-plan"));
     let stored = app.wait_for("the cron trigger to be stored", WAIT, || {
         app.stored_plan(PLAN)
             .filter(|p| p["trigger"]["cron_expression"] == CRON)
     });
     assert_eq!(stored["status"], "active", "{stored:#}");
-    app.screenshot_at(&tid("schedule-cron"), "schedule-panel");
+    // The plan was imported on: the section says when it runs next.
+    app.wait_text(&tid("trigger-status"), "the next run", |t| t.contains("next run"));
+    app.screenshot_at(&tid("trigger-section"), "schedule-panel");
 
     // Close the window as a person does: the window goes (the app destroys it,
     // webview and all) and the app keeps running in the tray.

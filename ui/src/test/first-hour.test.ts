@@ -9,7 +9,8 @@ import PlansList from "../screens/PlansList.svelte";
 import RunDetail from "../screens/RunDetail.svelte";
 import ConfirmDialog from "../components/ConfirmDialog.svelte";
 import type { PlanFile, PlanIssue, StepRecord, Value } from "../bindings";
-import { navigate } from "../lib/router.svelte";
+import { navigate, router } from "../lib/router.svelte";
+import { startLive } from "../lib/live.svelte";
 import { showError } from "../lib/notify.svelte";
 import { allByTestId, byTestId, createMockBackend, param, stepCard, typeInto, waitForCall } from "./helpers";
 
@@ -197,5 +198,29 @@ describe("errors and prompts", () => {
     // Titles first, ids second.
     const provider = byTestId<HTMLSelectElement>(stepCard(root, 0), "step-provider");
     expect(Array.from(provider.options).map((o) => o.textContent)).toContain("HTTP request · http");
+  });
+});
+
+describe("Run now on a new plan", () => {
+  it("creates it and shows the same live run panel as on a saved plan", async () => {
+    const backend = createMockBackend();
+    backend.install();
+    await startLive();
+    await navigate("/plans/new", { force: true });
+    const app = render(App);
+    const name = await waitFor(() => byTestId(app.container, "plan-name"));
+    typeInto(name, "Scratch");
+    await fireEvent.click(byTestId(app.container, "add-step"));
+    const card = await waitFor(() => stepCard(app.container, 0));
+    const provider = byTestId<HTMLSelectElement>(card, "step-provider");
+    provider.value = "delay";
+    await fireEvent.change(provider);
+    typeInto(await waitFor(() => param(app.container, 0, "seconds").control), "0");
+    await fireEvent.click(byTestId(app.container, "run-now"));
+    await waitForCall(backend.state.calls, "execute_plan");
+    await waitFor(() => expect(router.route.name).toBe("plan-edit"));
+    const panel = await waitFor(() => byTestId(app.container, "editor-run"));
+    await waitFor(() => expect(byTestId(panel, "run-status").textContent).toBe("success"), { timeout: 4000 });
+    expect(backend.state.calls.filter((c) => c.cmd === "execute_plan")).toHaveLength(1);
   });
 });
