@@ -40,6 +40,11 @@ shift
 
 # ---- inside: a private session bus, the Secret Service up (with-keyring.sh) ----
 started=$SECONDS
+# The app keeps GTK's GL off unless GDK_GL is set (src-tauri/src/webkit.rs); the
+# page renders the same, but WebKitWebDriver's screenshots never complete in that
+# mode (measured: the screenshot request times out). An empty GDK_GL is GTK's
+# default, so the scenarios run with GL.
+export GDK_GL=
 work=$(mktemp -d -t flowpilot-e2e.XXXXXX)
 pids=()
 status=1

@@ -6,7 +6,8 @@
 //!   and [`error::IpcError`];
 //! - [`events`]: what the UI hears;
 //! - [`state`]: the opened facade and scheduler, shared by commands and tray;
-//! - `shell`, `tray`, `notify`, `window`, `logging`: the desktop around it.
+//! - `shell`, `tray`, `notify`, `window`, `logging`: the desktop around it;
+//! - `readiness`: start-up milestones; `webkit` (Linux): what keeps the tray light.
 
 pub mod bindings;
 pub mod commands;
@@ -15,9 +16,12 @@ pub mod error;
 pub mod events;
 mod logging;
 mod notify;
+pub mod readiness;
 pub mod shell;
 pub mod state;
 mod tray;
+#[cfg(target_os = "linux")]
+mod webkit;
 mod window;
 
 #[cfg(test)]
@@ -35,10 +39,14 @@ pub const HIDDEN_ARG: &str = "--hidden";
 
 /// Start the app; returns when it quits.
 pub fn run() {
+    readiness::main_started();
     if std::env::args().skip(1).any(|a| a == "--version" || a == "-V") {
         println!("flowpilot {}", env!("CARGO_PKG_VERSION"));
         return;
     }
+    // Before GTK starts (in `build` below), while this is the only thread.
+    #[cfg(target_os = "linux")]
+    webkit::no_gl_until_asked();
     let hidden = std::env::args().skip(1).any(|a| a == HIDDEN_ARG);
     let bindings = bindings::builder::<tauri::Wry>();
     let app = tauri::Builder::default()
@@ -73,6 +81,11 @@ pub fn run() {
     app.run(|app, event| match event {
         // No window left (an exit code means Quit or a signal: let those through).
         RunEvent::ExitRequested { code: None, api, .. } if has_tray(app) => api.prevent_exit(),
+        #[cfg(target_os = "linux")]
+        RunEvent::WindowEvent {
+            event: tauri::WindowEvent::Destroyed,
+            ..
+        } => webkit::window_destroyed(app),
         RunEvent::Exit => {
             if let Some(Ok(state)) = app.try_state::<Backend>().map(|b| b.get()) {
                 state.shutdown();
@@ -118,6 +131,9 @@ fn start(app: &AppHandle, hidden: bool) {
     // Without a tray there is no other way in; after a failure the window says why.
     if !hidden || failure.is_some() || !has_tray(app) {
         window::show_main(app);
+    }
+    if failure.is_none() {
+        readiness::reached(readiness::Milestone::Armed);
     }
 }
 

@@ -2,6 +2,8 @@
 //! tray-only Flowpilot runs no webview at all) and destroyed when the person
 //! closes it, so the tray process gives the webview's memory back.
 
+use crate::readiness::{self, Milestone};
+use tauri::webview::PageLoadEvent;
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 /// The label the capabilities grant permissions to.
@@ -23,6 +25,11 @@ pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
         .title("Flowpilot")
         .inner_size(1000.0, 720.0)
         .min_inner_size(640.0, 480.0)
+        .on_page_load(|_, payload| {
+            if payload.event() == PageLoadEvent::Finished {
+                readiness::reached(Milestone::WindowLoaded);
+            }
+        })
         .build();
     if let Err(e) = built {
         tracing::error!("cannot open the window: {e}");

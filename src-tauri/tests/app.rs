@@ -1,12 +1,35 @@
 //! The app binary itself. Without a display it only proves it links and runs;
 //! under a display (e.g. `xvfb-run`) it starts hidden in the tray, opens its
-//! database in `FLOWPILOT_DATA_DIR`, starts the scheduler and writes its log.
+//! database in `FLOWPILOT_DATA_DIR`, starts the scheduler and writes its log,
+//! and holds no GL and no web engine until a window is opened. A test that
+//! needs the display skips without one, or fails when `FLOWPILOT_REQUIRE_DISPLAY`
+//! is set (scripts/test.sh sets it).
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 const APP: &str = env!("CARGO_BIN_EXE_flowpilot");
+
+/// One app at a time: the app is single-instance on the session bus, so a
+/// second one started by a parallel test would hand over to the first and exit.
+static ONE_APP: Mutex<()> = Mutex::new(());
+
+/// Whether a display is there; without one, say the test skipped (or fail
+/// when the display is required).
+fn has_display(test: &str) -> bool {
+    if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("FLOWPILOT_REQUIRE_DISPLAY").is_none(),
+        "{test}: FLOWPILOT_REQUIRE_DISPLAY is set but there is no display"
+    );
+    eprintln!("{test}: skipped, no display (run the tests under xvfb-run to start the app)");
+    false
+}
 
 #[test]
 fn prints_its_version() {
@@ -40,10 +63,10 @@ fn log_text(logs: &Path) -> String {
 
 #[test]
 fn starts_hidden_with_the_scheduler_running() {
-    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
-        eprintln!("skipped: no display (run the tests under xvfb-run to start the app)");
+    if !has_display("starts_hidden_with_the_scheduler_running") {
         return;
     }
+    let _one_app = ONE_APP.lock().unwrap_or_else(|e| e.into_inner());
     let data = tempfile::tempdir().unwrap();
     let xdg = tempfile::tempdir().unwrap();
     let mut app = Running(
@@ -77,4 +100,89 @@ fn starts_hidden_with_the_scheduler_running() {
         app.0.try_wait().unwrap().is_none(),
         "the app should keep running in the tray"
     );
+}
+
+/// The children of `parent` (pid and name), from /proc.
+fn children(parent: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let ppid = stat[close + 1..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            found.push((pid, stat[open + 1..close].to_string()));
+        }
+    }
+    found
+}
+
+/// Started hidden, the app maps no GL (GTK's X11 backend would load Mesa's
+/// driver and libLLVM when it opens the display) and runs none of WebKit's
+/// processes: the web engine only comes with the window.
+#[test]
+fn a_hidden_start_loads_no_gl_and_starts_no_web_engine() {
+    if !has_display("a_hidden_start_loads_no_gl_and_starts_no_web_engine") {
+        return;
+    }
+    let _one_app = ONE_APP.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let xdg = tempfile::tempdir().unwrap();
+    let mut app = Running(
+        Command::new(APP)
+            .arg("--hidden")
+            .env("FLOWPILOT_DATA_DIR", data.path())
+            .env("FLOWPILOT_PRINT_READY", "1")
+            .env("XDG_DATA_HOME", xdg.path().join("data"))
+            .env("XDG_CONFIG_HOME", xdg.path().join("config"))
+            .env("XDG_CACHE_HOME", xdg.path().join("cache"))
+            .env_remove("GDK_GL")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = app.0.stdout.take().unwrap();
+    let (lines, heard) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match heard.recv_timeout(left) {
+            Ok(line) if line.starts_with("flowpilot-ready armed ") => break,
+            Ok(_) => {}
+            Err(e) => panic!("the app never printed that it was armed: {e}"),
+        }
+    }
+
+    let pid = app.0.id();
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let gl: Vec<&str> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|path| path.contains("_dri.so") || path.contains("libLLVM") || path.contains("libGLX_mesa"))
+        .collect();
+    assert!(gl.is_empty(), "a hidden app maps GL: {gl:?}");
+    let webkit: Vec<_> = children(pid)
+        .into_iter()
+        .filter(|(_, name)| name.starts_with("WebKit"))
+        .collect();
+    assert!(webkit.is_empty(), "a hidden app runs WebKit processes: {webkit:?}");
 }

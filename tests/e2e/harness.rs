@@ -543,6 +543,27 @@ impl App {
         alive(self.pid)
     }
 
+    /// The names of the app's child processes that are WebKit's (web, network).
+    pub fn webkit_processes(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter_map(|stat| {
+                let name = stat.get(stat.find('(')? + 1..stat.rfind(')')?)?.to_string();
+                let ppid: u32 = stat
+                    .get(stat.rfind(')')? + 1..)?
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()?;
+                (ppid == self.pid && name.starts_with("WebKit")).then_some(name)
+            })
+            .collect()
+    }
+
     /// The app's mapped, closable X11 windows.
     pub fn windows(&self) -> Vec<x11::Window> {
         x11::Display::open()

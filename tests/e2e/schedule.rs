@@ -70,6 +70,11 @@ fn a_plan_scheduled_every_3_seconds_runs_with_the_window_closed_and_its_failure_
         app.is_running(),
         "closing the window must leave the app running in the tray"
     );
+    // And no web engine stays behind in the tray: WebKit's web process ends with
+    // the page, its network process a few seconds after the last window.
+    app.wait_for("WebKit's processes to end after the window closed", WAIT, || {
+        app.webkit_processes().is_empty().then_some(())
+    });
 
     // A scheduled run happens (and fails) with no window.
     let runs = app.wait_for("a scheduled, failed run", Duration::from_secs(45), || {
