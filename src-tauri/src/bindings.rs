@@ -42,6 +42,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             system::health,
             system::providers,
             system::take_open_run,
+            system::quit_app,
             plans::list_plans,
             plans::get_plan,
             plans::create_plan,

@@ -14,6 +14,7 @@ mod harness;
 mod webdriver;
 mod x11;
 
+mod closing;
 mod credentials;
 mod draft;
 mod editor;

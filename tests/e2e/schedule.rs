@@ -1,7 +1,7 @@
 //! Schedule a failing plan every 3 seconds (6-field cron) in the editor's "When it
 //! runs" section, save it with the page's Save, close the window (the app hides
-//! in the tray), and see a scheduled run happen and a failure notification go out
-//! on the session bus.
+//! in the tray, and says so the first time), and see a scheduled run happen and a
+//! failure notification go out on the session bus.
 
 use crate::harness::{App, WAIT, import_and_edit, runtime, tid};
 use flowpilot_tests::target::Target;
@@ -65,11 +65,18 @@ fn a_plan_scheduled_every_3_seconds_runs_with_the_window_closed_and_its_failure_
     let runs_before = app.cli_json(&["runs", "list", "--plan", PLAN, "--json"])["total"]
         .as_u64()
         .unwrap_or(0);
+    let seen = app.notifications_log().len();
     app.close_window();
     assert!(
         app.is_running(),
         "closing the window must leave the app running in the tray"
     );
+    // The first close says so, and how to quit.
+    app.wait_for("the first-close notification on the session bus", WAIT, || {
+        app.notifications_log()[seen..]
+            .contains("string \"Flowpilot keeps running\"")
+            .then_some(())
+    });
     // And no web engine stays behind in the tray: WebKit's web process ends with
     // the page, its network process a few seconds after the last window.
     app.wait_for("WebKit's processes to end after the window closed", WAIT, || {

@@ -16,6 +16,8 @@ export const commands = {
 	 *  to hear its `open-run` event. Taken once.
 	 */
 	takeOpenRun: () => typedError<string | null, IpcError>(__TAURI_INVOKE("take_open_run")),
+	/**  Quit Flowpilot: schedules and triggers stop until it is started again. */
+	quitApp: () => typedError<null, IpcError>(__TAURI_INVOKE("quit_app")),
 	listPlans: () => typedError<PlanSummary[], IpcError>(__TAURI_INVOKE("list_plans")),
 	getPlan: (id: string) => typedError<PlanDetail, IpcError>(__TAURI_INVOKE("get_plan", { id })),
 	/**  Validate and store a new plan (the plan file format); `invalid_plan` lists every problem. */
@@ -390,7 +392,9 @@ export type Notice = {
 	run_id: string | null,
 };
 
-export type NoticeKind = "failure" | "recovered" | "success" | "catch_up" | "auto_paused";
+export type NoticeKind = "failure" | "recovered" | "success" | "catch_up" | "auto_paused" | 
+/**  The window was closed for the first time: Flowpilot keeps running, and how to quit. */
+"keeps_running";
 
 export type OnItemError = "stop" | "continue";
 
@@ -699,6 +703,11 @@ export type Settings = {
 	auto_pause_after?: number,
 	/**  Missed fires older than this are counted, not run. */
 	catch_up_window_hours?: number,
+	/**
+	 *  Closing the window leaves Flowpilot running (in the tray, schedules and
+	 *  triggers going); off, closing the window quits it.
+	 */
+	keep_running_when_closed?: boolean,
 };
 
 /**  Whether an issue stops the plan from being saved and run. */

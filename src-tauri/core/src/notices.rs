@@ -20,6 +20,8 @@ pub enum NoticeKind {
     Success,
     CatchUp,
     AutoPaused,
+    /// The window was closed for the first time: Flowpilot keeps running, and how to quit.
+    KeepsRunning,
 }
 
 /// A notification to show. Built from redacted run records only.

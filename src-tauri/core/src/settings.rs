@@ -24,6 +24,9 @@ pub struct Settings {
     pub auto_pause_after: u32,
     /// Missed fires older than this are counted, not run.
     pub catch_up_window_hours: u32,
+    /// Closing the window leaves Flowpilot running (in the tray, schedules and
+    /// triggers going); off, closing the window quits it.
+    pub keep_running_when_closed: bool,
 }
 
 impl Default for Settings {
@@ -38,6 +41,7 @@ impl Default for Settings {
             concurrency: 4,
             auto_pause_after: 0,
             catch_up_window_hours: 24,
+            keep_running_when_closed: true,
         }
     }
 }

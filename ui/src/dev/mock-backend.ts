@@ -162,6 +162,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
       concurrency: 4,
       auto_pause_after: 5,
       catch_up_window_hours: 24,
+      keep_running_when_closed: true,
     },
     keychain: seed.keychain ?? true,
     calls: [],
@@ -528,6 +529,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     pause_all_schedules: () => null,
     resume_all_schedules: () => null,
     preview_schedule: (a) => preview(String(a.cronExpression), (a.timezone as string | null) ?? null),
+    quit_app: () => null,
     get_settings: () => state.settings,
     set_settings: (a) => {
       state.settings = a.settings as Settings;

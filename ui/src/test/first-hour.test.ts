@@ -8,6 +8,7 @@ import PlanEditor from "../screens/PlanEditor.svelte";
 import PlansList from "../screens/PlansList.svelte";
 import RunDetail from "../screens/RunDetail.svelte";
 import ConfirmDialog from "../components/ConfirmDialog.svelte";
+import Settings from "../screens/Settings.svelte";
 import type { PlanFile, PlanIssue, StepRecord, Value } from "../bindings";
 import { navigate, router } from "../lib/router.svelte";
 import { startLive } from "../lib/live.svelte";
@@ -222,5 +223,26 @@ describe("Run now on a new plan", () => {
     const panel = await waitFor(() => byTestId(app.container, "editor-run"));
     await waitFor(() => expect(byTestId(panel, "run-status").textContent).toBe("success"), { timeout: 4000 });
     expect(backend.state.calls.filter((c) => c.cmd === "execute_plan")).toHaveLength(1);
+  });
+});
+
+describe("closing and quitting", () => {
+  it("Settings keeps running on close by choice, and quits after asking", async () => {
+    const backend = createMockBackend();
+    backend.install();
+    render(ConfirmDialog);
+    const { container } = render(Settings);
+    const keep = await waitFor(() => byTestId<HTMLInputElement>(container, "settings-keep-running"));
+    expect(keep.checked).toBe(true);
+    await fireEvent.click(keep);
+    await fireEvent.click(byTestId(container, "settings-save"));
+    const saved = await waitForCall(backend.state.calls, "set_settings");
+    expect((saved.settings as { keep_running_when_closed: boolean }).keep_running_when_closed).toBe(false);
+
+    await fireEvent.click(byTestId(container, "quit-app"));
+    const dialog = await waitFor(() => byTestId(document.body, "confirm-dialog"));
+    expect(backend.state.calls.some((c) => c.cmd === "quit_app")).toBe(false);
+    await fireEvent.click(byTestId(dialog, "confirm-ok"));
+    await waitForCall(backend.state.calls, "quit_app");
   });
 });

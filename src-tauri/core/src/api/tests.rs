@@ -176,3 +176,33 @@ fn a_file_imported_as_a_copy_sits_beside_the_plan_of_its_name_and_is_off() {
         Err(ApiError::InvalidPlan(_))
     ));
 }
+
+#[test]
+fn the_first_window_close_is_told_once_across_restarts_and_keep_running_defaults_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        Flowpilot::open(Options {
+            data_dir: Some(dir.path().to_path_buf()),
+            keychain: Some(Keychain::unavailable("not needed")),
+            clock: None,
+        })
+        .unwrap()
+    };
+    let app = open();
+    assert!(app.settings().unwrap().keep_running_when_closed);
+    // Settings written before the choice existed keep running too.
+    app.store
+        .set_setting(crate::settings::SETTINGS_KEY, &json!({"notifications": false}))
+        .unwrap();
+    let old = app.settings().unwrap();
+    assert!(old.keep_running_when_closed && !old.notifications);
+    let mut off = old.clone();
+    off.keep_running_when_closed = false;
+    app.set_settings(&off).unwrap();
+    assert!(!app.settings().unwrap().keep_running_when_closed);
+
+    assert!(app.first_window_close().unwrap());
+    assert!(!app.first_window_close().unwrap());
+    drop(app);
+    assert!(!open().first_window_close().unwrap(), "told again after a restart");
+}
