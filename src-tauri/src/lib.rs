@@ -83,7 +83,14 @@ pub fn run() {
     };
     app.run(|app, event| match event {
         // No window left (an exit code means Quit or a signal: let those through).
-        RunEvent::ExitRequested { code: None, api, .. } if has_tray(app) => api.prevent_exit(),
+        // Flowpilot stays in the tray unless the person chose to quit on close.
+        RunEvent::ExitRequested { code: None, api, .. } if has_tray(app) => {
+            if window::keep_running_after_close(app) {
+                api.prevent_exit();
+            } else {
+                tracing::info!("the window was closed and Flowpilot quits on close");
+            }
+        }
         #[cfg(target_os = "linux")]
         RunEvent::WindowEvent {
             event: tauri::WindowEvent::Destroyed,

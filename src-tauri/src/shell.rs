@@ -97,6 +97,10 @@ impl<R: Runtime> Shell for Desktop<R> {
         rx
     }
 
+    fn quit(&self) {
+        self.app.exit(0);
+    }
+
     fn pick_export_path(&self, suggested_name: String) -> oneshot::Receiver<Option<PathBuf>> {
         let (tx, rx) = oneshot::channel();
         self.app

@@ -33,6 +33,8 @@ pub trait Shell: SchedulerSink {
     fn pick_plan_file(&self) -> oneshot::Receiver<Option<PathBuf>>;
     /// Ask where to export a plan; None if the person cancelled.
     fn pick_export_path(&self, suggested_name: String) -> oneshot::Receiver<Option<PathBuf>>;
+    /// Quit Flowpilot (Settings' "Quit Flowpilot", as the tray's Quit).
+    fn quit(&self);
 }
 
 /// How this app names itself to another process that wants to run the schedules and triggers.

@@ -355,6 +355,40 @@ fn setting_a_schedule_lists_it_and_tells_the_window() {
 }
 
 #[test]
+fn the_on_off_switch_lifts_a_pause_and_makes_no_version() {
+    let h = Harness::new();
+    let plan = h.ok("create_plan", json!({"plan": greeting_plan("Switch")}));
+    let id = plan["id"].as_str().unwrap();
+    let trigger = json!({"cron_expression": "30 7 * * *", "catch_up": "run_once", "overlap": "skip"});
+    let version = h.ok("set_schedule", json!({"planId": id, "trigger": trigger}))["version"].clone();
+    h.ok("pause_schedule", json!({"planId": id}));
+
+    let off = h.ok("set_plan_on", json!({"id": id, "on": false}));
+    assert_eq!((&off["plan"]["status"], &off["version"]), (&json!("draft"), &version));
+    assert!(h.ok("get_schedule", json!({"planId": id}))["next_run_at"].is_null());
+    let on = h.ok("set_plan_on", json!({"id": id, "on": true}));
+    assert_eq!((&on["plan"]["status"], &on["version"]), (&json!("active"), &version));
+    let schedule = h.ok("get_schedule", json!({"planId": id}));
+    assert_eq!(
+        (&schedule["paused"], &schedule["active"]),
+        (&json!(false), &json!(true))
+    );
+    assert!(schedule["next_run_at"].is_string(), "{schedule}");
+}
+
+#[test]
+fn a_plan_file_of_a_taken_name_is_imported_as_a_copy() {
+    let h = Harness::new();
+    h.ok("create_plan", json!({"plan": greeting_plan("Greeting")}));
+    let text = greeting_plan("Greeting").to_string();
+    let copy = h.ok("import_plan_copy", json!({"text": text}));
+    assert_eq!(copy["plan"]["name"], "Greeting (copy)");
+    assert_eq!(copy["plan"]["status"], "draft");
+    assert_eq!(h.ok("list_plans", json!({})).as_array().unwrap().len(), 2);
+    assert_eq!(h.err("import_plan_copy", json!({"text": "{"}))["code"], "invalid_plan");
+}
+
+#[test]
 fn settings_round_trip_and_bad_values_are_refused() {
     let h = Harness::new();
     let mut settings = h.ok("get_settings", json!({}));

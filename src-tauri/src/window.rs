@@ -2,7 +2,10 @@
 //! tray-only Flowpilot runs no webview at all) and destroyed when the person
 //! closes it, so the tray process gives the webview's memory back.
 
+use crate::notify;
 use crate::readiness::{self, Milestone};
+use crate::state::Backend;
+use flowpilot_core::notices::{Notice, NoticeKind};
 use tauri::webview::PageLoadEvent;
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
@@ -33,5 +36,37 @@ pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
         .build();
     if let Err(e) = built {
         tracing::error!("cannot open the window: {e}");
+    }
+}
+
+/// The last window was closed: whether Flowpilot keeps running (the setting,
+/// on unless the person turned it off). The first time it does, a notification
+/// says so and how to quit.
+pub fn keep_running_after_close<R: Runtime>(app: &AppHandle<R>) -> bool {
+    let Some(Ok(state)) = app.try_state::<Backend>().map(|b| b.get()) else {
+        return true; // no data to read a choice from: the tray says why
+    };
+    let keep = state
+        .flow
+        .settings()
+        .map(|s| s.keep_running_when_closed)
+        .unwrap_or(true);
+    if keep && state.flow.first_window_close().unwrap_or(false) {
+        tracing::info!("the window was closed for the first time: saying Flowpilot keeps running");
+        notify::show(app, &keeps_running());
+    }
+    keep
+}
+
+/// What the first close says.
+fn keeps_running() -> Notice {
+    Notice {
+        kind: NoticeKind::KeepsRunning,
+        title: "Flowpilot keeps running".into(),
+        body: "Schedules keep running while the window is closed. To quit, choose Quit Flowpilot in the tray menu or \
+               in Settings, where you can also choose to quit when the window closes."
+            .into(),
+        plan_id: None,
+        run_id: None,
     }
 }

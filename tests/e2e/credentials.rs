@@ -5,15 +5,31 @@ use crate::harness::{App, tid};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// What the Secret Service holds under an entry name, asked with libsecret's CLI.
-fn secret_tool_lookup(user: &str) -> Option<String> {
+/// Whether the Secret Service holds `secret` under Flowpilot's service for
+/// `<provider>/<field>` in some data folder's scope (`<scope>/openai/api_key`),
+/// asked with libsecret's CLI. Secrets are unique per test run, so another
+/// scenario's entries (other scopes) never match.
+fn secret_service_holds(entry: &str, secret: &str) -> bool {
     let out = Command::new("secret-tool")
-        .args(["lookup", "service", "flowpilot", "username", user])
+        .args(["search", "--all", "--unlock", "service", "flowpilot"])
         .output()
         .expect("run secret-tool (libsecret-tools)");
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+    // Blocks of `key = value` lines, one per item; the secret and attributes are in both streams' text.
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.split("\n[").any(|item| {
+        let value = |key: &str| {
+            item.lines().find_map(|l| {
+                l.strip_prefix(key)
+                    .map(|v| v.trim_start_matches(" = ").trim().to_string())
+            })
+        };
+        let user = value("attribute.username").unwrap_or_default();
+        (user == entry || user.ends_with(&format!("/{entry}"))) && value("secret").as_deref() == Some(secret)
+    })
 }
 
 /// Every value the page holds in its form fields, and its HTML.
@@ -67,15 +83,11 @@ fn an_api_key_stored_through_the_credentials_screen_is_set_never_shown_and_in_th
     assert!(!page_holds(&app, &secret), "the page still holds the saved key");
     app.screenshot_at(&field, "credentials-set");
 
-    // In the Secret Service, under Flowpilot's service and `<data folder's scope>/provider/field`.
-    let entry = flowpilot_core::api::Flowpilot::open(flowpilot_core::api::Options {
-        data_dir: Some(app.data_dir.clone()),
-        ..Default::default()
-    })
-    .unwrap_or_else(|e| app.fail(&format!("open the app's data folder: {e}")))
-    .keychain_entry_name("openai", "api_key");
-    assert!(entry.ends_with("/openai/api_key"), "{entry}");
-    assert_eq!(secret_tool_lookup(&entry).as_deref(), Some(secret.as_str()));
+    // In the Secret Service, under Flowpilot's service and `<data folder scope>/provider/field`.
+    assert!(
+        secret_service_holds("openai/api_key", &secret),
+        "not in the Secret Service"
+    );
 
     // Coming back to the screen: still set, still not shown.
     app.nav("settings");
@@ -89,5 +101,8 @@ fn an_api_key_stored_through_the_credentials_screen_is_set_never_shown_and_in_th
     // Delete: gone from the screen and from the Secret Service.
     app.click(&part("credential-delete"));
     app.wait_text(&part("credential-state"), "Not set", |t| t == "Not set");
-    assert_eq!(secret_tool_lookup("openai/api_key"), None);
+    assert!(
+        !secret_service_holds("openai/api_key", &secret),
+        "still in the Secret Service"
+    );
 }

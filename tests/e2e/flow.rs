@@ -15,14 +15,14 @@ use serde_json::json;
 const PLAN: &str = "E2E only if, for each, replay";
 
 /// The picker of the field `field` (a `data-field`) in step `index`: open it and pick `reference`.
-fn pick(app: &App, index: usize, field: &str, reference: &str) {
+pub fn pick(app: &App, index: usize, field: &str, reference: &str) {
     let scope = format!("{} [data-field=\"{field}\"]", step(index, ""));
     click_centered(app, &format!("{scope} {}", tid("ref-picker")));
     app.click(&format!("{scope} {}[data-ref=\"{reference}\"]", tid("ref-option")));
 }
 
 /// The run page's step `n` (from 0), or something inside it.
-fn run_step(n: usize, inner: &str) -> String {
+pub fn run_step(n: usize, inner: &str) -> String {
     let row = format!("{}[data-step-number=\"{n}\"]", tid("run-step"));
     if inner.is_empty() {
         row
@@ -33,7 +33,7 @@ fn run_step(n: usize, inner: &str) -> String {
 
 /// Click `css` in the middle of the window: the editor's sticky header would take
 /// a click on an element scrolled just under it.
-fn click_centered(app: &App, css: &str) {
+pub fn click_centered(app: &App, css: &str) {
     let el = app.el(css);
     if let Err(e) = app.wd.execute(
         "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'})",
@@ -44,7 +44,7 @@ fn click_centered(app: &App, css: &str) {
     app.click(css);
 }
 
-fn wait_status(app: &App, scope: &str, status: &str) {
+pub fn wait_status(app: &App, scope: &str, status: &str) {
     app.wait_text(&format!("{scope}{}", tid("run-status")), status, |t| {
         t.eq_ignore_ascii_case(status)
     });
@@ -75,14 +75,14 @@ fn a_condition_and_a_loop_built_with_the_picker_run_and_a_failed_run_replays_fro
     add_step(&app, 1, "logic", "set", "farewell");
     app.fill(&step(1, "param-value"), "\"bye\"");
     click_centered(&app, &step(1, "step-when-add"));
-    pick(&app, 1, "when-left", "${steps.0.output.message}");
+    pick(&app, 1, "when-left", "${steps.fetch.output.message}");
     app.select(&step(1, "when-op"), "eq");
     app.fill(&step(1, "when-right"), "goodbye");
 
     // 3. For each item of the list: the item itself.
     add_step(&app, 2, "logic", "set", "each");
     click_centered(&app, &step(2, "step-for-each-add"));
-    pick(&app, 2, "for-each-list", "${steps.0.output.items}");
+    pick(&app, 2, "for-each-list", "${steps.fetch.output.items}");
     pick(&app, 2, "value", "${item}");
 
     app.wait_for("no field errors in the editor", WAIT, || {
@@ -97,10 +97,10 @@ fn a_condition_and_a_loop_built_with_the_picker_run_and_a_failed_run_replays_fro
     let steps = &file["steps"];
     assert_eq!(
         steps[1]["when"],
-        json!({"left": "${steps.0.output.message}", "op": "eq", "right": "goodbye"}),
+        json!({"left": "${steps.fetch.output.message}", "op": "eq", "right": "goodbye"}),
         "{file:#}"
     );
-    assert_eq!(steps[2]["for_each"], "${steps.0.output.items}", "{file:#}");
+    assert_eq!(steps[2]["for_each"], "${steps.fetch.output.items}", "{file:#}");
     assert_eq!(steps[2]["params"]["value"], "${item}", "{file:#}");
 
     // Run it: step 2 is skipped with the values it compared, step 3 ran three items.

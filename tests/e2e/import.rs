@@ -1,15 +1,60 @@
-//! Import a plan file with an error: the error shows on the field it belongs to,
-//! and nothing invalid is stored.
+//! Importing plan files. One whose name is taken asks first: import as a copy
+//! (beside it) or replace it (its next version). A file that is not JSON says
+//! where (line and column), and that error stays on the Plans screen. A file with
+//! an error in a field opens in the editor with the error on that field, and
+//! nothing invalid is stored.
 
 use crate::editor::field_errors;
-use crate::harness::{App, tid};
+use crate::harness::{App, WAIT, plan_row, tid};
 use serde_json::json;
 
 const PLAN: &str = "E2E import with a bad URL";
+const TWICE: &str = "E2E imported twice";
 
 #[test]
 fn importing_a_plan_file_with_an_error_shows_it_on_its_field() {
     let Some(app) = App::launch("import") else { return };
+
+    // A plan, then the same file again: asked, imported as a copy beside it.
+    let same = app.write_plan(
+        "twice.json",
+        &json!({"name": TWICE, "steps": [{"provider": "logic", "action": "set", "params": {"value": 1}}]}),
+    );
+    app.import_file(&same);
+    app.imported(TWICE);
+    app.import_file(&same);
+    let dialog = app.wait_text(&tid("confirm-dialog"), "the replace-or-copy question", |t| {
+        t.contains("exists")
+    });
+    assert!(dialog.contains(TWICE), "{dialog}");
+    app.screenshot("import-name-taken");
+    app.click(&tid("confirm-import-copy"));
+    let copy = format!("{TWICE} (copy)");
+    app.el(&plan_row(&copy));
+    assert_eq!(app.stored_plan(TWICE).map(|p| p["version"].clone()), Some(json!(1)));
+    // A changed file of that name: replace it, a new version of the plan of that name.
+    let changed = app.write_plan(
+        "twice.json",
+        &json!({"name": TWICE, "steps": [{"provider": "logic", "action": "set", "params": {"value": 2}}]}),
+    );
+    app.import_file(&changed);
+    app.click(&tid("confirm-import-replace"));
+    app.wait_for("version 2 of the plan", WAIT, || {
+        app.stored_plan(TWICE).filter(|p| p["version"] == 2)
+    });
+    assert_eq!(
+        app.cli_json(&["plans", "list", "--json"]).as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // Not JSON: where, and the error stays on its screen.
+    let broken = app.dir.join("broken.json");
+    std::fs::write(&broken, "{\n  \"name\": \"x\",\n  \"steps\": [,]\n}\n").expect("write broken.json");
+    app.import_file(&broken);
+    let error = app.wait_for("the syntax error", WAIT, || app.shown_error());
+    assert!(error.contains("line 3") && error.contains("column"), "{error}");
+    app.nav("runs");
+    assert_eq!(app.shown_error(), None, "the Plans screen's error followed to Runs");
     let file = app.write_plan(
         "bad-url.json",
         &json!({

@@ -14,9 +14,11 @@ mod harness;
 mod webdriver;
 mod x11;
 
+mod closing;
 mod credentials;
 mod draft;
 mod editor;
+mod first_hour;
 mod flow;
 mod import;
 mod schedule;

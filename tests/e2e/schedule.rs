@@ -1,6 +1,7 @@
-//! Schedule a failing plan every 3 seconds (6-field cron) in the editor's
-//! schedule panel, close the window (the app hides in the tray), and see a
-//! scheduled run happen and a failure notification go out on the session bus.
+//! Schedule a failing plan every 3 seconds (6-field cron) in the editor's "When it
+//! runs" section, save it with the page's Save, close the window (the app hides
+//! in the tray, and says so the first time), and see a scheduled run happen and a
+//! failure notification go out on the session bus.
 
 use crate::harness::{App, WAIT, import_and_edit, runtime, tid};
 use flowpilot_tests::target::Target;
@@ -42,30 +43,40 @@ fn a_plan_scheduled_every_3_seconds_runs_with_the_window_closed_and_its_failure_
     );
     import_and_edit(&app, &file, PLAN);
 
-    // The schedule panel: the expression in words and the next 5 fire times.
+    // "When it runs": on a schedule, the expression in words and the next 5 fire times.
+    crate::flow::click_centered(&app, &tid("trigger-kind-cron"));
     app.fill(&tid("schedule-cron"), CRON);
     app.wait_text(&tid("schedule-description"), "the expression in words", |t| {
         !t.is_empty()
     });
     app.wait_for("5 next fire times", WAIT, || (next_fire_count(&app) == 5).then_some(()));
-    app.click(&tid("schedule-save"));
+    app.click(&tid("save-plan"));
     let stored = app.wait_for("the cron trigger to be stored", WAIT, || {
         app.stored_plan(PLAN)
             .filter(|p| p["trigger"]["cron_expression"] == CRON)
     });
     assert_eq!(stored["status"], "active", "{stored:#}");
-    app.screenshot_at(&tid("schedule-cron"), "schedule-panel");
+    // The plan was imported on: the section says when it runs next.
+    app.wait_text(&tid("trigger-status"), "the next run", |t| t.contains("next run"));
+    app.screenshot_at(&tid("trigger-section"), "schedule-panel");
 
     // Close the window as a person does: the window goes (the app destroys it,
     // webview and all) and the app keeps running in the tray.
     let runs_before = app.cli_json(&["runs", "list", "--plan", PLAN, "--json"])["total"]
         .as_u64()
         .unwrap_or(0);
+    let seen = app.notifications_log().len();
     app.close_window();
     assert!(
         app.is_running(),
         "closing the window must leave the app running in the tray"
     );
+    // The first close says so, and how to quit.
+    app.wait_for("the first-close notification on the session bus", WAIT, || {
+        app.notifications_log()[seen..]
+            .contains("string \"Flowpilot keeps running\"")
+            .then_some(())
+    });
     // And no web engine stays behind in the tray: WebKit's web process ends with
     // the page, its network process a few seconds after the last window.
     app.wait_for("WebKit's processes to end after the window closed", WAIT, || {

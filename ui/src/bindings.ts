@@ -16,6 +16,8 @@ export const commands = {
 	 *  to hear its `open-run` event. Taken once.
 	 */
 	takeOpenRun: () => typedError<string | null, IpcError>(__TAURI_INVOKE("take_open_run")),
+	/**  Quit Flowpilot: schedules and triggers stop until it is started again. */
+	quitApp: () => typedError<null, IpcError>(__TAURI_INVOKE("quit_app")),
 	listPlans: () => typedError<PlanSummary[], IpcError>(__TAURI_INVOKE("list_plans")),
 	getPlan: (id: string) => typedError<PlanDetail, IpcError>(__TAURI_INVOKE("get_plan", { id })),
 	/**  Validate and store a new plan (the plan file format); `invalid_plan` lists every problem. */
@@ -30,6 +32,13 @@ export const commands = {
 	planVersions: (id: string) => typedError<PlanVersion[], IpcError>(__TAURI_INVOKE("plan_versions", { id })),
 	/**  Save an earlier version again as the newest one. */
 	restorePlanVersion: (id: string, version: number) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("restore_plan_version", { id, version })),
+	/**
+	 *  Turn a plan on (its trigger starts it) or off; on also lifts a paused schedule.
+	 *  Not an edit: no new version. Fires missed while it was off are never caught up.
+	 */
+	setPlanOn: (id: string, on: boolean) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("set_plan_on", { id, on })),
+	/**  Import plan text beside the plan of the same name, as "Name (copy)", off. */
+	importPlanCopy: (text: string) => typedError<PlanRow, IpcError>(__TAURI_INVOKE("import_plan_copy", { text })),
 	/**
 	 *  Every problem of a plan document, located, and the warnings of a valid one
 	 *  (empty: valid, nothing to say). Nothing is stored.
@@ -626,7 +635,9 @@ export type NoticeKind = "failure" | "recovered" | "success" | "catch_up" | "aut
 /**  A trigger that was failing works again. */
 "trigger_recovered" | 
 /**  The webhook server could not start (its port is in use), or started again. */
-"webhook_server";
+"webhook_server" | 
+/**  The window was closed for the first time: Flowpilot keeps running, and how to quit. */
+"keeps_running";
 
 export type OnItemError = "stop" | "continue";
 
@@ -1016,6 +1027,11 @@ export type Settings = {
 	auto_pause_after?: number,
 	/**  Missed fires older than this are counted, not run. */
 	catch_up_window_hours?: number,
+	/**
+	 *  Closing the window leaves Flowpilot running (in the tray, schedules and
+	 *  triggers going); off, closing the window quits it.
+	 */
+	keep_running_when_closed?: boolean,
 	/**  Where the webhook server listens and the URLs it shows. */
 	webhooks?: WebhookSettings,
 };

@@ -29,6 +29,8 @@ pub enum NoticeKind {
     TriggerRecovered,
     /// The webhook server could not start (its port is in use), or started again.
     WebhookServer,
+    /// The window was closed for the first time: Flowpilot keeps running, and how to quit.
+    KeepsRunning,
 }
 
 /// A notification to show. Built from redacted run records only.

@@ -28,6 +28,9 @@ pub struct Settings {
     pub auto_pause_after: u32,
     /// Missed fires older than this are counted, not run.
     pub catch_up_window_hours: u32,
+    /// Closing the window leaves Flowpilot running (in the tray, schedules and
+    /// triggers going); off, closing the window quits it.
+    pub keep_running_when_closed: bool,
     /// Where the webhook server listens and the URLs it shows.
     pub webhooks: WebhookSettings,
 }
@@ -85,6 +88,7 @@ impl Default for Settings {
             auto_pause_after: 10,
             catch_up_window_hours: 24,
             webhooks: WebhookSettings::default(),
+            keep_running_when_closed: true,
         }
     }
 }

@@ -72,6 +72,27 @@ pub async fn restore_plan_version(backend: State<'_, Backend>, id: String, versi
     Ok(row)
 }
 
+/// Turn a plan on (its trigger starts it) or off; on also lifts a paused schedule.
+/// Not an edit: no new version. Fires missed while it was off are never caught up.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_plan_on(backend: State<'_, Backend>, id: String, on: bool) -> Result<PlanRow, IpcError> {
+    let state = backend.get()?;
+    let row = state.flow.set_plan_on(&id, on)?;
+    state.plan_changed(&id);
+    Ok(row)
+}
+
+/// Import plan text beside the plan of the same name, as "Name (copy)", off.
+#[tauri::command]
+#[specta::specta]
+pub async fn import_plan_copy(backend: State<'_, Backend>, text: String) -> Result<PlanRow, IpcError> {
+    let state = backend.get()?;
+    let row = state.flow.import_plan_copy(&text)?;
+    state.plan_changed(&row.id);
+    Ok(row)
+}
+
 /// Every problem of a plan document, located, and the warnings of a valid one
 /// (empty: valid, nothing to say). Nothing is stored.
 #[tauri::command]

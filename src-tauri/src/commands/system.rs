@@ -26,3 +26,12 @@ pub async fn providers(backend: State<'_, Backend>) -> Result<Vec<ProviderInfo>,
 pub async fn take_open_run(backend: State<'_, Backend>) -> Result<Option<String>, IpcError> {
     Ok(backend.get()?.take_open_run())
 }
+
+/// Quit Flowpilot: schedules and triggers stop until it is started again.
+#[tauri::command]
+#[specta::specta]
+pub async fn quit_app(backend: State<'_, Backend>) -> Result<(), IpcError> {
+    tracing::info!("Quit chosen in the window");
+    backend.get()?.shell.quit();
+    Ok(())
+}

@@ -175,6 +175,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
       concurrency: 4,
       auto_pause_after: 5,
       catch_up_window_hours: 24,
+      keep_running_when_closed: true,
     },
     keychain: seed.keychain ?? true,
     calls: [],
@@ -389,6 +390,23 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
       if (!v) fail("not_found", `no version ${String(a.version)}`);
       return store(v.plan, p);
     },
+    set_plan_on: (a) => {
+      const p = current(String(a.id));
+      const last = p.versions[p.versions.length - 1];
+      const status = a.on ? "active" : last.plan.status === "active" ? "draft" : last.plan.status;
+      // On/off changes the current version in place (no new version).
+      last.plan = { ...last.plan, status };
+      if (a.on) p.paused = false;
+      return rowOf(p);
+    },
+    import_plan_copy: (a) => {
+      const checked = checkPlanText(String(a.text), providers);
+      if (!checked.plan) fail("invalid_plan", "the plan has problems", checked.issues);
+      const doc = { ...(checked.plan as unknown as PlanFile), status: "draft" as const };
+      let name = `${doc.name} (copy)`;
+      for (let n = 2; state.plans.some((p) => docOf(p).name === name); n++) name = `${doc.name} (copy ${n})`;
+      return store({ ...doc, name: state.plans.some((p) => docOf(p).name === doc.name) ? name : doc.name });
+    },
     validate_plan: (a) => validate(a.plan),
     check_plan_text: (a) => checkPlanText(String(a.text), providers),
     import_plan: () => null,
@@ -526,6 +544,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     pause_all_schedules: () => null,
     resume_all_schedules: () => null,
     preview_schedule: (a) => preview(String(a.cronExpression), (a.timezone as string | null) ?? null),
+    quit_app: () => null,
     get_settings: () => state.settings,
     set_settings: (a) => {
       state.settings = a.settings as Settings;

@@ -1,14 +1,30 @@
 // Data many screens share: the provider catalogue (it never changes while the
-// app runs) and the health report.
-import type { Health, ProviderInfo } from "../bindings";
+// app runs), the health report, and which credentials are saved (names only).
+import type { CredentialInfo, Health, ProviderInfo } from "../bindings";
 import { commands } from "../bindings";
 import { call } from "./api";
 
-export const shared = $state<{ providers: ProviderInfo[]; providersLoaded: boolean; health: Health | null }>({
+export const shared = $state<{
+  providers: ProviderInfo[];
+  providersLoaded: boolean;
+  health: Health | null;
+  credentials: CredentialInfo[];
+  credentialsLoaded: boolean;
+}>({
   providers: [],
   providersLoaded: false,
   health: null,
+  credentials: [],
+  credentialsLoaded: false,
 });
+
+/** The saved credentials (provider, field; never values), read again. */
+export async function loadCredentials(): Promise<CredentialInfo[]> {
+  const list = await call(commands.listCredentials());
+  shared.credentials = list;
+  shared.credentialsLoaded = true;
+  return list;
+}
 
 let providersPending: Promise<ProviderInfo[]> | null = null;
 
@@ -39,5 +55,7 @@ export function resetShared(): void {
   shared.providers = [];
   shared.providersLoaded = false;
   shared.health = null;
+  shared.credentials = [];
+  shared.credentialsLoaded = false;
   providersPending = null;
 }

@@ -6,7 +6,9 @@ export type ConfirmRequest = {
   ok: string;
   cancel: string;
   danger: boolean;
-  resolve: (ok: boolean) => void;
+  /** More than one way on (besides cancel): buttons in this order; `ok` is then unused. */
+  choices?: { id: string; label: string; primary?: boolean }[];
+  resolve: (ok: boolean, choice?: string) => void;
 };
 
 export const dialog = $state<{ current: ConfirmRequest | null }>({ current: null });
@@ -28,6 +30,30 @@ export function confirmDialog(
       resolve: (ok) => {
         dialog.current = null;
         resolve(ok);
+      },
+    };
+  });
+}
+
+/** Ask which of several ways to go on; the chosen id, or null when cancelled. */
+export function chooseDialog(
+  title: string,
+  message: string,
+  choices: { id: string; label: string; primary?: boolean }[],
+  cancel = "Cancel",
+): Promise<string | null> {
+  dialog.current?.resolve(false);
+  return new Promise((resolve) => {
+    dialog.current = {
+      title,
+      message,
+      ok: "",
+      cancel,
+      danger: false,
+      choices,
+      resolve: (ok, choice) => {
+        dialog.current = null;
+        resolve(ok && choice ? choice : null);
       },
     };
   });

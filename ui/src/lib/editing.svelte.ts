@@ -3,20 +3,23 @@
 // types, and the tests, dry run and run started from the editor. The editor's
 // components read and change it only through this class.
 import type {
-  CredentialField, PlanFile, PlanIssue, PlanRow, RunOutcome, StepRecord, StepSpec, Trigger, Value,
+  CredentialField, PlanFile, PlanIssue, PlanRow, RunOutcome, ScheduledJob, StepRecord, StepSpec, Value,
 } from "../bindings";
 import { commands } from "../bindings";
 import { call, toIpcError } from "./api";
 import { showError, showNotice } from "./notify.svelte";
 import {
-  canonical, clone, cronOf, emptyPlan, isCron, isWarning, relocateStepIssues, remapStep, refersTo, toPlanFile,
-  toWire, type TestState,
+  canonical, clone, emptyPlan, isCron, isWarning, parsePath, relocateStepIssues, remapStep, refersTo, setIn,
+  toPlanFile, toWire, type JsonObject, type TestState,
 } from "./plan";
-import { holdsJson, itemOptions, listOptions, refOptions, sampleOf, type RefGroup } from "./refs";
+import { holdsJson, itemOptions, listOptions, refOptions, sampleOf, stepRefKey, type RefGroup } from "./refs";
 
 /** A step as the editor holds it: its spec and a key that follows it when it moves. */
 export type KeyedStep = { key: number; spec: StepSpec };
 export type PlanMeta = Omit<PlanFile, "steps">;
+
+/** Plans with more steps than this open with their steps folded. */
+export const FOLD_FROM = 3;
 
 /** How long typing pauses before the plan is checked. */
 export const VALIDATE_DELAY_MS = 300;
@@ -30,6 +33,15 @@ function keyed(steps: StepSpec[]): KeyedStep[] {
 function metaOf(doc: PlanFile): PlanMeta {
   const { steps: _steps, ...meta } = clone(doc);
   return meta;
+}
+
+/** Whether `step` refers to the earlier step at `index` (by position or by its id). */
+function usesStep(step: StepSpec, index: number, id: string | null | undefined): boolean {
+  if (refersTo(step, index)) return true;
+  const t = typeof id === "string" ? id.trim() : "";
+  if (t === "") return false;
+  const text = JSON.stringify([step.params ?? {}, step.when ?? null, step.for_each ?? null]);
+  return text.includes(`\${steps.${t}.`) || text.includes(`\${steps.${t}}`);
 }
 
 export class PlanEditing {
@@ -58,6 +70,19 @@ export class PlanEditing {
   /** The plan (canonical) the plain-English steps describe: they hide once it is edited. */
   plainStepsFor = $state("");
 
+  // ---- on or off: one switch (the stored status, and a paused schedule counts as off) ----
+  /** The stored plan's schedule (next run, paused), when it has one. */
+  schedule = $state<ScheduledJob | null>(null);
+  settingOn = $state(false);
+  /** Whether the plan is on: the stored one's, or what a new plan will be created as. */
+  on = $derived(
+    this.currentId
+      ? this.savedDoc?.status === "active" && !(this.schedule?.paused ?? false)
+      : this.meta.status === "active",
+  );
+  /** Something besides a person starts it (a schedule, an event). */
+  startsByItself = $derived((this.meta.trigger?.type ?? "manual") !== "manual");
+
   // ---- validation ----
   issues = $state<PlanIssue[]>([]);
   testIssues = $state<PlanIssue[]>([]);
@@ -66,6 +91,21 @@ export class PlanEditing {
   allIssues = $derived([...this.issues, ...this.testIssues]);
   errors = $derived(this.allIssues.filter((i) => !isWarning(i)));
   warnings = $derived(this.allIssues.filter(isWarning));
+
+  // ---- folded steps (a long plan opens folded; a step with a problem always shows) ----
+  folded = $state<Record<number, boolean>>({});
+
+  isFolded(key: number): boolean {
+    return this.folded[key] === true;
+  }
+
+  setFolded(key: number, folded: boolean): void {
+    this.folded[key] = folded;
+  }
+
+  foldAll(folded: boolean): void {
+    this.folded = Object.fromEntries(this.steps.map((s) => [s.key, folded]));
+  }
 
   // ---- results: tests, a dry run, runs ----
   tests = $state<Record<number, TestState>>({});
@@ -91,6 +131,7 @@ export class PlanEditing {
     this.fromDraft = false;
     this.dryRun = null;
     this.validateOn = false;
+    this.folded = {};
   }
 
   /** Show `doc` in the editor (keys anew). */
@@ -143,8 +184,11 @@ export class PlanEditing {
       this.plainSteps = detail.plain_english_steps;
       this.plainStepsFor = this.baseline;
       this.issues = detail.warnings;
+      // A long plan opens with its steps folded to one line each.
+      if (this.steps.length > FOLD_FROM) this.foldAll(true);
       this.changed();
       void this.loadLastRun(id);
+      void this.loadSchedule();
     } catch (e) {
       this.loadFailed = true;
       showError(e, "Could not open the plan");
@@ -200,6 +244,22 @@ export class PlanEditing {
     return key;
   }
 
+  /** Apply an issue's one-click fix: its `fix` value goes where the issue points. */
+  applyFix(issue: PlanIssue): boolean {
+    if (issue.fix === undefined || issue.fix === null) return false;
+    const path = parsePath(issue.path);
+    const fix = clone(issue.fix);
+    if (path[0] === "steps" && typeof path[1] === "number" && path.length > 2) {
+      this.editStep(path[1], (s) => setIn(s as unknown as JsonObject, path.slice(2), fix));
+    } else if (path.length > 0 && path[0] !== "steps") {
+      this.editMeta((m) => setIn(m as unknown as JsonObject, path, fix));
+    } else {
+      return false;
+    }
+    this.issues = this.issues.filter((i) => i !== issue);
+    return true;
+  }
+
   /** Remove step `index`; whether later steps referred to it (by position). */
   removeStep(index: number): boolean {
     const referenced = this.steps.some((s, j) => j > index && refersTo(s.spec, index));
@@ -224,7 +284,8 @@ export class PlanEditing {
 
   /** Insert a `logic.json_parse` step reading step `index`'s output right after it. */
   insertParseStep(index: number): number {
-    const key = this.addStep({ provider: "logic", action: "json_parse", params: { input: `\${steps.${index}.output}` } }, index + 1);
+    const ref = stepRefKey(index, this.steps[index]?.spec.id);
+    const key = this.addStep({ provider: "logic", action: "json_parse", params: { input: `\${steps.${ref}.output}` } }, index + 1);
     showNotice(`Added step ${index + 2}: it parses the text of step ${index + 1}. Test it, then pick its fields.`);
     return key;
   }
@@ -302,7 +363,8 @@ export class PlanEditing {
       const res = this.resultFor(j);
       const output = res?.record.output;
       const jsonText = holdsJson(output);
-      const options = refOptions(j, output);
+      // By id when the step has one: the reference then survives reordering and reads as what it is.
+      const options = refOptions(stepRefKey(j, s.spec.id), output);
       return {
         key: `step-${j}`,
         title: `Step ${j + 1}: ${s.spec.provider || "?"}.${s.spec.action || "?"}${s.spec.id ? ` (${s.spec.id})` : ""}`,
@@ -330,6 +392,18 @@ export class PlanEditing {
     const s = this.steps[index];
     if (!s) return;
     const key = s.key;
+    // An earlier step this one uses has no result yet: its references would read nothing.
+    const untested = this.steps.slice(0, index).findIndex((p, j) => !this.resultFor(j) && usesStep(s.spec, j, p.spec.id));
+    if (untested >= 0) {
+      this.tests[key] = {
+        running: false,
+        error: {
+          code: "bad_input",
+          message: `Test step ${untested + 1} first (or use Dry run): this step uses its result, which is not known yet.`,
+        },
+      };
+      return;
+    }
     this.tests[key] = { running: true };
     const step = this.wire.steps[index];
     const previous = this.steps.slice(0, index).map((p, j) => {
@@ -379,6 +453,7 @@ export class PlanEditing {
       this.fromDraft = false;
       showNotice(wasNew ? `Created “${stored.name}”.` : `Saved version ${row.version}.`, "success");
       void this.refreshDetail();
+      void this.loadSchedule();
       return { id: row.id, created: wasNew };
     } catch (e) {
       this.planFailed(e, "Could not save the plan");
@@ -437,36 +512,50 @@ export class PlanEditing {
     }
   }
 
-  // ---- schedule, versions, raw JSON, discard ----
+  // ---- on/off, the schedule, versions, raw JSON, discard ----
 
-  async saveSchedule(t: Trigger, activate: boolean, saveFirst: () => Promise<string | null>): Promise<boolean> {
-    this.meta.trigger = t;
-    if (activate) this.meta.status = "active";
-    if (!this.currentId || !this.savedDoc) return (await saveFirst()) !== null;
+  /** The stored plan's schedule (none for a new plan or one without a cron trigger). */
+  async loadSchedule(): Promise<void> {
+    const id = this.currentId;
+    if (!id || !isCron(this.savedDoc?.trigger)) {
+      this.schedule = null;
+      return;
+    }
     try {
-      let row: PlanRow;
-      if (activate) {
-        const base = clone(this.savedDoc);
-        base.trigger = t;
-        base.status = "active";
-        row = await call(commands.updatePlan(this.currentId, toWire(base)));
-      } else {
-        row = await call(commands.setSchedule(this.currentId, isCron(t) ? cronOf(t) : null));
-      }
-      this.version = row.version;
+      const job = await call(commands.getSchedule(id));
+      if (this.currentId === id) this.schedule = job;
+    } catch {
+      /* the status line waits for the next change */
+    }
+  }
+
+  /**
+   * Turn the plan on or off. A stored plan changes at once and keeps its version
+   * (on/off is not an edit; the person's unsaved edits stay unsaved); a new plan
+   * is created that way.
+   */
+  async setOn(on: boolean): Promise<boolean> {
+    const status = on ? "active" : "draft";
+    if (!this.currentId || !this.savedDoc) {
+      this.meta.status = status;
+      this.changed();
+      return true;
+    }
+    this.settingOn = true;
+    try {
+      const row = await call(commands.setPlanOn(this.currentId, on));
       const stored = toPlanFile(row.plan);
       this.savedDoc = clone(stored);
-      this.baseline = canonical(toWire(stored));
-      // The editor keeps its other edits; trigger and status are now saved.
-      this.meta.trigger = stored.trigger;
       this.meta.status = stored.status;
-      showNotice(isCron(t) ? "Schedule saved." : "Schedule removed: the plan runs when you start it.", "success");
+      this.baseline = canonical(toWire(stored));
+      await this.loadSchedule();
+      showNotice(on ? `“${stored.name}” is on.` : `“${stored.name}” is off: it runs only when you start it.`, "success");
       return true;
     } catch (e) {
-      const err = toIpcError(e);
-      if (err.code === "invalid_plan" && err.issues) this.issues = err.issues;
-      showError(e, err.code === "invalid_plan" ? undefined : "Could not save the schedule");
+      showError(e, on ? "Could not turn the plan on" : "Could not turn the plan off");
       return false;
+    } finally {
+      this.settingOn = false;
     }
   }
 

@@ -1,15 +1,18 @@
-// Importing a plan file picked in the page (no native dialog): read, check with
-// `check_plan_text` (located problems, syntax errors with their line), then store
-// it (a plan of the same name gets a new version, like the app's import).
+// Importing a plan file picked in the page ("Import…", or dropped on the plan
+// list): read, check with `check_plan_text` (located problems, syntax errors with
+// their line), and when a plan of the same name exists ask first: replace it (a
+// new version of that plan) or import it as a copy beside it.
 import type { PlanIssue, PlanRow, PlanSummary, Value } from "../bindings";
 import { commands } from "../bindings";
 import { call, CommandError } from "./api";
+import { chooseDialog } from "./dialog.svelte";
 import { isWarning } from "./plan";
 
 export type ImportOutcome =
-  | { kind: "saved"; plan: PlanRow; replaced: boolean }
+  | { kind: "saved"; plan: PlanRow; how: "new" | "replaced" | "copy" }
   | { kind: "invalid"; plan: Value; issues: PlanIssue[] }
-  | { kind: "unreadable"; message: string };
+  | { kind: "unreadable"; message: string }
+  | { kind: "cancelled" };
 
 export function readFileText(file: Blob): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -20,7 +23,23 @@ export function readFileText(file: Blob): Promise<string> {
   });
 }
 
-export async function importPlanText(text: string, existing: PlanSummary[]): Promise<ImportOutcome> {
+/** A plan of the same name exists: replace it, or import beside it as a copy? Null: neither. */
+export function askReplaceOrCopy(name: string): Promise<"replace" | "copy" | null> {
+  return chooseDialog(
+    `A plan named “${name}” exists`,
+    "Replace it with this file (its current version stays in its history), or import the file as a new plan beside it?",
+    [
+      { id: "import-copy", label: "Import as a copy", primary: true },
+      { id: "import-replace", label: "Replace it" },
+    ],
+  ).then((c) => (c === "import-replace" ? "replace" : c === "import-copy" ? "copy" : null));
+}
+
+export async function importPlanText(
+  text: string,
+  existing: PlanSummary[],
+  ask: (name: string) => Promise<"replace" | "copy" | null> = askReplaceOrCopy,
+): Promise<ImportOutcome> {
   const check = await call(commands.checkPlanText(text));
   const errors = check.issues.filter((i) => !isWarning(i));
   // Not JSON, or too large: nothing the editor could show.
@@ -36,10 +55,13 @@ export async function importPlanText(text: string, existing: PlanSummary[]): Pro
     return { kind: "invalid", plan: check.plan ?? raw, issues: check.issues };
   }
   const plan = check.plan;
-  const same = existing.find((p) => p.name === plan.name);
+  const same = existing.find((p) => p.name.toLowerCase() === plan.name.toLowerCase());
   try {
-    if (same) return { kind: "saved", plan: await call(commands.updatePlan(same.id, plan)), replaced: true };
-    return { kind: "saved", plan: await call(commands.createPlan(plan)), replaced: false };
+    if (!same) return { kind: "saved", plan: await call(commands.createPlan(plan)), how: "new" };
+    const choice = await ask(same.name);
+    if (choice === null) return { kind: "cancelled" };
+    if (choice === "copy") return { kind: "saved", plan: await call(commands.importPlanCopy(text)), how: "copy" };
+    return { kind: "saved", plan: await call(commands.updatePlan(same.id, plan)), how: "replaced" };
   } catch (e) {
     if (e instanceof CommandError && e.code === "invalid_plan") return { kind: "invalid", plan, issues: e.issues };
     throw e;

@@ -139,7 +139,7 @@ export async function startLive(): Promise<void> {
       events.notice.listen((e) => {
         const n = e.payload;
         const link = n.run_id ? { href: `#/runs/${encodeURIComponent(n.run_id)}`, label: "Open run" } : undefined;
-        showNotice(`${n.title}: ${n.body}`, n.kind === "failure" || n.kind === "auto_paused" ? "info" : "success", link, 10000);
+        showNotice(`${n.title}: ${n.body}`, n.kind === "failure" || n.kind === "auto_paused" || n.kind === "keeps_running" ? "info" : "success", link);
       }),
     ),
     add(

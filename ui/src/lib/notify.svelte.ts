@@ -1,4 +1,6 @@
-// The global error region and the small notices (run finished, saved...).
+// The error region of the current screen and the small notices (run finished,
+// saved...). Errors belong to the screen that raised them: they go when the
+// person moves to another screen. Notices time out unless they carry an action.
 import { readableError, toIpcError } from "./api";
 
 export type Toast = {
@@ -32,11 +34,17 @@ export function clearErrors(): void {
   toasts.errors = [];
 }
 
-export function showNotice(text: string, kind: "info" | "success" = "info", link?: Toast["link"], ms = 6000): void {
+/** How long a notice without an action stays. */
+export const NOTICE_MS = 6000;
+/** How long a notice with an action (a link to open) stays. */
+export const ACTION_NOTICE_MS = 20000;
+
+export function showNotice(text: string, kind: "info" | "success" = "info", link?: Toast["link"], ms?: number): void {
   const id = next++;
   toasts.notices.push({ id, kind, text, link });
   if (toasts.notices.length > 3) toasts.notices.shift();
-  if (ms > 0) setTimeout(() => dismissNotice(id), ms);
+  const stay = ms ?? (link ? ACTION_NOTICE_MS : NOTICE_MS);
+  if (stay > 0) setTimeout(() => dismissNotice(id), stay);
 }
 
 export function dismissNotice(id: number): void {

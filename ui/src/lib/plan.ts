@@ -172,6 +172,30 @@ function owningField(path: string, rendered: Set<string>): string | null {
   return best;
 }
 
+/** Put `value` at `path` (`params.payload`, `params["x y"][0]`) inside `target`, making objects on the way. */
+export function setIn(target: JsonObject, path: (string | number)[], value: Value): void {
+  let node: unknown = target;
+  path.forEach((seg, i) => {
+    const last = i === path.length - 1;
+    if (Array.isArray(node) && typeof seg === "number") {
+      if (last) node[seg] = value;
+      else node = node[seg];
+    } else if (isObject(node)) {
+      if (last) node[String(seg)] = value;
+      else {
+        if (!isObject(node[String(seg)]) && !Array.isArray(node[String(seg)])) node[String(seg)] = {};
+        node = node[String(seg)];
+      }
+    }
+  });
+}
+
+/** What the one-click fix of an issue is called (null: it has none). */
+export function fixLabel(issue: PlanIssue): string | null {
+  if (issue.fix === undefined || issue.fix === null) return null;
+  return issue.kind === "unquoted_reference" ? "Quote it" : "Fix it";
+}
+
 /** Issues from testing one step (checked as a one-step plan) moved to that step's index. */
 export function relocateStepIssues(issues: PlanIssue[], index: number): PlanIssue[] {
   return issues.map((i) => ({ ...i, path: i.path.replace(/^steps\[0\]/, `steps[${index}]`) }));

@@ -2,7 +2,10 @@
 // the list of form fields the step editor renders.
 import type { Value } from "../bindings";
 
-export type FieldKind = "string" | "text" | "number" | "integer" | "boolean" | "enum" | "map" | "json";
+export type FieldKind = "string" | "text" | "number" | "integer" | "boolean" | "enum" | "map" | "variant" | "json";
+
+/** One shape of a `variant` field: an object told apart by its `type` (`{"type": "bearer", ...}`). */
+export type Variant = { tag: string; description: string; fields: FieldSpec[] };
 
 export type FieldSpec = {
   name: string;
@@ -16,6 +19,8 @@ export type FieldSpec = {
   default: Value | undefined;
   minimum?: number;
   maximum?: number;
+  /** For `variant`: its shapes, by `type`. */
+  variants?: Variant[];
 };
 
 type Obj = { [key: string]: unknown };
@@ -88,6 +93,7 @@ export function classify(name: string, raw: unknown, root: unknown): { kind: Fie
   const { schema, nullable } = unwrapNullable(raw, root);
   if (!isObj(schema)) return { kind: "json", nullable, schema: {} };
   const s = schema;
+  if (variantsOf(s, root)) return { kind: "variant", nullable, schema: s };
   if (Array.isArray(s.enum) && s.enum.length > 0 && s.enum.every((v) => typeof v === "string")) {
     return { kind: "enum", nullable, schema: s };
   }
@@ -112,11 +118,32 @@ export function classify(name: string, raw: unknown, root: unknown): { kind: Fie
   }
 }
 
+/** The branches of a `oneOf`/`anyOf` of objects each with a constant `type`, as form fields; null if it is not that. */
+export function variantsOf(s: Obj, root: unknown): Variant[] | null {
+  const branches = (s.oneOf ?? s.anyOf) as unknown[] | undefined;
+  if (!Array.isArray(branches) || branches.length < 2) return null;
+  const out: Variant[] = [];
+  for (const b of branches) {
+    const o = deref(b, root);
+    if (!isObj(o) || !isObj(o.properties)) return null;
+    const tag = isObj(o.properties.type) ? o.properties.type.const : undefined;
+    if (typeof tag !== "string") return null;
+    const { type: _t, ...rest } = o.properties;
+    const required = Array.isArray(o.required) ? (o.required as string[]).filter((r) => r !== "type") : [];
+    out.push({
+      tag,
+      description: String(o.description ?? ""),
+      fields: fieldsOf({ type: "object", properties: rest, required, $defs: isObj(root) ? root.$defs : undefined } as Value),
+    });
+  }
+  return out;
+}
+
 /** The order fields appear in: the ones a person fills first, then the schema's order. */
 const PRIORITY = [
   "method", "url", "input", "path", "all", "template", "prompt", "messages", "system", "model", "base_url",
   "temperature", "max_tokens", "json", "payload", "headers", "query", "body", "body_type", "auth",
-  "accept_status", "value", "left", "op", "right", "message", "where", "seconds",
+  "accept_status", "value", "left", "op", "right", "message", "where", "seconds", "credential", "username", "name",
 ];
 
 export function fieldsOf(paramsSchema: Value | undefined): FieldSpec[] {
@@ -144,6 +171,7 @@ export function fieldsOf(paramsSchema: Value | undefined): FieldSpec[] {
       nullable,
       default: ("default" in outer ? outer.default : schema.default) as Value | undefined,
     };
+    if (kind === "variant") spec.variants = variantsOf(schema, root) ?? [];
     if (typeof schema.minimum === "number") spec.minimum = schema.minimum;
     if (typeof schema.maximum === "number") spec.maximum = schema.maximum;
     return spec;

@@ -20,7 +20,11 @@ describe("form fields from a params schema", () => {
     expect(f.body.kind).toBe("json");
     expect(f.body_type).toMatchObject({ kind: "enum", nullable: true, options: ["json", "text", "form"] });
     expect(f.accept_status.kind).toBe("json");
-    expect(f.auth.kind).toBe("json");
+    expect(f.auth.kind).toBe("variant");
+    expect(f.auth.nullable).toBe(true);
+    expect(f.auth.variants?.map((v) => v.tag)).toEqual(["bearer", "basic", "header", "query"]);
+    const header = f.auth.variants?.find((v) => v.tag === "header");
+    expect(header?.fields.map((x) => [x.name, x.kind, x.required])).toEqual([["credential", "string", true], ["name", "string", true]]);
   });
 
   it("chat completion: nullable numbers and integers, long text, booleans", () => {

@@ -223,6 +223,34 @@ impl Flowpilot {
         self.saved(row)
     }
 
+    /// Turn a plan on (its trigger starts it) or off (it runs only when started by
+    /// hand): the one on/off a person sees. Turning on also lifts a pause of its
+    /// schedule and starts the schedule from now, so nothing missed while it was
+    /// off is caught up. Not an edit: the current version changes in place.
+    pub fn set_plan_on(&self, id: &str, on: bool) -> Result<PlanRow> {
+        let before = self.store.get_plan(id)?;
+        let now = self.clock.now();
+        if !on {
+            if before.plan.status != PlanStatus::Active {
+                return Ok(before);
+            }
+            return self.saved(self.store.set_plan_status(id, PlanStatus::Draft, now)?);
+        }
+        // The registry may have changed since it was saved: only a plan that checks runs.
+        Plan::from_file(before.plan.clone(), self.registry())?;
+        let row = self.store.set_plan_status(id, PlanStatus::Active, now)?;
+        if let Some(mut state) = self.store.schedule_state(id)?
+            && (before.plan.status != PlanStatus::Active || state.paused)
+        {
+            state.paused = false;
+            state.last_fired_for = Some(now);
+            state.consecutive_failures = 0;
+            state.updated_at = now;
+            self.store.save_schedule_state(&state)?;
+        }
+        Ok(row)
+    }
+
     pub fn delete_plan(&self, id: &str) -> Result<()> {
         Ok(self.store.delete_plan(id)?)
     }
@@ -230,16 +258,33 @@ impl Flowpilot {
     /// Copy a plan under a new name ("Name (copy)", "Name (copy 2)"...), as a draft.
     pub fn duplicate_plan(&self, id: &str) -> Result<PlanRow> {
         let mut file = self.store.get_plan(id)?.plan;
-        let base = format!("{} (copy)", file.name);
-        let mut name = base.clone();
-        let mut n = 2;
-        while self.store.find_plan_by_name(&name)?.is_some() {
-            name = format!("{} (copy {n})", file.name.trim_end());
-            n += 1;
-        }
-        file.name = name;
+        file.name = self.free_copy_name(&file.name)?;
         file.status = PlanStatus::Draft;
         Ok(self.store.create_plan(&file, self.clock.now())?)
+    }
+
+    /// Import plan text as a new plan beside the one of the same name: named
+    /// "Name (copy)" ("Name (copy 2)"...), and off whatever the file says.
+    pub fn import_plan_copy(&self, text: &str) -> Result<PlanRow> {
+        let plan = self.check_plan(text)?;
+        let mut file = plan.into_file();
+        if self.store.find_plan_by_name(&file.name)?.is_some() {
+            file.name = self.free_copy_name(&file.name)?;
+        }
+        file.status = PlanStatus::Draft;
+        Ok(self.store.create_plan(&file, self.clock.now())?)
+    }
+
+    /// "Name (copy)", else "Name (copy 2)", "Name (copy 3)"...: the first no plan has.
+    fn free_copy_name(&self, name: &str) -> Result<String> {
+        let name = name.trim_end();
+        let mut candidate = format!("{name} (copy)");
+        let mut n = 2;
+        while self.store.find_plan_by_name(&candidate)?.is_some() {
+            candidate = format!("{name} (copy {n})");
+            n += 1;
+        }
+        Ok(candidate)
     }
 
     /// The plan file to export: the stored plan with its derived fields. Plans hold

@@ -24,6 +24,8 @@ pub struct SchedulePreview {
 
 /// Where "pause all" is remembered in the settings table.
 const PAUSED_KEY: &str = "scheduler.paused";
+/// Where it is remembered that the person was told closing the window leaves Flowpilot running.
+const CLOSE_EXPLAINED_KEY: &str = "window.close_explained";
 
 impl Flowpilot {
     pub fn settings(&self) -> Result<Settings> {
@@ -39,6 +41,20 @@ impl Flowpilot {
         }
         let value = serde_json::to_value(settings).map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok(self.store.set_setting(crate::settings::SETTINGS_KEY, &value)?)
+    }
+
+    /// True the first time it is asked (the window was closed and Flowpilot keeps
+    /// running: time to say so, once), false ever after, across restarts.
+    pub fn first_window_close(&self) -> Result<bool> {
+        if matches!(
+            self.store.get_setting(CLOSE_EXPLAINED_KEY)?,
+            Some(serde_json::Value::Bool(true))
+        ) {
+            return Ok(false);
+        }
+        self.store
+            .set_setting(CLOSE_EXPLAINED_KEY, &serde_json::Value::Bool(true))?;
+        Ok(true)
     }
 
     /// Whether every schedule is paused ("pause all", kept across restarts).

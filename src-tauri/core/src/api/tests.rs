@@ -148,3 +148,61 @@ async fn an_output_cut_at_the_cap_cannot_be_taken_over() {
     // From step 1 itself, nothing needs taking over.
     assert!(app.prepare_replay(&failed.run_id, Some(1), false).is_ok());
 }
+
+#[test]
+fn a_file_imported_as_a_copy_sits_beside_the_plan_of_its_name_and_is_off() {
+    let (_dir, app) = app();
+    let mut file = plan(41);
+    file.status = flowpilot_engine::plan::PlanStatus::Active;
+    let original = app.create_plan(file.clone()).unwrap();
+    let text = serde_json::to_string(&file).unwrap();
+
+    let copy = app.import_plan_copy(&text).unwrap();
+    assert_eq!(copy.plan.name, "Replayable (copy)");
+    assert_eq!(copy.plan.status, flowpilot_engine::plan::PlanStatus::Draft);
+    assert_eq!(copy.plan.steps, file.steps);
+    let second = app.import_plan_copy(&text).unwrap();
+    assert_eq!(second.plan.name, "Replayable (copy 2)");
+    // The original is untouched: no new version.
+    assert_eq!(app.stored_plan(&original.id).unwrap(), original);
+    // A name no plan has is kept as it is.
+    let mut fresh = file.clone();
+    fresh.name = "Brand new".into();
+    let row = app.import_plan_copy(&serde_json::to_string(&fresh).unwrap()).unwrap();
+    assert_eq!(row.plan.name, "Brand new");
+    // An invalid file is refused with its problems.
+    assert!(matches!(
+        app.import_plan_copy("{\"name\": \"x\"}"),
+        Err(ApiError::InvalidPlan(_))
+    ));
+}
+
+#[test]
+fn the_first_window_close_is_told_once_across_restarts_and_keep_running_defaults_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        Flowpilot::open(Options {
+            data_dir: Some(dir.path().to_path_buf()),
+            keychain: Some(Keychain::unavailable("not needed")),
+            clock: None,
+        })
+        .unwrap()
+    };
+    let app = open();
+    assert!(app.settings().unwrap().keep_running_when_closed);
+    // Settings written before the choice existed keep running too.
+    app.store
+        .set_setting(crate::settings::SETTINGS_KEY, &json!({"notifications": false}))
+        .unwrap();
+    let old = app.settings().unwrap();
+    assert!(old.keep_running_when_closed && !old.notifications);
+    let mut off = old.clone();
+    off.keep_running_when_closed = false;
+    app.set_settings(&off).unwrap();
+    assert!(!app.settings().unwrap().keep_running_when_closed);
+
+    assert!(app.first_window_close().unwrap());
+    assert!(!app.first_window_close().unwrap());
+    drop(app);
+    assert!(!open().first_window_close().unwrap(), "told again after a restart");
+}

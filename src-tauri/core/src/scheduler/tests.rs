@@ -544,3 +544,35 @@ async fn auto_pause_is_on_by_default_after_ten_failures_with_its_notice() {
     assert_eq!(paused.len(), 1, "{notices:#?}");
     assert!(paused[0].body.contains("10"), "{}", paused[0].body);
 }
+
+#[tokio::test]
+async fn the_on_off_switch_makes_no_version_never_catches_up_and_lifts_a_pause() {
+    let f = fixture("2026-06-01T10:00:30Z");
+    let id = plan(&f, "Hourly", "0 * * * *", "UTC", "run_all", "skip", false);
+    tick(&f).await;
+    let version = f.app.stored_plan(&id).unwrap().version;
+    let off = f.app.set_plan_on(&id, false).unwrap();
+    assert_eq!((off.version, off.plan.status), (version, PlanStatus::Draft));
+    f.clock.set(at("2026-06-01T13:00:10Z"));
+    assert!(tick(&f).await.started.is_empty());
+
+    // On again, hours later: nothing that came while it was off is caught up.
+    f.clock.set(at("2026-06-01T15:10:00Z"));
+    let on = f.app.set_plan_on(&id, true).unwrap();
+    assert_eq!((on.version, on.plan.status), (version, PlanStatus::Active));
+    let t = tick(&f).await;
+    assert!(t.started.is_empty() && t.missed == 0, "{t:?}");
+    assert!(runs(&f, &id).is_empty());
+
+    // A paused schedule (by hand or after failures) is off to the person: "on" lifts the pause, from now.
+    f.app.set_schedule_paused(&id, true).unwrap();
+    f.clock.set(at("2026-06-01T18:10:00Z"));
+    assert!(tick(&f).await.started.is_empty());
+    f.app.set_plan_on(&id, true).unwrap();
+    assert!(!f.app.schedule_state(&id).unwrap().unwrap().paused);
+    let t = tick(&f).await;
+    assert!(t.started.is_empty() && t.missed == 0, "{t:?}");
+    f.clock.set(at("2026-06-01T19:00:05Z"));
+    assert_eq!(tick(&f).await.started.len(), 1);
+    assert_eq!(f.app.plan_versions(&id).unwrap().len(), version as usize);
+}

@@ -1,7 +1,8 @@
 //! Plans and their version history. Every save (create, update, restore) adds a
 //! row to `plan_versions`, so the history holds every version, the current one
 //! included, and nothing is ever lost by saving. An update that changes nothing
-//! is not a save.
+//! is not a save, and neither is turning a plan on or off (its status changes in
+//! the current version).
 
 use super::{Result, Store, StoreError, extended_code, get_json, get_opt_run_status, get_opt_ts, get_ts, to_json, ts};
 use chrono::{DateTime, Utc};
@@ -174,6 +175,28 @@ impl Store {
                 return Ok(current);
             }
             save_version(tx, id, plan, current.version.saturating_add(1), now)?;
+            get_plan_in(tx, id)
+        })
+    }
+
+    /// Turn plan `id` on or off: its status changes in the current version, in
+    /// place. On/off is not an edit of the plan, so no new version is made.
+    pub fn set_plan_status(&self, id: &str, status: PlanStatus, now: DateTime<Utc>) -> Result<PlanRow> {
+        self.write(|tx| {
+            let mut current = get_plan_in(tx, id)?;
+            if current.plan.status == status {
+                return Ok(current);
+            }
+            current.plan.status = status;
+            let plan_json = to_json("the plan", &current.plan)?;
+            tx.execute(
+                "UPDATE plans SET status = ?2, plan_json = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id, status.as_str(), plan_json, ts(&now)],
+            )?;
+            tx.execute(
+                "UPDATE plan_versions SET plan_json = ?3 WHERE plan_id = ?1 AND version = ?2",
+                params![id, current.version, plan_json],
+            )?;
             get_plan_in(tx, id)
         })
     }
@@ -386,6 +409,37 @@ mod tests {
         assert!(matches!(
             store.plan_versions("missing"),
             Err(StoreError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn turning_a_plan_on_and_off_adds_no_version() {
+        let (_dir, store) = temp_store();
+        let row = store.create_plan(&plan_file("Toggle"), t(0)).unwrap();
+        assert_eq!(row.plan.status, PlanStatus::Draft);
+
+        let on = store.set_plan_status(&row.id, PlanStatus::Active, t(10)).unwrap();
+        assert_eq!(
+            (on.version, on.plan.status, on.updated_at),
+            (1, PlanStatus::Active, t(10))
+        );
+        assert_eq!(store.get_plan(&row.id).unwrap(), on);
+        let versions = store.plan_versions(&row.id).unwrap();
+        assert_eq!(versions.len(), 1);
+        assert_eq!(
+            versions[0].plan.status,
+            PlanStatus::Active,
+            "the history agrees with the plan"
+        );
+        assert_eq!(store.list_plans().unwrap()[0].status, PlanStatus::Active);
+
+        let off = store.set_plan_status(&row.id, PlanStatus::Draft, t(20)).unwrap();
+        assert_eq!((off.version, off.plan.status), (1, PlanStatus::Draft));
+        // Already off: nothing is written.
+        assert_eq!(store.set_plan_status(&row.id, PlanStatus::Draft, t(30)).unwrap(), off);
+        assert!(matches!(
+            store.set_plan_status("missing", PlanStatus::Active, t(40)),
+            Err(StoreError::NotFound { what: "plan", .. })
         ));
     }
 
