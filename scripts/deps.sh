@@ -11,6 +11,9 @@ APT_PACKAGES=(
   dbus dbus-x11 gnome-keyring libsecret-tools libsecret-1-dev
   # the app under a virtual display, driven over WebDriver; a notification daemon
   xvfb xauth webkit2gtk-driver dunst libnotify-bin
+  # real mail servers the trigger and email tests start as children on 127.0.0.1:
+  # Dovecot IMAP, aiosmtpd as the SMTP receiver, openssl for their throwaway certs
+  dovecot-imapd python3-aiosmtpd openssl
 )
 # The web UI's toolchain, only when there is no Node at all (a Node from
 # NodeSource already ships npm, and Debian's npm package would fight it).

@@ -20,6 +20,8 @@ cargo test --workspace --no-run
 
 echo "==> Rust tests"
 export FLOWPILOT_REQUIRE_KEYCHAIN=1
+# Dovecot and aiosmtpd (installed by deps.sh): a test that cannot start them fails.
+export FLOWPILOT_REQUIRE_SERVERS=1
 dbus-run-session -- bash scripts/with-keyring.sh xvfb-run -a cargo test --workspace "$@"
 
 echo "==> end-to-end tests"

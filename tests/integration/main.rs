@@ -7,5 +7,6 @@ mod draft;
 mod http_provider;
 mod keychain;
 mod llm_provider;
+mod peers;
 mod plans;
 mod webhook_provider;

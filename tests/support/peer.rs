@@ -1,5 +1,6 @@
 //! A real HTTP server on 127.0.0.1 (port 0, so tests never collide) that
-//! records every request it receives, for tests to assert what was sent.
+//! records every request it receives, for tests to assert what was sent, and
+//! [`Faults`]: the queue of wrong answers a service imitation gives on demand.
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -7,7 +8,7 @@ use axum::extract::{Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -149,6 +150,40 @@ impl Peer {
             ),
         }
     }
+
+    /// Wait until at least `n` requests to `path` have arrived.
+    pub async fn wait_for_requests_to(&self, path: &str, n: usize) {
+        self.wait_until(&format!("{n} request(s) to {path}"), |all| {
+            all.iter().filter(|r| r.path == path).count() >= n
+        })
+        .await
+    }
+
+    /// Wait until `done` holds for the requests received so far; it is checked
+    /// again on each new request, never on a timer. `what` names the wait in
+    /// the failure message.
+    pub async fn wait_until(&self, what: &str, done: impl Fn(&[Recorded]) -> bool) {
+        // Subscribe before looking, so a request arriving in between wakes us.
+        let mut count = self.log.count.subscribe();
+        let waited = tokio::time::timeout(WAIT_LIMIT, async {
+            loop {
+                if done(&self.log.lock()) {
+                    return true;
+                }
+                if count.changed().await.is_err() {
+                    return false;
+                }
+            }
+        })
+        .await;
+        if waited != Ok(true) {
+            panic!(
+                "waited {WAIT_LIMIT:?} for {what} at {}; got {:#?}",
+                self.base_url,
+                self.requests()
+            );
+        }
+    }
 }
 
 impl Drop for Peer {
@@ -194,4 +229,88 @@ async fn record(State(log): State<Arc<Log>>, request: Request, next: Next) -> Re
     };
     log.count.send_replace(count);
     next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+/// Wrong answers queued for the next calls of a service imitation: each
+/// service has its own fault type (a rate limit, a server error, a validation
+/// error...) and renders it in that service's documented error shape.
+#[derive(Debug)]
+pub struct Faults<F> {
+    queue: Mutex<VecDeque<F>>,
+}
+
+impl<F> Default for Faults<F> {
+    fn default() -> Self {
+        Faults {
+            queue: Mutex::new(VecDeque::new()),
+        }
+    }
+}
+
+impl<F: Clone> Faults<F> {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<F>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Answer the next `times` calls with `fault`, after the faults already queued.
+    pub fn push(&self, fault: F, times: usize) {
+        let mut queue = self.lock();
+        queue.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// The fault this call answers with, if any is left (each is used once).
+    pub fn take(&self) -> Option<F> {
+        self.lock().pop_front()
+    }
+
+    /// How many calls are still to fail.
+    pub fn pending(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// A request body as JSON: a JSON body as it is, a form body
+/// (`application/x-www-form-urlencoded`) as an object of strings. `None` when
+/// the body is neither (or empty).
+pub fn json_or_form(content_type: Option<&str>, body: &[u8]) -> Option<Value> {
+    if body.is_empty() {
+        return None;
+    }
+    let is_form = content_type.is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let object = form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        return Some(Value::Object(object));
+    }
+    serde_json::from_slice(body).ok()
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme matched
+/// without regard to case, as RFC 6750 allows).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The error answer a request check hands back to its handler, which returns
+/// it as it is (boxed: a `Response` is too large to pass around in a `Result`).
+#[derive(Debug)]
+pub struct Refusal(Box<Response>);
+
+impl From<Response> for Refusal {
+    fn from(response: Response) -> Self {
+        Refusal(Box::new(response))
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        *self.0
+    }
 }
