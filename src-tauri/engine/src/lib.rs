@@ -10,6 +10,7 @@
 //! - [`executor`]: running a checked plan;
 //! - [`schedule`]: cron schedules in time zones, missed fires;
 //! - [`registry`] and [`providers`]: what a provider is, and the built-in ones;
+//! - [`net_target`]: whether an address is public, loopback, private, link-local or a metadata service;
 //! - [`schema`]: JSON Schema checks with located, plain-language problems;
 //! - [`redact`], [`sensitive`]: keeping secrets out of everything stored or shown.
 
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod condition;
 pub mod executor;
 pub mod http_client;
+pub mod net_target;
 pub mod plan;
 pub mod providers;
 pub mod redact;
