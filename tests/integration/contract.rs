@@ -37,7 +37,7 @@ fn ctx() -> StepContext {
         plan_name: "contract".into(),
         step_index: 0,
         attempt: 1,
-        http: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -154,6 +154,14 @@ async fn every_networked_provider_classifies_failures() {
                 p.name(),
                 a.name
             );
+            // A write (the webhook) may have been done by a server that failed: its
+            // outcome is unknown, and only a 503 with Retry-After says to try again.
+            let writes = p.has_side_effects(a.name, &example(p.name(), a.name, "http://127.0.0.1:9/"));
+            let broken = if writes {
+                format!("{broken}?retry_after=1")
+            } else {
+                broken
+            };
             let retry = run(broken).await.unwrap_err();
             assert!(
                 retry.is_retryable(),
@@ -161,6 +169,15 @@ async fn every_networked_provider_classifies_failures() {
                 p.name(),
                 a.name
             );
+            if writes {
+                let unknown = run(target.url("/status/500")).await.unwrap_err();
+                assert!(
+                    unknown.is_unknown(),
+                    "{}.{}: a 500 after a write leaves its outcome unknown, got {unknown:?}",
+                    p.name(),
+                    a.name
+                );
+            }
             // Against an unused port: a connection error, retryable.
             let refused = run("http://127.0.0.1:9/".into()).await.unwrap_err();
             assert!(

@@ -10,6 +10,7 @@
 //! - [`executor`]: running a checked plan;
 //! - [`schedule`]: cron schedules in time zones, missed fires;
 //! - [`registry`] and [`providers`]: what a provider is, and the built-in ones;
+//! - [`request`]: the one HTTP request builder every provider sends through;
 //! - [`net_target`]: whether an address is public, loopback, private, link-local or a metadata service;
 //! - [`schema`]: JSON Schema checks with located, plain-language problems;
 //! - [`redact`], [`sensitive`]: keeping secrets out of everything stored or shown.
@@ -24,6 +25,7 @@ pub mod providers;
 pub mod redact;
 pub mod references;
 pub mod registry;
+pub mod request;
 pub mod retry;
 pub mod run;
 pub mod schedule;

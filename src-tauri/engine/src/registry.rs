@@ -152,6 +152,17 @@ impl Credentials {
         })
     }
 
+    /// Remember a form of a secret made from a value read here (the base64 of a
+    /// Basic header), so it is redacted like the value itself.
+    pub fn remember(&self, derived: &str) {
+        if !derived.is_empty() {
+            self.used
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(derived.to_string());
+        }
+    }
+
     /// Every value read so far (for redaction).
     pub fn used_values(&self) -> Vec<String> {
         self.used.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -159,14 +170,28 @@ impl Credentials {
 }
 
 /// What a running step knows besides its params.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StepContext {
     pub run_id: String,
     pub plan_name: String,
     pub step_index: usize,
+    /// The item of a `for_each` step, from 0.
+    pub item: Option<usize>,
     pub attempt: u32,
     /// The HTTP client shared by all steps of all runs (timeouts set; built on first use).
     pub http: crate::http_client::HttpClient,
+}
+
+impl StepContext {
+    /// The `Idempotency-Key` every attempt of this step (or item) sends with a
+    /// request that has side effects: the same for each retry, different for
+    /// every step, item and run (a replay is a new run).
+    pub fn idempotency_key(&self) -> String {
+        match self.item {
+            Some(item) => format!("flowpilot-{}-{}-{item}", self.run_id, self.step_index),
+            None => format!("flowpilot-{}-{}", self.run_id, self.step_index),
+        }
+    }
 }
 
 /// A provider: a named group of actions. Providers validate params when a plan

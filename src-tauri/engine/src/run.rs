@@ -201,13 +201,13 @@ pub enum RunEvent {
         done: usize,
         total: usize,
     },
-    /// A step's final record. `last` marks the run's final row, which is repeated
-    /// in `RunFinished` so a store can write it with the run's status atomically.
+    /// A step's final record. `last` marks the run's final row, which comes again
+    /// as the last of `RunFinished`'s steps, so a store can write it with the
+    /// run's status atomically.
     StepFinished { record: StepRecord, last: bool },
-    RunFinished {
-        outcome: RunOutcome,
-        last_step: Option<StepRecord>,
-    },
+    /// The run ended. `outcome.steps.last()` is its final row (see `StepFinished`).
+    /// (It is not repeated in a field of its own: an output may be 10 MB.)
+    RunFinished { outcome: RunOutcome },
 }
 
 /// Receives run events; the store writes them, the app forwards them to the UI.
@@ -294,10 +294,18 @@ pub fn cap_output(output: Value) -> Value {
 
 /// The first [`PREVIEW_CHARS`] characters of an output, as text.
 pub fn preview(output: &Value) -> String {
-    let text = references::to_text(output);
+    // A string output is cut where it is, not copied whole first (it may be 10 MB).
+    let owned;
+    let text = match output {
+        Value::String(s) => s.as_str(),
+        other => {
+            owned = references::to_text(other);
+            owned.as_str()
+        }
+    };
     match text.char_indices().nth(PREVIEW_CHARS) {
         Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
+        None => text.to_string(),
     }
 }
 

@@ -176,6 +176,12 @@ pub enum StepError {
     /// Trying again would fail the same way: 4xx, bad params, a failed assertion.
     #[error("{message}")]
     Fatal { code: ErrorCode, message: String },
+    /// A request that may change something failed in a way that does not say
+    /// whether the server acted on it (a timeout or a broken connection after
+    /// sending, a 5xx). Sending it again could do it twice, so it is not retried
+    /// unless the step says `"retry": {"on": "any"}`.
+    #[error("{message}")]
+    Unknown { code: ErrorCode, message: String },
     /// The step ran out of its time.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
@@ -202,14 +208,20 @@ impl StepError {
 
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Retryable { code, .. } | Self::Fatal { code, .. } => *code,
+            Self::Retryable { code, .. } | Self::Fatal { code, .. } | Self::Unknown { code, .. } => *code,
             Self::Timeout(_) => ErrorCode::Timeout,
             Self::Cancelled => ErrorCode::Cancelled,
         }
     }
 
+    /// Whether trying again may help and cannot do anything twice.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Retryable { .. } | Self::Timeout(_))
+    }
+
+    /// Whether the server may have acted on the request (see [`StepError::Unknown`]).
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown { .. })
     }
 }
 

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 ///
 /// - `StepRetrying` -> a `retrying` step row;
 /// - `StepFinished { last: false }` -> the step's row;
-/// - `StepFinished { last: true }` -> nothing yet: the row comes again in
-///   `RunFinished`, and is written with the run's final status in one transaction;
+/// - `StepFinished { last: true }` -> nothing yet: the row comes again as the
+///   last of `RunFinished`'s steps, and is written with the run's final status
+///   in one transaction;
 /// - `RunFinished` -> [`Store::finish_run`].
 ///
 /// The run itself must already exist ([`Store::create_run`], before the
@@ -58,7 +59,7 @@ impl RunLog {
             RunEvent::StepRetrying { record, .. } | RunEvent::StepFinished { record, last: false } => {
                 self.store.append_step(record)
             }
-            RunEvent::RunFinished { outcome, last_step } => self.store.finish_run(outcome, last_step.as_ref()),
+            RunEvent::RunFinished { outcome } => self.store.finish_run(outcome, outcome.steps.last()),
             // Items are written with their step's row; the last row with the run's status.
             RunEvent::RunStarted { .. }
             | RunEvent::StepStarted { .. }
@@ -150,10 +151,7 @@ mod tests {
 
         let mut done = outcome("r1", RunStatus::Success, t(0), t(4));
         done.steps = vec![first.clone(), last.clone()];
-        log.on_event(&RunEvent::RunFinished {
-            outcome: done,
-            last_step: Some(last.clone()),
-        });
+        log.on_event(&RunEvent::RunFinished { outcome: done });
         assert_eq!(store.step_logs("r1").unwrap(), vec![retry, first, last]);
         let run = store.get_run("r1").unwrap();
         assert_eq!(run.status, RunStatus::Success);
@@ -178,7 +176,6 @@ mod tests {
         });
         log.on_event(&RunEvent::RunFinished {
             outcome: outcome("other-ghost", RunStatus::Success, t(0), t(2)),
-            last_step: None,
         });
         assert_eq!(
             forwarded.load(Ordering::SeqCst),

@@ -10,7 +10,7 @@ use super::{Executor, RunContext};
 use crate::condition;
 use crate::plan::{CheckedStep, OnItemError, StepSpec, limits};
 use crate::references::Scope;
-use crate::registry::ProviderResult;
+use crate::registry::{ProviderResult, StepContext};
 use crate::run::{ItemRecord, RunEvent, StepRecord, StepStatus, millis};
 use crate::step_error::{ErrorCode, StepError};
 use futures_util::StreamExt;
@@ -37,9 +37,9 @@ impl Executor {
     ) -> StepRecord {
         let started = Instant::now();
         let Some(each) = &checked.for_each else {
-            return self.record(ctx.run_id, index, spec, &Attempted::failed(not_a_loop()), &ctx.redactor);
+            return self.record(ctx.run_id, index, spec, Attempted::failed(not_a_loop()), &ctx.redactor);
         };
-        let fail = |error: StepError| self.record(ctx.run_id, index, spec, &Attempted::failed(error), &ctx.redactor);
+        let fail = |error: StepError| self.record(ctx.run_id, index, spec, Attempted::failed(error), &ctx.redactor);
         let items = match scope.lookup(&each.source) {
             Ok(v) => v.into_owned(),
             Err(e) => return fail(StepError::fatal(ErrorCode::Reference, format!("for_each: {e}"))),
@@ -151,7 +151,10 @@ impl Executor {
                 }
             }
         }
-        let step_ctx = self.step_context(ctx, index);
+        let step_ctx = StepContext {
+            item: Some(item),
+            ..self.step_context(ctx, index)
+        };
         ItemEnd::Done(
             self.run_step_with_retries(spec, checked, &scope, &step_ctx, timeout, ctx, false)
                 .await,
@@ -264,7 +267,7 @@ impl Executor {
             attempts: most_attempts.max(1),
             latency_ms,
         };
-        let mut record = self.record(ctx.run_id, index, spec, &attempted, &ctx.redactor);
+        let mut record = self.record(ctx.run_id, index, spec, attempted, &ctx.redactor);
         for row in &mut rows {
             row.message = ctx.redactor.redact_str(&row.message);
         }

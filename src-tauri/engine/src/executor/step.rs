@@ -84,7 +84,7 @@ impl Executor {
                     attempts: attempt,
                     latency_ms: millis(attempt_started.elapsed()),
                 };
-                let mut record = self.record(ctx.run_id, step_ctx.step_index, spec, &failed, &ctx.redactor);
+                let mut record = self.record(ctx.run_id, step_ctx.step_index, spec, failed, &ctx.redactor);
                 record.status = StepStatus::Retrying;
                 ctx.observer.on_event(&RunEvent::StepRetrying {
                     record,
@@ -165,28 +165,28 @@ impl Executor {
         }
     }
 
-    /// A step's log record: redacted, its output capped.
+    /// A step's log record: redacted, its output capped. Takes the result by
+    /// value: an output may be 10 MB, and it is moved, not copied.
     pub(super) fn record(
         &self,
         run_id: &str,
         index: usize,
         spec: &StepSpec,
-        attempted: &Attempted,
+        attempted: Attempted,
         redactor: &SharedRedactor,
     ) -> StepRecord {
-        let (status, message, mut output, metadata, error) = match &attempted.result {
-            Ok(r) if r.success => (
-                StepStatus::Success,
-                r.message.clone(),
-                r.output.clone(),
-                r.metadata.clone(),
-                None,
-            ),
+        let Attempted {
+            result,
+            attempts,
+            latency_ms,
+        } = attempted;
+        let (status, message, mut output, metadata, error) = match result {
+            Ok(r) if r.success => (StepStatus::Success, r.message, r.output, r.metadata, None),
             Ok(r) => (
                 StepStatus::Error,
-                r.message.clone(),
-                r.output.clone(),
-                r.metadata.clone(),
+                r.message,
+                r.output,
+                r.metadata,
                 Some(r.error.unwrap_or(ErrorCode::Error)),
             ),
             Err(e @ StepError::Timeout(_)) => (
@@ -219,9 +219,9 @@ impl Executor {
             provider: spec.provider.clone(),
             action: spec.action.clone(),
             status,
-            attempt: attempted.attempts,
+            attempt: attempts,
             message: redactor.redact_str(&message),
-            latency_ms: attempted.latency_ms,
+            latency_ms,
             output_preview: preview(&output),
             output,
             metadata,

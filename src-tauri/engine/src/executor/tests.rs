@@ -201,7 +201,9 @@ async fn later_steps_see_earlier_outputs_with_their_types() {
         })
         .collect();
     assert_eq!(finished, vec![false, true]);
-    assert!(matches!(events.last(), Some(RunEvent::RunFinished { last_step: Some(s), .. }) if s.step_number == 1));
+    assert!(
+        matches!(events.last(), Some(RunEvent::RunFinished { outcome }) if outcome.steps.last().is_some_and(|s| s.step_number == 1))
+    );
 }
 
 #[tokio::test(start_paused = true)]

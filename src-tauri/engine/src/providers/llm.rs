@@ -6,6 +6,7 @@ use super::net::{self, Text};
 use crate::registry::{
     ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
 };
+use crate::request::{self, Credential, Request};
 use crate::step_error::ErrorCode;
 use async_trait::async_trait;
 use schemars::JsonSchema;
@@ -16,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 const CHAT: &str = "chat_completion";
 const API_KEY: &str = "api_key";
+/// A model may think for minutes before its first byte (and between chunks of a
+/// long answer), so it gets longer than the default idle timeout.
+const LLM_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Llm {
     name: &'static str,
@@ -289,7 +293,7 @@ fn response_format(json_mode: bool, schema: Option<Map<String, Value>>, strict: 
 /// The reply text and metadata from a chat completion response.
 fn read_completion(body: &Value, requested_model: &str, url: &str) -> Result<(String, Map<String, Value>), StepError> {
     let bad = |what: &str| {
-        let excerpt = net::error_detail(body.to_string().as_bytes()).unwrap_or_default();
+        let excerpt = request::error_detail(body.to_string().as_bytes()).unwrap_or_default();
         StepError::fatal(
             ErrorCode::BadResponse,
             format!("{url} answered, but not like an OpenAI-compatible chat API ({what}): {excerpt}"),
@@ -465,20 +469,18 @@ impl Provider for Llm {
             body["response_format"] = format;
         }
 
-        let mut request = ctx.http.post(url).json(&body);
-        if let Some(key) = &key {
-            request = request.bearer_auth(key.expose());
+        let mut request = Request::post(url).json(&body).idle_timeout(LLM_IDLE_TIMEOUT);
+        if let Some(key) = key {
+            request = request.credential(Credential::Bearer(key), API_KEY, credentials)?;
         }
-        let reply = net::exchange(request, &net::success, None, &cancel)
-            .await
-            .map_err(|e| self.explain(e))?;
+        let reply = request.send(&ctx.http, &cancel).await.map_err(|e| self.explain(e))?;
         if reply.truncated {
             return Err(StepError::fatal(
                 ErrorCode::BadResponse,
                 format!("{} sent a reply larger than Flowpilot keeps", reply.url),
             ));
         }
-        let body = net::body_value(&reply.body, true, net::declared_encoding(&reply.headers));
+        let body = request::body_value(&reply.body, true, request::declared_encoding(&reply.headers));
         let (text, metadata) = read_completion(&body, &model, &reply.url)?;
         let mut result = ProviderResult::ok(Value::String(text), summary(&metadata));
         result.metadata = metadata;

@@ -5,6 +5,7 @@ use super::net::{self, Scalar};
 use crate::registry::{
     ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
 };
+use crate::request::Request;
 use crate::step_error::ErrorCode;
 use async_trait::async_trait;
 use schemars::JsonSchema;
@@ -77,12 +78,15 @@ impl Provider for Webhook {
         }
         let p: PostParams = parse_params(params)?;
         let url = net::parse_url("url", &p.url)?;
-        let headers = net::header_map(&p.headers)?;
-        let request = ctx.http.post(url).headers(headers).json(&p.payload);
-        let reply = net::exchange(request, &net::success, None, &cancel).await?;
+        let request = Request::post(url)
+            .headers(net::header_map(&p.headers)?)
+            .json(&p.payload)
+            .side_effects(true)
+            .idempotency_key(ctx.idempotency_key());
+        let reply = request.send(&ctx.http, &cancel).await?;
         let message = format!("Status {}", reply.status.as_u16());
-        let mut result = ProviderResult::ok(reply.output(), message);
-        result.metadata = reply.metadata();
+        let mut result = reply.into_result();
+        result.message = message;
         Ok(result)
     }
 }

@@ -1,0 +1,4 @@
+//! Faults and abuse, kept in the test suite: each module one concern, each case
+//! bounded in time. CI runs this binary with the rest (`cargo test --workspace`).
+
+mod http_abuse;
