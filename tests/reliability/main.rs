@@ -2,3 +2,4 @@
 //! bounded in time. CI runs this binary with the rest (`cargo test --workspace`).
 
 mod http_abuse;
+mod side_effects;

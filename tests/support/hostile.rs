@@ -234,6 +234,7 @@ async fn endless(State(shutdown): State<CancellationToken>) -> Response {
 pub struct DropServer {
     base_url: String,
     received: Arc<watch::Sender<usize>>,
+    heads: Arc<std::sync::Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
@@ -242,12 +243,15 @@ impl DropServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("its address");
         let received = Arc::new(watch::Sender::new(0usize));
-        let counter = received.clone();
+        let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (counter, seen) = (received.clone(), heads.clone());
         let task = tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
-                let counter = counter.clone();
+                let (counter, seen) = (counter.clone(), seen.clone());
                 tokio::spawn(async move {
-                    if read_request(&mut stream).await.is_some() {
+                    if let Some(request) = read_request(&mut stream).await {
+                        let text = String::from_utf8_lossy(&request).into_owned();
+                        seen.lock().unwrap_or_else(|e| e.into_inner()).push(text);
                         counter.send_modify(|n| *n += 1);
                     }
                     drop(stream);
@@ -257,6 +261,7 @@ impl DropServer {
         DropServer {
             base_url: format!("http://{addr}"),
             received,
+            heads,
             task,
         }
     }
@@ -268,6 +273,24 @@ impl DropServer {
     /// Requests read in full so far.
     pub fn received(&self) -> usize {
         *self.received.borrow()
+    }
+
+    /// Each request read, as text (head and body).
+    pub fn requests(&self) -> Vec<String> {
+        self.heads.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The value of header `name` (lowercase) in each request read.
+    pub fn header_values(&self, name: &str) -> Vec<Option<String>> {
+        self.requests()
+            .iter()
+            .map(|r| {
+                r.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                })
+            })
+            .collect()
     }
 }
 

@@ -527,17 +527,31 @@ export type ProviderStats = {
 	max_latency_ms: number,
 };
 
+/**  Which failures a step retries. */
+export type RetryOn = 
+/**  Failures that may pass and cannot do anything twice. */
+"safe" | 
+/**  Also failures that leave a request's outcome unknown. */
+"any";
+
 /**  How often and how patiently a step is retried. */
 export type RetryPolicy = {
-	/**  Attempts in all, the first included (1 = no retry). */
-	max_attempts: number,
+	/**  Attempts in all, the first included (1 = no retry); 3 when left out. */
+	max_attempts?: number,
 	/**  The wait before the first retry in milliseconds; it doubles each time (with full jitter). */
 	backoff_ms?: number,
 	/**  The longest wait between attempts in milliseconds. */
 	max_backoff_ms?: number,
+	/**
+	 *  Which failures are tried again: `safe` (the default) never sends a request
+	 *  with side effects twice unless the failure proves it was not acted on;
+	 *  `any` also retries one whose outcome is unknown (a timeout after sending,
+	 *  a 5xx) — for endpoints that honour `Idempotency-Key` or are harmless to repeat.
+	 */
+	on?: RetryOn,
 };
 
-/**  `"retry": 5` or `"retry": {"max_attempts": 5, "backoff_ms": 200}`. */
+/**  `"retry": 5`, `"retry": {"max_attempts": 5, "backoff_ms": 200}` or `"retry": {"on": "any"}`. */
 export type RetrySpec = 
 /**  Attempts in all, the first included. */
 number | RetryPolicy;
@@ -804,9 +818,11 @@ export type StepSpec = {
 
 /**
  *  A step log row's status, as in the seeds (`success`, `error`, `retrying`,
- *  `timeout`) plus `skipped` (its condition was false, or an earlier step ended the run).
+ *  `timeout`) plus `skipped` (its condition was false, or an earlier step ended
+ *  the run) and `unknown` (a request with side effects failed in a way that does
+ *  not say whether the server acted on it: it is not sent again automatically).
  */
-export type StepStatus = "success" | "error" | "retrying" | "timeout" | "skipped";
+export type StepStatus = "success" | "error" | "retrying" | "timeout" | "skipped" | "unknown";
 
 /**  What starts a plan besides a person. */
 export type Trigger = 

@@ -18,7 +18,7 @@
 use flowpilot_engine::plan::{IssueKind, StepSpec, limits};
 use flowpilot_engine::references::{self as template, Root, Scope, StepRef};
 use flowpilot_engine::registry::Registry;
-use flowpilot_engine::retry::{RetryPolicy, RetrySpec};
+use flowpilot_engine::retry::{RetryOn, RetryPolicy, RetrySpec};
 use flowpilot_engine::run::{StepRecord, StepStatus};
 use flowpilot_engine::{ErrorCode, Executor};
 use flowpilot_engine::{Plan, PlanIssue};
@@ -39,6 +39,7 @@ const DRAFT_RETRY: RetryPolicy = RetryPolicy {
     max_attempts: 3,
     backoff_ms: 1_000,
     max_backoff_ms: 10_000,
+    on: RetryOn::Safe,
 };
 
 /// What to draft, and whom to ask.

@@ -60,7 +60,9 @@ impl RunStatus {
 }
 
 /// A step log row's status, as in the seeds (`success`, `error`, `retrying`,
-/// `timeout`) plus `skipped` (its condition was false, or an earlier step ended the run).
+/// `timeout`) plus `skipped` (its condition was false, or an earlier step ended
+/// the run) and `unknown` (a request with side effects failed in a way that does
+/// not say whether the server acted on it: it is not sent again automatically).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
@@ -69,6 +71,7 @@ pub enum StepStatus {
     Retrying,
     Timeout,
     Skipped,
+    Unknown,
 }
 
 impl StepStatus {
@@ -79,6 +82,7 @@ impl StepStatus {
             Self::Retrying => "retrying",
             Self::Timeout => "timeout",
             Self::Skipped => "skipped",
+            Self::Unknown => "unknown",
         }
     }
 
@@ -89,6 +93,7 @@ impl StepStatus {
             "retrying" => Self::Retrying,
             "timeout" => Self::Timeout,
             "skipped" => Self::Skipped,
+            "unknown" => Self::Unknown,
             _ => return None,
         })
     }

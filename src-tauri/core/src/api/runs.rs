@@ -384,7 +384,9 @@ fn final_records(logs: Vec<StepRecord>) -> HashMap<usize, StepRecord> {
 fn first_unfinished(finals: &HashMap<usize, StepRecord>, steps: &[StepSpec]) -> Option<usize> {
     steps.iter().enumerate().position(|(i, spec)| match finals.get(&i) {
         None => true,
-        Some(r) => matches!(r.status, StepStatus::Error | StepStatus::Timeout) && !spec.continue_on_error,
+        Some(r) => {
+            matches!(r.status, StepStatus::Error | StepStatus::Timeout | StepStatus::Unknown) && !spec.continue_on_error
+        }
     })
 }
 

@@ -177,6 +177,8 @@ impl Executor {
         let mut outputs = Vec::with_capacity(total);
         let mut rows = Vec::with_capacity(total);
         let mut first_failure: Option<(usize, ErrorCode, String)> = None;
+        // Whether the failure that decides the step left a request's outcome unknown.
+        let mut first_unknown = false;
         let mut cancelled = false;
         let mut most_attempts = 0;
         for (i, end) in ends.into_iter().enumerate() {
@@ -220,6 +222,9 @@ impl Executor {
                             failed += 1;
                             let message = e.to_string();
                             outputs.push(json!({"error": e.code(), "message": message}));
+                            if first_failure.is_none() {
+                                first_unknown = e.is_unknown();
+                            }
                             first_failure.get_or_insert((i, e.code(), message));
                         }
                     }
@@ -268,6 +273,9 @@ impl Executor {
             latency_ms,
         };
         let mut record = self.record(ctx.run_id, index, spec, attempted, &ctx.redactor);
+        if record.status == StepStatus::Error && first_unknown && stop_on_error {
+            record.status = StepStatus::Unknown;
+        }
         for row in &mut rows {
             row.message = ctx.redactor.redact_str(&row.message);
         }
@@ -288,6 +296,7 @@ fn item_record(i: usize, end: &ItemEnd, latency: u64, ctx: &RunContext<'_>) -> I
                 r.message.clone(),
             ),
             Err(e @ StepError::Timeout(_)) => (StepStatus::Timeout, a.attempts, Some(e.code()), e.to_string()),
+            Err(e @ StepError::Unknown { .. }) => (StepStatus::Unknown, a.attempts, Some(e.code()), e.to_string()),
             Err(e) => (StepStatus::Error, a.attempts, Some(e.code()), e.to_string()),
         },
     };

@@ -8,7 +8,7 @@ use crate::plan::{CheckedStep, StepSpec};
 use crate::redact::SharedRedactor;
 use crate::references::{self, Scope};
 use crate::registry::{Credentials, ProviderResult, StepContext};
-use crate::retry::backoff;
+use crate::retry::{RetryOn, backoff};
 use crate::run::{DRY_RUN_MESSAGE, RunEvent, StepRecord, StepStatus, cap_output, millis, preview};
 use crate::step_error::{ErrorCode, StepError};
 use serde_json::{Map, Value, json};
@@ -67,8 +67,9 @@ impl Executor {
                 ..step_ctx.clone()
             };
             let result = self.attempt(spec, checked, scope, &step_ctx, timeout, ctx).await;
+            let may_retry = |e: &StepError| e.is_retryable() || (policy.on == RetryOn::Any && e.is_unknown());
             let retry_in = match &result {
-                Err(e) if e.is_retryable() && attempt < policy.max_attempts => Some(backoff(&policy, attempt, e)),
+                Err(e) if may_retry(e) && attempt < policy.max_attempts => Some(backoff(&policy, attempt, e)),
                 _ => None,
             };
             let Some(retry_in) = retry_in else {
@@ -123,7 +124,8 @@ impl Executor {
         // Decided on the resolved params: an HTTP method may come from a reference.
         // The stub returns before any credential is read, so a dry run needs none
         // and no secret can reach `would_send` (params only ever name credentials).
-        if ctx.dry_run && provider.has_side_effects(&spec.action, &params) {
+        let side_effects = provider.has_side_effects(&spec.action, &params);
+        if ctx.dry_run && side_effects {
             return Ok(
                 ProviderResult::ok(json!({"dry_run": true, "would_send": params}), DRY_RUN_MESSAGE)
                     .with_metadata(references::DRY_RUN_METADATA, true),
@@ -135,6 +137,16 @@ impl Executor {
         let result = tokio::select! {
             r = tokio::time::timeout(timeout, run) => r.unwrap_or(Err(StepError::Timeout(timeout))),
             _ = ctx.cancel.cancelled() => Err(StepError::Cancelled),
+        };
+        // A step that changes something and ran out of time may have done it.
+        let result = match result {
+            Err(StepError::Timeout(after)) if side_effects => Err(StepError::Unknown {
+                code: ErrorCode::Timeout,
+                message: format!(
+                    "timed out after {after:?}; the server may have received the request, so it is not sent again: check whether it took effect before running the step again"
+                ),
+            }),
+            other => other,
         };
         // Stop anything the provider left running (it was dropped, but be explicit).
         child.cancel();
@@ -191,6 +203,13 @@ impl Executor {
             ),
             Err(e @ StepError::Timeout(_)) => (
                 StepStatus::Timeout,
+                e.to_string(),
+                Value::Null,
+                Map::new(),
+                Some(e.code()),
+            ),
+            Err(e @ StepError::Unknown { .. }) => (
+                StepStatus::Unknown,
                 e.to_string(),
                 Value::Null,
                 Map::new(),
