@@ -1,5 +1,6 @@
 //! Faults and abuse, kept in the test suite: each module one concern, each case
 //! bounded in time. CI runs this binary with the rest (`cargo test --workspace`).
 
+mod deadlines;
 mod http_abuse;
 mod side_effects;

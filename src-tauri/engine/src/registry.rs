@@ -178,6 +178,9 @@ pub struct StepContext {
     /// The item of a `for_each` step, from 0.
     pub item: Option<usize>,
     pub attempt: u32,
+    /// When this attempt's time is up (its timeout, cut to the run's deadline):
+    /// a provider's own waits (a rate limit) end by then.
+    pub deadline: Option<std::time::Instant>,
     /// The HTTP client shared by all steps of all runs (timeouts set; built on first use).
     pub http: crate::http_client::HttpClient,
 }

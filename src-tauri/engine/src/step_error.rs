@@ -219,6 +219,30 @@ impl StepError {
         matches!(self, Self::Retryable { .. } | Self::Timeout(_))
     }
 
+    /// The same error with `note` added to its message (why it was not retried).
+    pub fn noting(self, note: &str) -> Self {
+        match self {
+            Self::Retryable { code, message, after } => Self::Retryable {
+                code,
+                message: format!("{message}; {note}"),
+                after,
+            },
+            Self::Fatal { code, message } => Self::Fatal {
+                code,
+                message: format!("{message}; {note}"),
+            },
+            Self::Unknown { code, message } => Self::Unknown {
+                code,
+                message: format!("{message}; {note}"),
+            },
+            Self::Timeout(after) => Self::Fatal {
+                code: ErrorCode::Timeout,
+                message: format!("timed out after {after:?}; {note}"),
+            },
+            Self::Cancelled => Self::Cancelled,
+        }
+    }
+
     /// Whether the server may have acted on the request (see [`StepError::Unknown`]).
     pub fn is_unknown(&self) -> bool {
         matches!(self, Self::Unknown { .. })

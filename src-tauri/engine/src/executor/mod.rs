@@ -267,6 +267,7 @@ impl Executor {
             step_index: index,
             item: None,
             attempt: 1,
+            deadline: None,
             http: self.http.clone(),
         }
     }

@@ -34,8 +34,10 @@ impl Attempted {
 
 impl Executor {
     /// Attempts until one succeeds, the failure cannot pass, or attempts run out.
-    /// `announce` sends the step-level events (off for the items of a loop, which
-    /// report as items).
+    /// `timeout` is one attempt's; each is also cut to what is left of the run's
+    /// deadline, and a wait before the next attempt that the deadline would cut
+    /// short is not begun. `announce` sends the step-level events (off for the
+    /// items of a loop, which report as items).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn run_step_with_retries(
         &self,
@@ -52,6 +54,13 @@ impl Executor {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let Some(timeout) = ctx.timeout(timeout) else {
+                return Attempted {
+                    result: Err(StepError::fatal(ErrorCode::Timeout, "the run passed its deadline")),
+                    attempts: attempt - 1,
+                    latency_ms: millis(started.elapsed()),
+                };
+            };
             if announce {
                 ctx.observer.on_event(&RunEvent::StepStarted {
                     run_id: ctx.run_id.to_string(),
@@ -64,6 +73,7 @@ impl Executor {
             let attempt_started = Instant::now();
             let step_ctx = StepContext {
                 attempt,
+                deadline: Some(attempt_started + timeout),
                 ..step_ctx.clone()
             };
             let result = self.attempt(spec, checked, scope, &step_ctx, timeout, ctx).await;
@@ -79,6 +89,20 @@ impl Executor {
                     latency_ms: millis(started.elapsed()),
                 };
             };
+            // Every wait ends at the run's deadline: one that would outlast it is not begun.
+            if let Some(deadline) = ctx.deadline
+                && Instant::now() + retry_in >= deadline
+            {
+                let note = format!(
+                    "not tried again: the run's deadline comes before the next attempt (in {:.1} s)",
+                    retry_in.as_secs_f64()
+                );
+                return Attempted {
+                    result: result.map_err(|e| e.noting(&note)),
+                    attempts: attempt,
+                    latency_ms: millis(started.elapsed()),
+                };
+            }
             if announce {
                 let failed = Attempted {
                     result,
