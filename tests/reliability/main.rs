@@ -4,3 +4,4 @@
 mod deadlines;
 mod http_abuse;
 mod side_effects;
+mod url_references;

@@ -12,6 +12,9 @@ use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
 
+mod encode;
+pub use encode::TextKind;
+
 /// Where a reference starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Root {
@@ -82,6 +85,10 @@ pub enum ResolveError {
     Syntax(#[from] TemplateError),
     #[error("reference `{reference}`: {reason}")]
     Missing { reference: String, reason: String },
+    /// A value that cannot go where the reference puts it (a line break into a
+    /// URL or header, a path or host that would re-target a request).
+    #[error("reference `{reference}`: {reason}")]
+    Unsafe { reference: String, reason: String },
 }
 
 impl fmt::Display for PathSeg {
@@ -492,19 +499,49 @@ pub fn resolve_str(input: &str, scope: &Scope) -> Result<Value, ResolveError> {
     Ok(Value::String(out))
 }
 
+/// Resolve one string used as `kind`: a URL's values are encoded for the part of
+/// it they land in, a header's may not hold a line break (see [`TextKind`]).
+pub fn resolve_str_as(input: &str, scope: &Scope, kind: TextKind) -> Result<Value, ResolveError> {
+    if kind == TextKind::Plain || !input.contains('$') {
+        return resolve_str(input, scope);
+    }
+    let template = parse(input)?;
+    let value_of = |r: &Reference| scope.value_of(r);
+    match kind {
+        TextKind::Url => encode::render_url(&template, value_of),
+        TextKind::Header => encode::render_header(&template, value_of),
+        TextKind::Plain => resolve_str(input, scope),
+    }
+}
+
 /// Resolve every string inside a JSON value (object keys are left alone).
 /// Errors carry the path of the string inside `value` (`payload.body`).
 pub fn resolve(value: &Value, scope: &Scope) -> Result<Value, (String, ResolveError)> {
-    fn walk(value: &Value, scope: &Scope, path: &mut String) -> Result<Value, (String, ResolveError)> {
+    resolve_with(value, scope, &|_| TextKind::Plain)
+}
+
+/// [`resolve`], each string resolved as `kind_of` its path says (`url` is a URL,
+/// `headers.Accept` a header: the provider knows its params).
+pub fn resolve_with(
+    value: &Value,
+    scope: &Scope,
+    kind_of: &dyn Fn(&str) -> TextKind,
+) -> Result<Value, (String, ResolveError)> {
+    fn walk(
+        value: &Value,
+        scope: &Scope,
+        path: &mut String,
+        kind_of: &dyn Fn(&str) -> TextKind,
+    ) -> Result<Value, (String, ResolveError)> {
         match value {
-            Value::String(s) => resolve_str(s, scope).map_err(|e| (path.clone(), e)),
+            Value::String(s) => resolve_str_as(s, scope, kind_of(path)).map_err(|e| (path.clone(), e)),
             Value::Array(items) => items
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
                     let len = path.len();
                     path.push_str(&format!("[{i}]"));
-                    let r = walk(v, scope, path);
+                    let r = walk(v, scope, path, kind_of);
                     path.truncate(len);
                     r
                 })
@@ -515,7 +552,7 @@ pub fn resolve(value: &Value, scope: &Scope) -> Result<Value, (String, ResolveEr
                 for (k, v) in map {
                     let len = path.len();
                     push_key(path, k);
-                    let r = walk(v, scope, path);
+                    let r = walk(v, scope, path, kind_of);
                     path.truncate(len);
                     out.insert(k.clone(), r?);
                 }
@@ -524,7 +561,7 @@ pub fn resolve(value: &Value, scope: &Scope) -> Result<Value, (String, ResolveEr
             other => Ok(other.clone()),
         }
     }
-    walk(value, scope, &mut String::new())
+    walk(value, scope, &mut String::new(), kind_of)
 }
 
 /// Every string inside `value` that holds `${`, with its path and its parse result.

@@ -235,6 +235,13 @@ pub trait Provider: Send + Sync {
             .collect()
     }
 
+    /// How a string param of `action` takes references, by its path inside the
+    /// params (`url`, `headers.Accept`): a URL's values are encoded for where they
+    /// land, a header's may hold no line break. Everything else is plain text.
+    fn text_kind(&self, _action: &str, _path: &str) -> crate::references::TextKind {
+        crate::references::TextKind::Plain
+    }
+
     /// The default time one attempt of a step may take.
     fn default_timeout(&self) -> Duration {
         Duration::from_secs(60)

@@ -137,7 +137,8 @@ impl Executor {
         ctx: &RunContext<'_>,
     ) -> Result<ProviderResult, StepError> {
         let provider = &checked.provider;
-        let params = references::resolve(&spec.params, scope).map_err(|(path, e)| {
+        let kind_of = |path: &str| provider.text_kind(&spec.action, path);
+        let params = references::resolve_with(&spec.params, scope, &kind_of).map_err(|(path, e)| {
             let at = if path.is_empty() {
                 "params".to_string()
             } else {

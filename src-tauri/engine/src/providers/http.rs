@@ -312,6 +312,10 @@ impl Provider for Http {
         }]
     }
 
+    fn text_kind(&self, _action: &str, path: &str) -> crate::references::TextKind {
+        net::url_and_headers(path, "url")
+    }
+
     fn prepare(&self, action: &str, params: &Value) -> Vec<(String, String)> {
         match action {
             "request" => check_request(params),

@@ -406,6 +406,10 @@ impl Provider for Llm {
         Duration::from_secs(300)
     }
 
+    fn text_kind(&self, _action: &str, path: &str) -> crate::references::TextKind {
+        net::url_and_headers(path, "base_url")
+    }
+
     fn prepare(&self, action: &str, params: &Value) -> Vec<(String, String)> {
         match action {
             CHAT => self.check_chat(params),

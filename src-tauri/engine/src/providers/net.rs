@@ -67,8 +67,27 @@ pub fn is_reference(value: &Value) -> bool {
     }
 }
 
+/// How the `url` and `headers` params of `http` and `webhook` take references.
+pub fn url_and_headers(path: &str, url_param: &str) -> references::TextKind {
+    if path == url_param {
+        references::TextKind::Url
+    } else if path.starts_with("headers.") || path.starts_with("headers[") {
+        references::TextKind::Header
+    } else {
+        references::TextKind::Plain
+    }
+}
+
 /// `url` as an address we can call, or why it is not one, in words.
 fn http_url(url: &str) -> Result<Url, String> {
+    // The URL parser drops tabs and line breaks without a word; a URL that holds
+    // one is not what it looks like.
+    if url.trim().contains(['\r', '\n', '\t']) {
+        return Err(format!(
+            "`{}` holds a line break or a tab, which an address cannot have",
+            url.escape_debug()
+        ));
+    }
     let parsed = Url::parse(url.trim())
         .map_err(|e| format!("`{url}` is not a web address ({e}); write it in full, like https://example.com/path"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -162,6 +181,7 @@ mod tests {
         assert!(url_problem("example.com").unwrap().contains("write it in full"));
         assert!(url_problem("ftp://example.com").unwrap().contains("only http://"));
         assert!(url_problem("file:///etc/passwd").unwrap().contains("only http://"));
+        assert!(url_problem("https://example.com/a\nb").unwrap().contains("line break"));
     }
 
     #[test]

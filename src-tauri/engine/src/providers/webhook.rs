@@ -55,6 +55,10 @@ impl Provider for Webhook {
         }]
     }
 
+    fn text_kind(&self, _action: &str, path: &str) -> crate::references::TextKind {
+        net::url_and_headers(path, "url")
+    }
+
     fn prepare(&self, action: &str, params: &Value) -> Vec<(String, String)> {
         match action {
             "post_request" => check_post(params),
