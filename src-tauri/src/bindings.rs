@@ -69,6 +69,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             credentials::list_credentials,
             credentials::set_credential,
             credentials::delete_credential,
+            credentials::allow_credential_origin,
+            credentials::disallow_credential_origin,
             schedules::list_schedules,
             schedules::get_schedule,
             schedules::set_schedule,

@@ -105,6 +105,9 @@ async fn a_valid_plan_is_drafted_from_the_catalogue_and_the_schema() {
     fake.push_reply(reply(&valid_plan()));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app.draft_plan(request("openai", fake.base_url())).await.unwrap();
 
@@ -194,6 +197,9 @@ async fn an_invalid_draft_is_repaired_with_its_located_errors() {
     fake.push_reply(reply(&valid_plan()));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app.draft_plan(request("openai", fake.base_url())).await.unwrap();
 
@@ -235,6 +241,9 @@ async fn a_draft_that_stays_invalid_is_returned_with_its_issues() {
     fake.push_reply(reply(&still_wrong));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app.draft_plan(request("openai", fake.base_url())).await.unwrap();
 
@@ -273,6 +282,9 @@ async fn malformed_json_is_sent_back_and_fenced_json_is_accepted() {
     )));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app.draft_plan(request("openai", fake.base_url())).await.unwrap();
 
@@ -291,6 +303,9 @@ async fn a_reply_that_never_is_json_is_returned_verbatim_with_the_error() {
     fake.push_reply(CannedReply::text("Sorry, here: {\"name\": \"x\", \"steps\": [}"));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app.draft_plan(request("openai", fake.base_url())).await.unwrap();
 
@@ -314,6 +329,9 @@ async fn a_rate_limit_is_waited_out_and_is_not_an_attempt() {
     fake.push_reply(reply(&valid_plan()));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app
         .draft_plan(request("openai", &fake.rate_limited_base_url()))
@@ -336,6 +354,9 @@ async fn a_self_hosted_server_gets_json_mode_with_the_schema_in_the_prompt_and_n
     fake.push_reply(reply(&valid_plan()));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let mut ask = request("openai_compatible", fake.base_url());
     ask.model = Some("llama3.1".into());
@@ -364,6 +385,9 @@ async fn a_server_without_structured_output_is_asked_again_in_json_mode() {
     fake.push_reply(reply(&valid_plan()));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app
         .draft_plan(request("groq", &fake.json_mode_only_base_url()))
@@ -393,6 +417,9 @@ async fn requests_that_cannot_be_made_are_errors_naming_the_fix() {
     let fake = FakeOpenAi::start().await;
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let e = app.draft_plan(request("webhook", fake.base_url())).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::BadInput);

@@ -3,5 +3,6 @@
 
 mod deadlines;
 mod http_abuse;
+mod origin_binding;
 mod side_effects;
 mod url_references;

@@ -100,6 +100,10 @@ export const commands = {
 	setCredential: (provider: string, field: string, value: string) => typedError<null, IpcError>(__TAURI_INVOKE("set_credential", { provider, field, value })),
 	/**  Delete a credential; false if it was not set. */
 	deleteCredential: (provider: string, field: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("delete_credential", { provider, field })),
+	/**  Let a credential also be sent to `origin`; the origin as stored (`https://host:port`). */
+	allowCredentialOrigin: (provider: string, field: string, origin: string) => typedError<string, IpcError>(__TAURI_INVOKE("allow_credential_origin", { provider, field, origin })),
+	/**  Take an allowed origin back; false if it was not allowed. */
+	disallowCredentialOrigin: (provider: string, field: string, origin: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("disallow_credential_origin", { provider, field, origin })),
 	/**  Every plan with a cron trigger: next run, last result, paused or not. */
 	listSchedules: () => typedError<ScheduledJob[], IpcError>(__TAURI_INVOKE("list_schedules")),
 	/**  A plan's schedule; None if it has no cron trigger. */
@@ -197,6 +201,11 @@ export type CredentialInfo = {
 	provider: string,
 	field: string,
 	updated_at: string,
+	/**
+	 *  Origins it may be sent to besides its provider's own (for a credential
+	 *  whose host the person chooses, the only ones once any is listed).
+	 */
+	allowed_origins?: string[],
 };
 
 /**  A cron schedule in an IANA time zone. */

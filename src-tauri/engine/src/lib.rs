@@ -17,6 +17,7 @@
 
 pub mod clock;
 pub mod condition;
+pub mod credentials;
 pub mod executor;
 pub mod http_client;
 pub mod net_target;

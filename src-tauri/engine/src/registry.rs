@@ -1,12 +1,13 @@
 //! The provider registry: what a provider is, what it returns, how its failures
 //! are classified, and the static list of built-in providers.
 
-use crate::sensitive::Sensitive;
+pub use crate::credentials::{
+    CredentialError, CredentialSource, Credentials, NoCredentials, StaticCredentials, origin_of,
+};
 pub use crate::step_error::{ErrorCode, StepError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -50,123 +51,6 @@ pub struct ActionSpec {
     pub params_schema: Value,
     /// Whether running it changes something outside Flowpilot (a POST, an email).
     pub side_effects: bool,
-}
-
-/// Why a credential could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CredentialError {
-    /// No keychain (Secret Service) to read from; the message names the fix.
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("keychain error: {0}")]
-    Other(String),
-}
-
-/// Where credential values come from: the OS keychain in the app, a map in tests.
-#[async_trait]
-pub trait CredentialSource: Send + Sync {
-    async fn get(&self, provider: &str, field: &str) -> Result<Option<Sensitive<String>>, CredentialError>;
-}
-
-/// No credentials at all.
-#[derive(Debug, Default)]
-pub struct NoCredentials;
-
-#[async_trait]
-impl CredentialSource for NoCredentials {
-    async fn get(&self, _: &str, _: &str) -> Result<Option<Sensitive<String>>, CredentialError> {
-        Ok(None)
-    }
-}
-
-/// Credentials from a map keyed by `(provider, field)`; for tests and dry runs.
-#[derive(Debug, Default, Clone)]
-pub struct StaticCredentials(pub BTreeMap<(String, String), Sensitive<String>>);
-
-impl StaticCredentials {
-    pub fn with(mut self, provider: &str, field: &str, value: &str) -> Self {
-        self.0.insert(
-            (provider.to_string(), field.to_string()),
-            Sensitive::new(value.to_string()),
-        );
-        self
-    }
-}
-
-#[async_trait]
-impl CredentialSource for StaticCredentials {
-    async fn get(&self, provider: &str, field: &str) -> Result<Option<Sensitive<String>>, CredentialError> {
-        Ok(self.0.get(&(provider.to_string(), field.to_string())).cloned())
-    }
-}
-
-/// A step's view of the credentials of its provider. Every value read through it
-/// is remembered, so the executor can redact it from everything the step produced.
-pub struct Credentials {
-    source: Arc<dyn CredentialSource>,
-    provider: String,
-    used: std::sync::Mutex<Vec<String>>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("provider", &self.provider)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Credentials {
-    pub fn new(source: Arc<dyn CredentialSource>, provider: impl Into<String>) -> Self {
-        Self {
-            source,
-            provider: provider.into(),
-            used: Default::default(),
-        }
-    }
-
-    /// The value of `field`, if it is set. A keychain that cannot be reached is a fatal step error.
-    pub async fn get(&self, field: &str) -> Result<Option<Sensitive<String>>, StepError> {
-        let value = self.source.get(&self.provider, field).await.map_err(|e| match e {
-            CredentialError::Unavailable(m) => StepError::fatal(ErrorCode::KeychainUnavailable, m),
-            CredentialError::Other(m) => StepError::fatal(ErrorCode::KeychainError, m),
-        })?;
-        if let Some(v) = &value
-            && !v.expose().is_empty()
-        {
-            self.used
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(v.expose().clone());
-        }
-        Ok(value)
-    }
-
-    /// The value of `field`, or a `MISSING_CREDENTIALS` error that says how to set it.
-    pub async fn require(&self, field: &str) -> Result<Sensitive<String>, StepError> {
-        self.get(field).await?.ok_or_else(|| {
-            StepError::fatal(
-                ErrorCode::MissingCredentials,
-                format!("no `{field}` is set for {p}; set it with `flowpilot-cli credentials set {p} {field}` or in Credentials", p = self.provider),
-            )
-        })
-    }
-
-    /// Remember a form of a secret made from a value read here (the base64 of a
-    /// Basic header), so it is redacted like the value itself.
-    pub fn remember(&self, derived: &str) {
-        if !derived.is_empty() {
-            self.used
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(derived.to_string());
-        }
-    }
-
-    /// Every value read so far (for redaction).
-    pub fn used_values(&self) -> Vec<String> {
-        self.used.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
 }
 
 /// What a running step knows besides its params.

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     ItemsFailed,
     MissingCredentials,
     InvalidCredentials,
+    /// A credential held back from an origin it is not allowed to go to.
+    CredentialNotAllowed,
     KeychainUnavailable,
     KeychainError,
     UnknownProvider,
@@ -74,6 +76,7 @@ impl ErrorCode {
             Self::ItemsFailed => "ITEMS_FAILED",
             Self::MissingCredentials => "MISSING_CREDENTIALS",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::CredentialNotAllowed => "CREDENTIAL_NOT_ALLOWED",
             Self::KeychainUnavailable => "KEYCHAIN_UNAVAILABLE",
             Self::KeychainError => "KEYCHAIN_ERROR",
             Self::UnknownProvider => "UNKNOWN_PROVIDER",
@@ -89,7 +92,7 @@ impl ErrorCode {
         }
     }
 
-    const NAMED: [ErrorCode; 24] = [
+    const NAMED: [ErrorCode; 25] = [
         Self::Connect,
         Self::Tls,
         Self::Redirect,
@@ -102,6 +105,7 @@ impl ErrorCode {
         Self::ItemsFailed,
         Self::MissingCredentials,
         Self::InvalidCredentials,
+        Self::CredentialNotAllowed,
         Self::KeychainUnavailable,
         Self::KeychainError,
         Self::UnknownProvider,

@@ -12,13 +12,13 @@ pub mod plans;
 pub mod runs;
 pub mod schedules;
 
-pub use credentials::{CredentialField, CredentialInfo};
+pub use credentials::{CredentialField, CredentialInfo, StoredCredentials};
 pub use plans::{PlanCheck, PlanDetail, ResolvedPlan};
 pub use runs::{PreparedRun, ReplayRefusal, RunDetail, RunSpec, Stats};
 pub use schedules::SchedulePreview;
 
 use crate::draft::DraftError;
-use crate::secrets::{Keychain, KeychainCredentials, SecretsError};
+use crate::secrets::{Keychain, SecretsError};
 use crate::store::{Store, StoreError};
 use flowpilot_engine::registry::ProviderInfo;
 use flowpilot_engine::{Clock, Executor, PlanError, Registry, SystemClock};
@@ -161,7 +161,10 @@ impl Flowpilot {
         let executor = Executor::new(
             Registry::builtin(),
             clock.clone(),
-            Arc::new(KeychainCredentials(keychain.clone())),
+            Arc::new(StoredCredentials {
+                keychain: keychain.clone(),
+                store: store.clone(),
+            }),
         );
         Ok(Self {
             data_dir,

@@ -170,6 +170,22 @@ enum CredentialsCommand {
         provider: String,
         field: String,
     },
+    /// Let a credential also be sent to another origin (a proxy, a self-hosted
+    /// copy of the service). A provider's own host never needs this; a credential
+    /// whose host you choose (`http` auth, `openai_compatible`) goes only to the
+    /// origins listed, once any is.
+    Allow {
+        provider: String,
+        field: String,
+        /// Like https://proxy.example.com or http://127.0.0.1:8080.
+        origin: String,
+    },
+    /// Take an allowed origin back.
+    Disallow {
+        provider: String,
+        field: String,
+        origin: String,
+    },
 }
 
 /// Entry point of the `flowpilot-cli` binary.

@@ -131,6 +131,19 @@ CREATE INDEX step_logs_run ON step_logs (run_id, id);
 CREATE INDEX step_logs_time ON step_logs (timestamp);
 "#,
     ),
+    // Origins a credential may be sent to besides its provider's own (for one
+    // whose host the person chooses, the only ones once any is listed).
+    M::up(
+        r#"
+CREATE TABLE credential_origins (
+    provider   TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    origin     TEXT NOT NULL,
+    allowed_at TEXT NOT NULL,
+    PRIMARY KEY (provider, field, origin)
+) STRICT;
+"#,
+    ),
 ];
 
 /// Every migration, oldest first.

@@ -175,6 +175,15 @@ impl Executor {
         };
         // Stop anything the provider left running (it was dropped, but be explicit).
         child.cancel();
+        // A credential held back from where the step sent its request: say so.
+        let result = match (result, credentials.withheld()) {
+            (Ok(mut r), Some(note)) => {
+                r.metadata.insert("credentials_withheld".into(), Value::String(note));
+                Ok(r)
+            }
+            (Err(e), Some(note)) if matches!(e.code(), ErrorCode::Http(401 | 403)) => Err(e.noting(&note)),
+            (result, _) => result,
+        };
         for v in credentials.used_values() {
             ctx.redactor.add(&v);
         }

@@ -230,7 +230,7 @@ impl Auth {
     /// Read the credential (for a request to `target`) and put it where `auth` says.
     async fn apply(&self, request: Request, credentials: &Credentials) -> Result<Request, StepError> {
         let field = self.field();
-        let secret = credentials.require(field).await?;
+        let secret = credentials.require_for(field, request.url(), None).await?;
         let credential = match self {
             Auth::Bearer { .. } => Credential::Bearer(secret),
             Auth::Basic {

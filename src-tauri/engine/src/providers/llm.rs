@@ -81,6 +81,14 @@ impl Llm {
         }
     }
 
+    /// The origin of the public service, where its key may always go; `None` for a
+    /// server the person chooses.
+    fn home(&self) -> Option<String> {
+        self.default_base_url
+            .and_then(|base| reqwest::Url::parse(base).ok())
+            .map(|url| crate::registry::origin_of(&url))
+    }
+
     /// Whether `endpoint` is this provider's public service, which always needs a key.
     fn is_public_endpoint(&self, endpoint: &str) -> bool {
         self.default_base_url.is_some_and(|base| chat_url(base) == endpoint)
@@ -442,7 +450,8 @@ impl Provider for Llm {
         let endpoint = chat_url(&base);
         let url = net::parse_url("base_url", &endpoint)?;
 
-        let key = match credentials.get(API_KEY).await {
+        // The key goes to the provider's own service, or where the person allowed it.
+        let key = match credentials.get_for(API_KEY, &url, self.home().as_deref()).await {
             Ok(key) => key.filter(|k| !k.expose().trim().is_empty()),
             // A self-hosted server usually needs no key, so a keychain that cannot be
             // reached (a headless machine without a Secret Service) must not stop a
