@@ -4,5 +4,6 @@
 mod deadlines;
 mod http_abuse;
 mod origin_binding;
+mod secrets_echo;
 mod side_effects;
 mod url_references;

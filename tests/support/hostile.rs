@@ -139,7 +139,7 @@ fn forms(value: &str) -> Vec<String> {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value)
         ),
         format!("percent: {strict}"),
-        format!("percent-lower: {}", strict.to_ascii_lowercase()),
+        format!("percent-lower: {}", lower_hex(&strict)),
         format!(
             "form: {}",
             form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
@@ -567,4 +567,17 @@ impl Drop for TlsServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Percent-escapes with lowercase hex digits (`%2b`), the text itself unchanged.
+fn lower_hex(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut chars = encoded.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '%' {
+            out.extend(chars.by_ref().take(2).map(|h| h.to_ascii_lowercase()));
+        }
+    }
+    out
 }

@@ -121,9 +121,12 @@ pub fn encoded_forms(secret: &str) -> Vec<String> {
             }
         }
     }
-    let strict = percent_encode(bytes, |b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    push(strict.to_ascii_lowercase_hex());
-    push(strict.0);
+    // RFC 3986 leaves `-._~` as they are; some encoders escape everything but letters and digits.
+    for keep in [b"-._~".as_slice(), b""] {
+        let strict = percent_encode(bytes, |b| b.is_ascii_alphanumeric() || keep.contains(&b));
+        push(strict.to_ascii_lowercase_hex());
+        push(strict.0);
+    }
     push(percent_encode(bytes, |b| b.is_ascii_alphanumeric() || b"-._~!*'()".contains(&b)).0);
     push(form_urlencode(bytes));
     let json = serde_json::to_string(secret).unwrap_or_default();
