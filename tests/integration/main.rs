@@ -5,6 +5,7 @@ mod cli;
 mod contract;
 mod draft;
 mod http_provider;
+mod integrations;
 mod keychain;
 mod llm_provider;
 mod peers;

@@ -133,7 +133,7 @@ async fn the_facade_reads_allowances_made_with_the_cli() {
     let target = || ResolvedPlan {
         plan_id: None,
         version: None,
-        plan: Plan::from_value(chat("openai", fake.base_url()), app.registry()).unwrap(),
+        plan: Plan::from_value(chat("openai", fake.base_url()), &app.registry()).unwrap(),
     };
     let outcome = app
         .run_plan(target(), "cli", Arc::new(NoObserver), None, CancellationToken::new())

@@ -89,7 +89,7 @@ async fn secrets_echoed_in_every_encoding_are_never_kept_or_shown() {
         {"provider": "http", "action": "request", "retry": 1,
          "params": {"url": echo(200), "auth": {"type": "header", "credential": "token", "name": "X-Api-Key"}}}
     ]});
-    let plan = Plan::from_value(plan, app.registry()).unwrap();
+    let plan = Plan::from_value(plan, &app.registry()).unwrap();
     let target = ResolvedPlan {
         plan_id: None,
         version: None,

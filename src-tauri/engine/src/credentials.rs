@@ -36,6 +36,23 @@ pub trait CredentialSource: Send + Sync {
     async fn allowed_origins(&self, _provider: &str, _field: &str) -> Result<Vec<String>, CredentialError> {
         Ok(Vec::new())
     }
+
+    /// Store a value (an OAuth connection's refreshed tokens). Read-only sources refuse.
+    async fn store(&self, _provider: &str, _field: &str, _value: Sensitive<String>) -> Result<(), CredentialError> {
+        Err(CredentialError::Other("these credentials cannot be changed".into()))
+    }
+
+    /// Something happened to `provider`'s connection (an OAuth refresh failed).
+    async fn report(&self, _provider: &str, _event: ConnectionEvent) {}
+}
+
+/// What happened to an integration's OAuth connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionEvent {
+    /// Its tokens were refreshed.
+    Refreshed,
+    /// Its refresh token was refused: the person must connect it again.
+    NeedsReconnecting { reason: String },
 }
 
 /// No credentials at all.
@@ -185,6 +202,20 @@ impl Credentials {
             "`{field}` of {p} was not sent to {origin}: it goes to {goes_to} only; to send it there too, run `flowpilot-cli credentials allow {p} {field} {origin}` or allow it in Credentials"
         ));
         Ok(false)
+    }
+
+    /// Store `value` as `field` (refreshed OAuth tokens); it is redacted like any value read.
+    pub async fn store(&self, field: &str, value: Sensitive<String>) -> Result<(), StepError> {
+        self.remember(value.expose());
+        self.source
+            .store(&self.provider, field, value)
+            .await
+            .map_err(keychain_error)
+    }
+
+    /// Tell the credential source what happened to the connection.
+    pub async fn report(&self, event: ConnectionEvent) {
+        self.source.report(&self.provider, event).await;
     }
 
     /// What was held back from where, in words; `None` when nothing was.

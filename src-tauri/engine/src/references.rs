@@ -26,12 +26,21 @@ pub enum Root {
     Item,
     /// Its position, from 0.
     ItemIndex,
+    /// An integration action's params (`${params.title}`): in definitions only.
+    Params,
+    /// A secret of an integration (`${secret.bot_token}`): in definitions only.
+    Secret,
 }
 
 impl Root {
     /// Whether the root only exists inside a `for_each` step.
     pub fn is_item(&self) -> bool {
         matches!(self, Self::Item | Self::ItemIndex)
+    }
+
+    /// Whether the root exists only in integration definitions.
+    pub fn is_definition_only(&self) -> bool {
+        matches!(self, Self::Params | Self::Secret)
     }
 }
 
@@ -112,6 +121,8 @@ impl fmt::Display for Reference {
             Root::Trigger => f.write_str("trigger")?,
             Root::Item => f.write_str("item")?,
             Root::ItemIndex => f.write_str("item_index")?,
+            Root::Params => f.write_str("params")?,
+            Root::Secret => f.write_str("secret")?,
         }
         for seg in &self.path {
             write!(f, "{seg}")?;
@@ -220,6 +231,12 @@ pub fn parse_reference(body: &str) -> Result<Reference, TemplateError> {
         PathSeg::Key(k) if k == "run" => Root::Run,
         PathSeg::Key(k) if k == "trigger" => Root::Trigger,
         PathSeg::Key(k) if k == "item" => Root::Item,
+        PathSeg::Key(k) if k == "params" || k == "secret" => {
+            if path.is_empty() {
+                return Err(bad(&format!("name one: `{k}.<name>`")));
+            }
+            if k == "params" { Root::Params } else { Root::Secret }
+        }
         PathSeg::Key(k) if k == "item_index" => {
             if !path.is_empty() {
                 return Err(bad("`item_index` is a number: nothing comes after it"));
@@ -257,7 +274,7 @@ pub fn parse_reference(body: &str) -> Result<Reference, TemplateError> {
         }
         _ => {
             return Err(bad(
-                "a reference starts with steps, plan, run, trigger, item or item_index",
+                "a reference starts with steps, plan, run, trigger, item or item_index (and in integration definitions params or secret)",
             ));
         }
     };
@@ -334,6 +351,10 @@ pub struct Scope {
     pub trigger: Arc<Value>,
     /// The current item of a `for_each` step and its index.
     pub item: Option<(Value, usize)>,
+    /// An integration action's params, in its definition's templates.
+    pub params: Option<Arc<Value>>,
+    /// An integration's secrets (`{name: value}`), in its definition's templates.
+    pub secrets: Option<Arc<Value>>,
 }
 
 impl Scope {
@@ -345,6 +366,17 @@ impl Scope {
             run: Arc::new(run),
             trigger: Arc::new(trigger),
             item: None,
+            params: None,
+            secrets: None,
+        }
+    }
+
+    /// The scope of an integration definition's templates: its action's params and its secrets.
+    pub fn for_definition(params: Value, secrets: Value) -> Self {
+        Self {
+            params: Some(Arc::new(params)),
+            secrets: Some(Arc::new(secrets)),
+            ..Self::default()
         }
     }
 
@@ -376,6 +408,16 @@ impl Scope {
                 .as_ref()
                 .map(|(_, i)| Cow::Owned(Value::from(*i)))
                 .ok_or_else(no_item),
+            Root::Params => self
+                .params
+                .as_deref()
+                .map(Cow::Borrowed)
+                .ok_or_else(|| "`params` exists only in integration definitions".to_string()),
+            Root::Secret => self
+                .secrets
+                .as_deref()
+                .map(Cow::Borrowed)
+                .ok_or_else(|| "`secret` exists only in integration definitions".to_string()),
             Root::Step(StepRef::Index(i)) => self
                 .steps
                 .get(*i)

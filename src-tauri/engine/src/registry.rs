@@ -1,8 +1,12 @@
 //! The provider registry: what a provider is, what it returns, how its failures
-//! are classified, and the static list of built-in providers.
+//! are classified, and the list of providers a run can use — the built-in code
+//! providers, the built-in integration definitions and the person's own.
+//!
+//! Names, titles and schemas are owned: an integration defined as data has them
+//! only at run time.
 
 pub use crate::credentials::{
-    CredentialError, CredentialSource, Credentials, NoCredentials, StaticCredentials, origin_of,
+    ConnectionEvent, CredentialError, CredentialSource, Credentials, NoCredentials, StaticCredentials, origin_of,
 };
 pub use crate::step_error::{ErrorCode, StepError};
 use async_trait::async_trait;
@@ -45,12 +49,56 @@ impl ProviderResult {
 /// One action of a provider, as shown to users, the UI's forms and an LLM.
 #[derive(Debug, Clone)]
 pub struct ActionSpec {
-    pub name: &'static str,
-    pub description: &'static str,
+    pub name: String,
+    /// A short label ("Create a page in a database").
+    pub title: String,
+    pub description: String,
     /// JSON Schema (draft 2020-12) of the action's params.
     pub params_schema: Value,
     /// Whether running it changes something outside Flowpilot (a POST, an email).
     pub side_effects: bool,
+    /// Params that make a valid call, for forms, drafting and the contract test.
+    pub example: Option<Value>,
+}
+
+impl ActionSpec {
+    /// A code provider's action: its description doubles as its title.
+    pub fn new(name: &str, description: &str, params_schema: Value, side_effects: bool) -> Self {
+        Self {
+            name: name.to_string(),
+            title: description.to_string(),
+            description: description.to_string(),
+            params_schema,
+            side_effects,
+            example: None,
+        }
+    }
+}
+
+/// Where a provider comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// Written in Rust (`http`, `logic`, the language models...).
+    Builtin,
+    /// An integration definition that ships with Flowpilot (Notion, Telegram...).
+    Integration,
+    /// An integration definition the person added.
+    UserIntegration,
+}
+
+/// A credential field as the Credentials screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct CredentialDoc {
+    pub field: String,
+    /// What it is ("Internal integration token"); the field name when none is given.
+    pub label: String,
+    /// Where to find it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// It may be left unset.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// What a running step knows besides its params.
@@ -85,26 +133,54 @@ impl StepContext {
 /// is loaded (`prepare`) and run later (`run`).
 #[async_trait]
 pub trait Provider: Send + Sync {
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
 
-    /// Other names this provider answers to (the seeds' `custom_api` for `http`).
-    fn aliases(&self) -> &'static [&'static str] {
-        &[]
+    /// How people see it named ("Notion", "HTTP request").
+    fn title(&self) -> String {
+        self.name().to_string()
     }
 
-    fn description(&self) -> &'static str;
+    /// Other names this provider answers to (the seeds' `custom_api` for `http`).
+    fn aliases(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn description(&self) -> String;
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Builtin
+    }
+
+    /// The integration definition behind this provider, if it is one.
+    fn as_integration(&self) -> Option<&crate::integration::IntegrationProvider> {
+        None
+    }
 
     fn actions(&self) -> Vec<ActionSpec>;
 
     /// Credential fields this provider reads from the keychain.
-    fn credential_fields(&self) -> &'static [&'static str] {
-        &[]
+    fn credential_fields(&self) -> Vec<String> {
+        Vec::new()
     }
 
     /// Those of [`Provider::credential_fields`] it can run without (a self-hosted
     /// model server usually takes no key): not "missing" when unset.
-    fn optional_credentials(&self) -> &'static [&'static str] {
-        &[]
+    fn optional_credentials(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Each credential field with its label and where to find it.
+    fn credential_docs(&self) -> Vec<CredentialDoc> {
+        let optional = self.optional_credentials();
+        self.credential_fields()
+            .into_iter()
+            .map(|field| CredentialDoc {
+                label: field.clone(),
+                help: None,
+                optional: optional.contains(&field),
+                field,
+            })
+            .collect()
     }
 
     /// The credentials a step of `action` with these params cannot run without:
@@ -113,9 +189,8 @@ pub trait Provider: Send + Sync {
     fn credentials_needed(&self, _action: &str, _params: &Value) -> Vec<String> {
         let optional = self.optional_credentials();
         self.credential_fields()
-            .iter()
+            .into_iter()
             .filter(|f| !optional.contains(f))
-            .map(|f| f.to_string())
             .collect()
     }
 
@@ -162,10 +237,10 @@ pub trait Provider: Send + Sync {
     ) -> Result<ProviderResult, StepError>;
 }
 
-/// The providers Flowpilot knows, looked up by name or alias.
+/// The providers Flowpilot knows, looked up by name or alias. Cheap to clone.
 #[derive(Clone)]
 pub struct Registry {
-    providers: Vec<Arc<dyn Provider>>,
+    providers: Arc<Vec<Arc<dyn Provider>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -174,22 +249,43 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// The prefix the seeds gave their custom integrations' provider names.
+pub const CUSTOM_PREFIX: &str = "custom_";
+
 impl Registry {
-    /// Every built-in provider.
+    /// Every built-in provider: the code providers, then the built-in integrations.
     pub fn builtin() -> Self {
-        Self {
-            providers: crate::providers::builtin(),
-        }
+        let mut providers = crate::providers::builtin();
+        providers.extend(crate::integration::builtin_providers());
+        Self::from_providers(providers)
     }
 
     pub fn from_providers(providers: Vec<Arc<dyn Provider>>) -> Self {
-        Self { providers }
+        Self {
+            providers: Arc::new(providers),
+        }
     }
 
+    /// This registry with more providers after its own (the person's integrations).
+    pub fn with(&self, more: impl IntoIterator<Item = Arc<dyn Provider>>) -> Self {
+        let mut providers = self.providers.as_ref().clone();
+        providers.extend(more);
+        Self::from_providers(providers)
+    }
+
+    /// A provider by name or alias; `custom_<id>` (the seeds' custom integrations)
+    /// finds the person's integration `<id>`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
-        self.providers
+        let found = self
+            .providers
             .iter()
-            .find(|p| p.name() == name || p.aliases().contains(&name))
+            .find(|p| p.name() == name || p.aliases().iter().any(|a| a == name));
+        found.or_else(|| {
+            let id = name.strip_prefix(CUSTOM_PREFIX)?;
+            self.providers
+                .iter()
+                .find(|p| p.kind() == ProviderKind::UserIntegration && p.name() == id)
+        })
     }
 
     pub fn action(&self, provider: &str, action: &str) -> Option<ActionSpec> {
@@ -200,28 +296,44 @@ impl Registry {
         &self.providers
     }
 
-    /// The catalogue: every provider with its actions and params schemas.
-    pub fn catalogue(&self) -> Vec<ProviderInfo> {
+    /// Whether `name` (or an alias) is taken by a provider of another kind than
+    /// the person's integrations, which they may not replace.
+    pub fn is_reserved(&self, name: &str) -> bool {
         self.providers
             .iter()
-            .map(|p| ProviderInfo {
-                name: p.name().to_string(),
-                aliases: p.aliases().iter().map(|a| a.to_string()).collect(),
-                description: p.description().to_string(),
-                credential_fields: p.credential_fields().iter().map(|f| f.to_string()).collect(),
-                optional_credentials: p.optional_credentials().iter().map(|f| f.to_string()).collect(),
-                actions: p
-                    .actions()
-                    .into_iter()
-                    .map(|a| ActionInfo {
-                        name: a.name.to_string(),
-                        description: a.description.to_string(),
-                        params_schema: a.params_schema,
-                        side_effects: a.side_effects,
-                    })
-                    .collect(),
+            .filter(|p| p.kind() != ProviderKind::UserIntegration)
+            .any(|p| p.name() == name || p.aliases().iter().any(|a| a == name))
+    }
+
+    /// The catalogue: every provider with its actions and params schemas.
+    pub fn catalogue(&self) -> Vec<ProviderInfo> {
+        self.providers.iter().map(|p| info(p.as_ref())).collect()
+    }
+}
+
+/// One provider as the catalogue describes it.
+pub fn info(p: &dyn Provider) -> ProviderInfo {
+    ProviderInfo {
+        name: p.name().to_string(),
+        title: p.title(),
+        kind: p.kind(),
+        aliases: p.aliases(),
+        description: p.description(),
+        credential_fields: p.credential_fields(),
+        optional_credentials: p.optional_credentials(),
+        credentials: p.credential_docs(),
+        actions: p
+            .actions()
+            .into_iter()
+            .map(|a| ActionInfo {
+                name: a.name,
+                title: a.title,
+                description: a.description,
+                params_schema: a.params_schema,
+                side_effects: a.side_effects,
+                example: a.example,
             })
-            .collect()
+            .collect(),
     }
 }
 
@@ -229,21 +341,30 @@ impl Registry {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, specta::Type)]
 pub struct ProviderInfo {
     pub name: String,
+    pub title: String,
+    pub kind: ProviderKind,
     pub aliases: Vec<String>,
     pub description: String,
     pub credential_fields: Vec<String>,
     /// Credential fields it runs without when they are not set.
     #[serde(default)]
     pub optional_credentials: Vec<String>,
+    /// Each credential field with its label and help.
+    #[serde(default)]
+    pub credentials: Vec<CredentialDoc>,
     pub actions: Vec<ActionInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, specta::Type)]
 pub struct ActionInfo {
     pub name: String,
+    pub title: String,
     pub description: String,
     pub params_schema: Value,
     pub side_effects: bool,
+    /// Params that make a valid call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<Value>,
 }
 
 /// The JSON Schema of a params type, from its `schemars` derive.

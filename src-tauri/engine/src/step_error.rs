@@ -34,6 +34,12 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// A credential held back from an origin it is not allowed to go to.
     CredentialNotAllowed,
+    /// An OAuth connection whose refresh was refused: connect it again.
+    NeedsReconnect,
+    /// An integration's own rate limit has no free slot in the attempt's time.
+    RateLimited,
+    /// The API answered, and its answer says it failed (Slack's `ok: false`).
+    ApiError,
     KeychainUnavailable,
     KeychainError,
     UnknownProvider,
@@ -77,6 +83,9 @@ impl ErrorCode {
             Self::MissingCredentials => "MISSING_CREDENTIALS",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::CredentialNotAllowed => "CREDENTIAL_NOT_ALLOWED",
+            Self::NeedsReconnect => "NEEDS_RECONNECT",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::ApiError => "API_ERROR",
             Self::KeychainUnavailable => "KEYCHAIN_UNAVAILABLE",
             Self::KeychainError => "KEYCHAIN_ERROR",
             Self::UnknownProvider => "UNKNOWN_PROVIDER",
@@ -92,7 +101,7 @@ impl ErrorCode {
         }
     }
 
-    const NAMED: [ErrorCode; 25] = [
+    const NAMED: [ErrorCode; 28] = [
         Self::Connect,
         Self::Tls,
         Self::Redirect,
@@ -106,6 +115,9 @@ impl ErrorCode {
         Self::MissingCredentials,
         Self::InvalidCredentials,
         Self::CredentialNotAllowed,
+        Self::NeedsReconnect,
+        Self::RateLimited,
+        Self::ApiError,
         Self::KeychainUnavailable,
         Self::KeychainError,
         Self::UnknownProvider,

@@ -3,12 +3,13 @@
 //! each may be sent to besides its provider's own.
 
 use super::{ApiError, Flowpilot, Result};
-use crate::secrets::{Keychain, KeychainCredentials};
-use crate::store::Store;
+use crate::secrets::{Keychain, KeychainCredentials, SecretsError};
+use crate::store::{ConnectionState, Store};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use flowpilot_engine::Clock;
 use flowpilot_engine::plan::PlanFile;
-use flowpilot_engine::registry::{CredentialError, CredentialSource, origin_of};
+use flowpilot_engine::registry::{ConnectionEvent, CredentialError, CredentialSource, origin_of};
 use flowpilot_engine::{Plan, Sensitive};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -27,10 +28,17 @@ pub struct CredentialInfo {
 
 /// What the engine reads credentials through: values from the keychain,
 /// allowed origins from the store (both off the async runtime's threads).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoredCredentials {
     pub keychain: Arc<Keychain>,
     pub store: Arc<Store>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for StoredCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCredentials").finish_non_exhaustive()
+    }
 }
 
 #[async_trait]
@@ -46,6 +54,37 @@ impl CredentialSource for StoredCredentials {
             .await
             .map_err(|e| CredentialError::Other(e.to_string()))?
             .map_err(|e| CredentialError::Other(e.to_string()))
+    }
+
+    /// Refreshed OAuth tokens: into the keychain, noted as set.
+    async fn store(&self, provider: &str, field: &str, value: Sensitive<String>) -> Result<(), CredentialError> {
+        let (keychain, store, now) = (self.keychain.clone(), self.store.clone(), self.clock.now());
+        let (provider, field) = (provider.to_string(), field.to_string());
+        tokio::task::spawn_blocking(move || {
+            keychain.set(&provider, &field, &value).map_err(|e| match e {
+                SecretsError::Unavailable { .. } => CredentialError::Unavailable(e.to_string()),
+                other => CredentialError::Other(other.to_string()),
+            })?;
+            store
+                .record_credential(&provider, &field, now)
+                .map_err(|e| CredentialError::Other(e.to_string()))
+        })
+        .await
+        .map_err(|e| CredentialError::Other(e.to_string()))?
+    }
+
+    async fn report(&self, provider: &str, event: ConnectionEvent) {
+        let (state, detail) = match event {
+            ConnectionEvent::Refreshed => (ConnectionState::Connected, None),
+            ConnectionEvent::NeedsReconnecting { reason } => (ConnectionState::NeedsReconnecting, Some(reason)),
+        };
+        let (store, now, provider) = (self.store.clone(), self.clock.now(), provider.to_string());
+        let written =
+            tokio::task::spawn_blocking(move || store.set_connection_state(&provider, state, detail.as_deref(), now))
+                .await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::warn!("could not note an integration's connection state");
+        }
     }
 }
 
@@ -137,6 +176,6 @@ impl Flowpilot {
     /// [`Flowpilot::missing_credentials`] of a plan document not stored yet (a
     /// draft); an invalid one is refused with its problems.
     pub fn missing_credentials_for(&self, plan: PlanFile) -> Result<Vec<CredentialField>> {
-        self.missing_credentials(&Plan::from_file(plan, self.registry())?)
+        self.missing_credentials(&Plan::from_file(plan, &self.registry())?)
     }
 }

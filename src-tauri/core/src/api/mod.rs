@@ -6,13 +6,17 @@
 //! settings), [`credentials`], [`drafting`] (and dry runs); this module opens
 //! Flowpilot on a data folder and says what went wrong.
 
+mod connect;
 pub mod credentials;
 pub mod drafting;
+pub mod integrations;
 pub mod plans;
 pub mod runs;
 pub mod schedules;
 
+pub use connect::OAuthStart;
 pub use credentials::{CredentialField, CredentialInfo, StoredCredentials};
+pub use integrations::{IntegrationCheck, IntegrationSummary, SecretStatus};
 pub use plans::{PlanCheck, PlanDetail, ResolvedPlan};
 pub use runs::{PreparedRun, ReplayRefusal, RunDetail, RunSpec, Stats};
 pub use schedules::SchedulePreview;
@@ -36,6 +40,8 @@ pub const DB_FILE: &str = "flowpilot.db";
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidPlan,
+    /// An integration definition with problems (they come located, in `issues`).
+    InvalidIntegration,
     NotFound,
     Conflict,
     KeychainUnavailable,
@@ -67,6 +73,27 @@ pub enum ApiError {
     Draft(#[from] DraftError),
     #[error(transparent)]
     Replay(#[from] ReplayRefusal),
+    #[error("{}", integration_issues(.0))]
+    InvalidIntegration(Vec<flowpilot_engine::PlanIssue>),
+    #[error("{what} `{key}` already exists{}", .hint.as_deref().map(|h| format!(": {h}")).unwrap_or_default())]
+    Exists {
+        what: &'static str,
+        key: String,
+        hint: Option<String>,
+    },
+}
+
+fn integration_issues(issues: &[flowpilot_engine::PlanIssue]) -> String {
+    let mut s = format!(
+        "the integration definition has {} problem{}:",
+        issues.len(),
+        if issues.len() == 1 { "" } else { "s" }
+    );
+    for i in issues {
+        s.push_str("\n  ");
+        s.push_str(&i.to_string());
+    }
+    s
 }
 
 impl ApiError {
@@ -85,6 +112,8 @@ impl ApiError {
             Self::Internal(_) => ErrorCode::Internal,
             Self::Draft(e) => drafting::error_code(e),
             Self::Replay(_) => ErrorCode::Refused,
+            Self::InvalidIntegration(_) => ErrorCode::InvalidIntegration,
+            Self::Exists { .. } => ErrorCode::Conflict,
         }
     }
 }
@@ -138,6 +167,8 @@ pub struct Flowpilot {
     executor: Executor,
     clock: Arc<dyn Clock>,
     active: runs::ActiveRuns,
+    /// OAuth connections begun and waiting for their browser callback.
+    connects: connect::Pending,
 }
 
 impl std::fmt::Debug for Flowpilot {
@@ -164,23 +195,28 @@ impl Flowpilot {
             Arc::new(StoredCredentials {
                 keychain: keychain.clone(),
                 store: store.clone(),
+                clock: clock.clone(),
             }),
         );
-        Ok(Self {
+        let app = Self {
             data_dir,
             store,
             keychain,
             executor,
             clock,
             active: Default::default(),
-        })
+            connects: Default::default(),
+        };
+        app.rebuild_registry()?;
+        Ok(app)
     }
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
-    pub fn registry(&self) -> &Registry {
+    /// The providers plans are checked against: the built-ins and the person's integrations.
+    pub fn registry(&self) -> Registry {
         self.executor.registry()
     }
 

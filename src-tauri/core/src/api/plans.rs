@@ -40,7 +40,7 @@ pub struct PlanCheck {
 impl Flowpilot {
     /// Validate plan JSON text.
     pub fn check_plan(&self, text: &str) -> Result<Plan, PlanError> {
-        Plan::from_json(text, self.registry())
+        Plan::from_json(text, &self.registry())
     }
 
     /// Read plan text (the editor's raw JSON, a file) into a document with its problems.
@@ -54,7 +54,7 @@ impl Flowpilot {
                 };
             }
         };
-        match Plan::from_value(value.clone(), self.registry()) {
+        match Plan::from_value(value.clone(), &self.registry()) {
             Ok(plan) => PlanCheck {
                 issues: plan.warnings(),
                 plan: Some(plan.into_file()),
@@ -70,7 +70,7 @@ impl Flowpilot {
     /// Every problem of a plan document, located, and the warnings of a valid one
     /// (empty: valid and nothing to say).
     pub fn validate_plan(&self, file: PlanFile) -> Vec<PlanIssue> {
-        match Plan::from_file(file, self.registry()) {
+        match Plan::from_file(file, &self.registry()) {
             Ok(plan) => plan.warnings(),
             Err(e) => e.issues(),
         }
@@ -98,13 +98,13 @@ impl Flowpilot {
     }
 
     pub fn create_plan(&self, file: PlanFile) -> Result<PlanRow> {
-        let plan = Plan::from_file(file, self.registry())?;
+        let plan = Plan::from_file(file, &self.registry())?;
         Ok(self.store.create_plan(plan.file(), self.clock.now())?)
     }
 
     /// Save a new version of a plan.
     pub fn save_plan(&self, id: &str, file: PlanFile) -> Result<PlanRow> {
-        let plan = Plan::from_file(file, self.registry())?;
+        let plan = Plan::from_file(file, &self.registry())?;
         Ok(self.store.update_plan(id, plan.file(), self.clock.now())?)
     }
 
@@ -132,7 +132,7 @@ impl Flowpilot {
     pub fn get_plan(&self, id: &str) -> Result<PlanDetail> {
         let row = self.store.get_plan(id)?;
         let (required_providers, plain_english_steps, missing_credentials, warnings) =
-            match Plan::from_file(row.plan.clone(), self.registry()) {
+            match Plan::from_file(row.plan.clone(), &self.registry()) {
                 Ok(plan) => (
                     plan.required_providers(),
                     plan.plain_english_steps(),
@@ -193,7 +193,7 @@ impl Flowpilot {
     /// no secret values (credentials are referenced by name only), so none can leak.
     pub fn export_plan(&self, id: &str) -> Result<Value> {
         let row = self.store.get_plan(id)?;
-        let plan = Plan::from_file(row.plan, self.registry())?;
+        let plan = Plan::from_file(row.plan, &self.registry())?;
         Ok(plan.to_export_json())
     }
 
@@ -234,7 +234,7 @@ impl Flowpilot {
 
     /// A stored plan, validated again (the registry may have changed since it was saved).
     fn resolved(&self, row: PlanRow) -> Result<ResolvedPlan> {
-        let plan = Plan::from_file(row.plan, self.registry())?;
+        let plan = Plan::from_file(row.plan, &self.registry())?;
         Ok(ResolvedPlan {
             plan_id: Some(row.id),
             version: Some(row.version),

@@ -265,7 +265,7 @@ impl Flowpilot {
     /// or bare outputs.
     pub async fn execute_step(&self, step: StepSpec, previous: Vec<(Option<String>, Value)>) -> Result<StepRecord> {
         let earlier: Vec<Option<String>> = previous.iter().map(|(id, _)| id.clone()).collect();
-        let plan = check_step_after(&step, &earlier, self.registry())?;
+        let plan = check_step_after(&step, &earlier, &self.registry())?;
         let mut scope = Scope::new(
             serde_json::json!({"name": "step test"}),
             serde_json::json!({"id": "test"}),

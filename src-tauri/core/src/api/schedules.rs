@@ -60,7 +60,7 @@ impl Flowpilot {
             Some(t) => Trigger::Cron(t),
             None => Trigger::Manual,
         };
-        let plan = Plan::from_file(file, self.registry())?;
+        let plan = Plan::from_file(file, &self.registry())?;
         Ok(self.store.update_plan(plan_id, plan.file(), self.clock.now())?)
     }
 

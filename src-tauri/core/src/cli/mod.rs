@@ -1,6 +1,7 @@
 //! The headless CLI: the same engine, store and keychain as the desktop app.
 
 mod draft;
+mod integrations;
 mod manage;
 mod run;
 
@@ -61,6 +62,9 @@ enum Command {
     /// Credentials in the OS keychain (values are write-only).
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Integrations: the built-in ones and your own, as definition files.
+    #[command(subcommand)]
+    Integrations(IntegrationsCommand),
     /// Providers with their actions and params schemas.
     Providers {
         #[arg(long)]
@@ -153,6 +157,37 @@ enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum IntegrationsCommand {
+    /// Every integration with its actions and whether its secrets are set.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an integration's definition.
+    Show { name: String },
+    /// Add your own integrations from definition files.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Replace an integration of the same name (its secrets then go to the new definition's address).
+        #[arg(long)]
+        replace: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an integration's definition to a file (it never holds a secret).
+    Export {
+        name: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Remove one of your integrations.
+    Remove { name: String },
+    /// Connect an OAuth 2.0 integration: prints the address to open in a browser, then waits.
+    Connect { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -301,6 +336,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Credentials(cmd) => manage::credentials(&app, cmd).map(|()| ExitCode::SUCCESS),
+        Command::Integrations(cmd) => integrations::integrations(&app, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Providers { json } => {
             let providers = app.providers();
             if json {

@@ -182,7 +182,7 @@ pub(super) fn check(app: &Flowpilot, files: &[PathBuf], json: bool) -> ExitCode 
                     format!("cannot read the file: {e}"),
                 )]
             })
-            .and_then(|text| Plan::from_json(&text, app.registry()).map_err(|e| e.issues()));
+            .and_then(|text| Plan::from_json(&text, &app.registry()).map_err(|e| e.issues()));
         match result {
             Ok(plan) => {
                 if !json {

@@ -144,6 +144,23 @@ CREATE TABLE credential_origins (
 ) STRICT;
 "#,
     ),
+    // The person's own integration definitions, and integrations' OAuth connections.
+    M::up(
+        r#"
+CREATE TABLE integrations (
+    name       TEXT PRIMARY KEY NOT NULL,
+    definition TEXT NOT NULL CHECK (json_valid(definition)),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) STRICT;
+CREATE TABLE integration_connections (
+    name       TEXT PRIMARY KEY NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('connected', 'needs_reconnecting')),
+    detail     TEXT,
+    updated_at TEXT NOT NULL
+) STRICT;
+"#,
+    ),
 ];
 
 /// Every migration, oldest first.

@@ -10,6 +10,7 @@
 //!   a mutex, so a [`Store`] is `Send + Sync` and can be shared in an `Arc`.
 
 mod credentials;
+mod integrations;
 mod migrations;
 mod owners;
 mod plans;
@@ -23,6 +24,7 @@ mod step_logs;
 #[cfg(test)]
 mod test_support;
 
+pub use integrations::{ConnectionState, StoredIntegration};
 pub use migrations::SCHEMA_VERSION;
 pub use plans::{PlanRow, PlanSummary, PlanVersion};
 pub use retention::{PruneReport, RetentionPolicy};

@@ -29,10 +29,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use step::Attempted;
 
-/// Runs plans. Cheap to clone; one per app.
+/// Runs plans. Cheap to clone; one per app (clones share the registry).
 #[derive(Clone)]
 pub struct Executor {
-    registry: Registry,
+    registry: Arc<std::sync::RwLock<Registry>>,
     http: HttpClient,
     clock: Arc<dyn Clock>,
     credentials: Arc<dyn CredentialSource>,
@@ -41,7 +41,7 @@ pub struct Executor {
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Executor")
-            .field("registry", &self.registry)
+            .field("registry", &self.registry())
             .finish_non_exhaustive()
     }
 }
@@ -60,15 +60,23 @@ struct RunContext<'a> {
 impl Executor {
     pub fn new(registry: Registry, clock: Arc<dyn Clock>, credentials: Arc<dyn CredentialSource>) -> Self {
         Self {
-            registry,
+            registry: Arc::new(std::sync::RwLock::new(registry)),
             http: HttpClient::default(),
             clock,
             credentials,
         }
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// The providers plans are checked against now (a cheap copy: the person's
+    /// integrations change it while the app runs). A checked plan keeps the
+    /// providers it was checked with, so a run is never changed under it.
+    pub fn registry(&self) -> Registry {
+        self.registry.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replace the providers (an integration was added, changed or removed).
+    pub fn set_registry(&self, registry: Registry) {
+        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = registry;
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

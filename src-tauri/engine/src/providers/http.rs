@@ -283,8 +283,12 @@ fn check_request(params: &Value) -> Vec<(String, String)> {
 
 #[async_trait]
 impl Provider for Http {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "http"
+    }
+
+    fn title(&self) -> String {
+        "HTTP request".into()
     }
 
     /// The credential an `auth` names (unless a reference picks it at run time).
@@ -295,21 +299,21 @@ impl Provider for Http {
         }
     }
 
-    fn aliases(&self) -> &'static [&'static str] {
-        &["custom_api"]
+    fn aliases(&self) -> Vec<String> {
+        vec!["custom_api".into()]
     }
 
-    fn description(&self) -> &'static str {
-        "Call any web API over HTTP"
+    fn description(&self) -> String {
+        "Call any web API over HTTP".into()
     }
 
     fn actions(&self) -> Vec<ActionSpec> {
-        vec![ActionSpec {
-            name: "request",
-            description: "Send an HTTP request and return the response body",
-            params_schema: schema_of::<RequestParams>(),
-            side_effects: true,
-        }]
+        vec![ActionSpec::new(
+            "request",
+            "Send an HTTP request and return the response body",
+            schema_of::<RequestParams>(),
+            true,
+        )]
     }
 
     fn text_kind(&self, _action: &str, path: &str) -> crate::references::TextKind {

@@ -23,6 +23,7 @@ const LLM_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Llm {
     name: &'static str,
+    title: &'static str,
     description: &'static str,
     /// The public endpoint; `None` when the user must name their own server.
     default_base_url: Option<&'static str>,
@@ -36,6 +37,7 @@ impl Llm {
     pub fn openai() -> Self {
         Self {
             name: "openai",
+            title: "OpenAI",
             description: "OpenAI's chat models (GPT)",
             default_base_url: Some("https://api.openai.com"),
             default_model: Some("gpt-4o-mini"),
@@ -46,6 +48,7 @@ impl Llm {
     pub fn groq() -> Self {
         Self {
             name: "groq",
+            title: "Groq",
             description: "Groq's fast hosted open models (Llama and others)",
             default_base_url: Some("https://api.groq.com/openai"),
             default_model: Some("llama-3.1-8b-instant"),
@@ -56,6 +59,7 @@ impl Llm {
     pub fn openai_compatible() -> Self {
         Self {
             name: "openai_compatible",
+            title: "OpenAI-compatible server",
             description: "Any server with an OpenAI-compatible API (Ollama, LM Studio, vLLM, llama.cpp)",
             default_base_url: None,
             default_model: None,
@@ -368,12 +372,16 @@ fn summary(meta: &Map<String, Value>) -> String {
 
 #[async_trait]
 impl Provider for Llm {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         self.name
     }
 
-    fn description(&self) -> &'static str {
-        self.description
+    fn title(&self) -> String {
+        self.title.into()
+    }
+
+    fn description(&self) -> String {
+        self.description.into()
     }
 
     fn actions(&self) -> Vec<ActionSpec> {
@@ -387,25 +395,25 @@ impl Provider for Llm {
                 base.insert("description".into(), self.base_url_doc().into());
             }
         }
-        vec![ActionSpec {
-            name: CHAT,
-            description: "Ask a chat model and return its reply as text",
-            params_schema: schema,
-            side_effects: false,
-        }]
+        vec![ActionSpec::new(
+            CHAT,
+            "Ask a chat model and return its reply as text",
+            schema,
+            false,
+        )]
     }
 
-    fn credential_fields(&self) -> &'static [&'static str] {
-        &[API_KEY]
+    fn credential_fields(&self) -> Vec<String> {
+        vec![API_KEY.into()]
     }
 
     /// A server of the person's own (no public endpoint) mostly needs no key;
     /// the public services always do.
-    fn optional_credentials(&self) -> &'static [&'static str] {
+    fn optional_credentials(&self) -> Vec<String> {
         if self.default_base_url.is_none() {
-            &[API_KEY]
+            vec![API_KEY.into()]
         } else {
-            &[]
+            Vec::new()
         }
     }
 

@@ -38,21 +38,25 @@ fn check_post(params: &Value) -> Vec<(String, String)> {
 
 #[async_trait]
 impl Provider for Webhook {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "webhook"
     }
 
-    fn description(&self) -> &'static str {
-        "Send data to a webhook URL"
+    fn title(&self) -> String {
+        "Webhook".into()
+    }
+
+    fn description(&self) -> String {
+        "Send data to a webhook URL".into()
     }
 
     fn actions(&self) -> Vec<ActionSpec> {
-        vec![ActionSpec {
-            name: "post_request",
-            description: "POST a JSON payload to a URL",
-            params_schema: schema_of::<PostParams>(),
-            side_effects: true,
-        }]
+        vec![ActionSpec::new(
+            "post_request",
+            "POST a JSON payload to a URL",
+            schema_of::<PostParams>(),
+            true,
+        )]
     }
 
     fn text_kind(&self, _action: &str, path: &str) -> crate::references::TextKind {

@@ -8,7 +8,7 @@
 //! error: the URL parser would drop it silently, and a header would carry it into
 //! the next line.
 
-use super::{Reference, ResolveError, Segment, Template, to_text};
+use super::{Reference, ResolveError, Root, Segment, Template, to_text};
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -104,6 +104,12 @@ pub fn render_url<'s>(
         };
         let text = to_text(value_of(reference)?.as_ref());
         check_line_breaks(reference, &text, "a URL")?;
+        // An integration's own secret (a bot token in the path, a webhook URL that
+        // is the secret) is the person's, not data: it goes in as it is.
+        if reference.root == Root::Secret {
+            out.push_str(&text);
+            continue;
+        }
         match part(&out) {
             Part::Start => out.push_str(&text),
             Part::Authority => {

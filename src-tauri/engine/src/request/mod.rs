@@ -211,20 +211,24 @@ impl Request {
     /// Send, follow redirects, and read the answer: an accepted status comes back
     /// as a [`Reply`] with its body (up to the cap); any other as the matching error.
     pub async fn send(self, client: &Client, cancel: &CancellationToken) -> Result<Reply, StepError> {
-        let detail = |body: &[u8]| error_detail(body);
-        self.send_with(client, cancel, &detail).await
+        let read = |body: &[u8]| ErrorReading {
+            detail: error_detail(body),
+            retry_after: None,
+        };
+        self.send_with(client, cancel, &read).await
     }
 
-    /// [`Request::send`], with `detail` picking the error message out of a
-    /// refused answer's body (an integration's `error_message` pointer).
+    /// [`Request::send`], with `read` taking the error message (and a wait
+    /// named in the body) out of a refused answer's body (an integration's
+    /// `error_message` and `retry_after` pointers).
     pub async fn send_with(
         self,
         client: &Client,
         cancel: &CancellationToken,
-        detail: &(dyn Fn(&[u8]) -> Option<String> + Send + Sync),
+        read: &(dyn Fn(&[u8]) -> ErrorReading + Send + Sync),
     ) -> Result<Reply, StepError> {
         let (incoming, accept) = self.open_keeping_accept(client, cancel).await?;
-        finish(incoming, &*accept, cancel, detail).await
+        finish(incoming, &*accept, cancel, read).await
     }
 
     /// Send and follow redirects; the answer's head, its body not read yet.
@@ -349,6 +353,14 @@ impl Request {
     }
 }
 
+/// What a refused answer's body says: the message to show, and how long to wait
+/// when the API names that in the body rather than in `Retry-After`.
+#[derive(Debug, Default)]
+pub struct ErrorReading {
+    pub detail: Option<String>,
+    pub retry_after: Option<Duration>,
+}
+
 /// Headers a cross-origin redirect never carries, even when the plan wrote them
 /// itself (a token taken from an earlier step's output, say).
 fn is_sensitive_header(name: &HeaderName) -> bool {
@@ -370,7 +382,7 @@ async fn finish(
     mut incoming: Incoming,
     accept: &AcceptFn,
     cancel: &CancellationToken,
-    detail: &(dyn Fn(&[u8]) -> Option<String> + Send + Sync),
+    read: &(dyn Fn(&[u8]) -> ErrorReading + Send + Sync),
 ) -> Result<Reply, StepError> {
     let status = incoming.status();
     if accept(status) {
@@ -392,14 +404,27 @@ async fn finish(
         Err(StepError::Cancelled) => return Err(StepError::Cancelled),
         Err(_) => Vec::new(),
     };
-    Err(status_error(
+    let reading = read(&body);
+    let error = status_error(
         &incoming.method,
         &incoming.url,
         status,
         incoming.response.headers(),
-        detail(&body),
+        reading.detail,
         status.is_success(),
         incoming.side_effects,
         SystemTime::now(),
-    ))
+    );
+    Err(match error {
+        StepError::Retryable {
+            code,
+            message,
+            after: None,
+        } => StepError::Retryable {
+            code,
+            message,
+            after: reading.retry_after,
+        },
+        other => other,
+    })
 }
