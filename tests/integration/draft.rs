@@ -619,3 +619,44 @@ async fn the_cli_writes_a_draft_only_when_it_is_valid() {
     assert!(stderr.contains("after 2 attempts; nothing was written"), "{stderr}");
     assert_eq!(fake.requests().len(), 3);
 }
+
+/// "When X, post it to my Telegram": the catalogue the model gets has the
+/// integrations' actions with their params schemas, and a drafted
+/// `telegram.send_message` step lists the bot token it still needs.
+#[tokio::test]
+async fn a_drafted_telegram_step_comes_from_the_catalogue_and_lists_its_missing_token() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_reply(reply(&json!({
+        "name": "Summary to Telegram",
+        "steps": [
+            {"id": "summary", "provider": "groq", "action": "chat_completion", "params": {"prompt": "Summarise the week"}},
+            {"provider": "telegram", "action": "send_message",
+             "params": {"chat_id": 424242, "text": "${steps.summary.output}"}}
+        ]
+    })));
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
+    let draft = app
+        .draft_plan(DraftRequest {
+            prompt: "Summarise the week and post it to my Telegram".into(),
+            ..request("openai", fake.base_url())
+        })
+        .await
+        .unwrap();
+    assert!(draft.valid, "{:#?}", draft.issues);
+    let missing: Vec<(String, String)> = draft
+        .missing_credentials
+        .iter()
+        .map(|c| (c.provider.clone(), c.field.clone()))
+        .collect();
+    assert!(
+        missing.contains(&("telegram".to_string(), "bot_token".to_string())),
+        "{missing:?}"
+    );
+    let prompt = system_prompt(&fake.only_request());
+    assert!(prompt.contains("\"send_message\""), "the catalogue lists Telegram's actions");
+    assert!(prompt.contains("4096"), "with their params schemas");
+    assert!(prompt.contains("\"create_page\""), "and Notion's");
+}

@@ -575,3 +575,81 @@ async fn a_fixture_sends_its_secrets_and_params_where_the_definition_says() {
     assert_eq!(added.ok().output, json!("item-9"));
     assert_eq!(target.requests().pop().unwrap().json(), json!({"name": "Lamp"}));
 }
+
+fn example_plan(file: &str) -> Value {
+    let path = format!("{}/../plans/{file}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the example plan")).expect("JSON")
+}
+
+/// The seeds' Autofy flow from plans/, as far as it reaches: stories → an AI
+/// summary → a Notion page → its link on Telegram, against the imitations.
+#[tokio::test]
+async fn the_example_ai_summary_flow_runs_against_the_imitations() {
+    let stories = Peer::start(|_| {
+        Router::new().fallback(|| async { axum::Json(json!({"hits": [{"title": "A model got smaller"}, {"title": "Chips"}]})) })
+    })
+    .await;
+    let llm = flowpilot_tests::FakeOpenAi::start().await;
+    llm.push_reply(flowpilot_tests::CannedReply::text("- Models shrink\n- Chips grow"));
+    let notion = Notion::start().await;
+    let telegram = Telegram::start().await;
+    let mut plan = example_plan("ai-summary-to-notion-and-telegram.json");
+    plan["steps"][0]["params"]["url"] = json!(stories.url("/api/v1/search"));
+    plan["steps"][1]["params"]["base_url"] = json!(llm.base_url());
+    plan["steps"][2]["params"]["database_id"] = json!(NOTION_DATABASE_ID);
+    let llm_origin = reqwest::Url::parse(llm.base_url()).unwrap().origin().ascii_serialization();
+    let creds = StaticCredentials::default()
+        .with("openai", "api_key", "sk-test")
+        .allow("openai", "api_key", &llm_origin)
+        .with("notion", "token", NOTION_TOKEN)
+        .with("telegram", "bot_token", TELEGRAM_TOKEN);
+    let h = harness_of(
+        vec![
+            pointed_at(builtin("notion"), notion.base_url()),
+            pointed_at(builtin("telegram"), telegram.api_base()),
+        ],
+        creds,
+    );
+    let ran = h.run_steps(plan["steps"].clone()).await;
+    assert_eq!(ran.status, RunStatus::Success, "{:#?}", ran.steps);
+    assert!(llm.only_request().text().contains("A model got smaller"));
+    let page = &notion.pages()[0];
+    assert_eq!(
+        notion.children(page["id"].as_str().unwrap())[0]["paragraph"]["rich_text"][0]["text"]["content"],
+        "- Models shrink\n- Chips grow"
+    );
+    let sent = telegram.sent();
+    let text = sent[0].params["text"].as_str().unwrap();
+    assert!(text.starts_with("Today's AI briefing is in Notion: https://www.notion.so/AI-briefing-for-"), "{text}");
+}
+
+/// plans/github-issue-to-discord.json: the newest issue (a stand-in answering
+/// GitHub's issue list) posted to Discord's imitation.
+#[tokio::test]
+async fn the_example_github_to_discord_flow_runs() {
+    let github = Peer::start(|_| {
+        Router::new().fallback(|| async {
+            axum::Json(json!([{"number": 42, "title": "Crash on start", "html_url": "https://github.com/tauri-apps/tauri/issues/42"}]))
+        })
+    })
+    .await;
+    let discord = Discord::start().await;
+    let creds = StaticCredentials::default()
+        .with("github", "token", GITHUB_TOKEN)
+        .with("discord", "webhook_url", &discord.webhook_url());
+    let h = harness_of(
+        vec![pointed_at(builtin("github"), github.base_url()), builtin("discord")],
+        creds,
+    );
+    let plan = example_plan("github-issue-to-discord.json");
+    let ran = h.run_steps(plan["steps"].clone()).await;
+    assert_eq!(ran.status, RunStatus::Success, "{:#?}", ran.steps);
+    let asked = github.only_request();
+    assert_eq!(asked.path, "/repos/tauri-apps/tauri/issues");
+    assert_eq!(asked.query_param("per_page"), Some("1"));
+    assert_eq!(asked.header("authorization"), Some(format!("Bearer {GITHUB_TOKEN}").as_str()));
+    assert_eq!(
+        discord.posted()[0].body["content"],
+        "New issue #42: Crash on start\nhttps://github.com/tauri-apps/tauri/issues/42"
+    );
+}

@@ -11,3 +11,5 @@ mod llm_provider;
 mod peers;
 mod plans;
 mod webhook_provider;
+mod oauth;
+mod integrations_cli;

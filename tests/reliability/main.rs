@@ -7,3 +7,4 @@ mod origin_binding;
 mod secrets_echo;
 mod side_effects;
 mod url_references;
+mod secret_canary;

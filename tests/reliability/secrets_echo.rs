@@ -20,7 +20,7 @@ const SECRET: &str = "s3cr+t/v=l&ue ~é-9Zq";
 const TOKEN: &str = "tok/en+with=signs&more";
 
 /// Each form of `value` a server could echo, computed here (not by the code under test).
-fn echoed_forms(value: &str) -> Vec<String> {
+pub(super) fn echoed_forms(value: &str) -> Vec<String> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let strict: String = value
         .bytes()
