@@ -14,6 +14,8 @@ APT_PACKAGES=(
   # real mail servers the trigger and email tests start as children on 127.0.0.1:
   # Dovecot IMAP, aiosmtpd as the SMTP receiver, openssl for their throwaway certs
   dovecot-imapd python3-aiosmtpd openssl
+  # /usr/bin/time: the reliability suite measures the CLI's peak memory with it
+  time
 )
 # The web UI's toolchain, only when there is no Node at all (a Node from
 # NodeSource already ships npm, and Debian's npm package would fight it).

@@ -2,11 +2,11 @@
 //! commands and events registered here. The file is committed; a test fails when
 //! it no longer matches the Rust side. Regenerate it with
 //! `UPDATE_BINDINGS=1 cargo test --workspace bindings` (which also rewrites the UI
-//! tests' copy of the provider catalogue, ui/src/test/fixtures/providers.json, and
-//! the plan file's JSON Schema, ui/src/plan-schema.json, that the UI's fake backend
-//! checks plans with).
+//! tests' copy of the provider catalogue, ui/src/test/fixtures/providers.json, the
+//! plan file's JSON Schema, ui/src/plan-schema.json, that the UI's fake backend
+//! checks plans with, and the integration definition's, ui/src/integration-schema.json).
 
-use crate::commands::{credentials, drafts, plans, runs, schedules, settings, system, triggers};
+use crate::commands::{credentials, drafts, integrations, plans, runs, schedules, settings, system, triggers};
 use crate::events::{
     ItemProgress, Notice, OpenRun, RunFinished, RunStarted, ScheduleChanged, StepProgress, TriggerChanged,
     WebhookServerChanged,
@@ -20,6 +20,14 @@ use tauri_specta::{collect_commands, collect_events};
 pub const BINDINGS_FILE: &str = "../ui/src/bindings.ts";
 /// Where the plan file's JSON Schema lives, from this crate's folder.
 pub const PLAN_SCHEMA_FILE: &str = "../ui/src/plan-schema.json";
+/// Where the integration definition's JSON Schema lives, from this crate's folder.
+pub const INTEGRATION_SCHEMA_FILE: &str = "../ui/src/integration-schema.json";
+
+/// The integration definition's JSON Schema as the UI gets it (generated from the one type).
+pub fn integration_schema_text() -> String {
+    let schema = flowpilot_engine::integration::definition_schema();
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
 
 /// The plan file's JSON Schema as the UI gets it (generated from the one plan type).
 pub fn plan_schema_text() -> String {
@@ -79,6 +87,19 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             credentials::list_credentials,
             credentials::set_credential,
             credentials::delete_credential,
+            credentials::allow_credential_origin,
+            credentials::disallow_credential_origin,
+            integrations::list_integrations,
+            integrations::get_integration,
+            integrations::validate_integration,
+            integrations::check_integration_text,
+            integrations::save_integration,
+            integrations::import_integration,
+            integrations::export_integration,
+            integrations::remove_integration,
+            integrations::test_integration_action,
+            integrations::start_oauth_connect,
+            integrations::finish_oauth_connect,
             schedules::list_schedules,
             schedules::get_schedule,
             schedules::set_schedule,
@@ -134,6 +155,23 @@ mod tests {
         assert!(
             old == fresh,
             "{} is out of date with the plan type: regenerate it with \
+             `UPDATE_BINDINGS=1 cargo test --workspace bindings` and commit it",
+            committed.display()
+        );
+    }
+
+    #[test]
+    fn the_integration_schema_matches_the_committed_file() {
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join(INTEGRATION_SCHEMA_FILE);
+        let fresh = integration_schema_text();
+        if std::env::var_os("UPDATE_BINDINGS").is_some_and(|v| v == "1") {
+            std::fs::write(&committed, &fresh).unwrap();
+            return;
+        }
+        let old = std::fs::read_to_string(&committed).unwrap_or_default();
+        assert!(
+            old == fresh,
+            "{} is out of date with the integration definition type: regenerate it with \
              `UPDATE_BINDINGS=1 cargo test --workspace bindings` and commit it",
             committed.display()
         );

@@ -43,6 +43,7 @@ impl From<ApiError> for IpcError {
     fn from(e: ApiError) -> Self {
         let issues = match &e {
             ApiError::InvalidPlan(plan) => Some(plan.issues()),
+            ApiError::InvalidIntegration(issues) => Some(issues.clone()),
             // A drafting request that cannot be made: located by field (`base_url`, `model`).
             ApiError::Draft(DraftError::BadRequest { issues, .. }) => Some(issues.clone()),
             _ => None,

@@ -101,6 +101,52 @@ impl<R: Runtime> Shell for Desktop<R> {
         self.app.exit(0);
     }
 
+    fn pick_integration_file(&self) -> oneshot::Receiver<Option<PathBuf>> {
+        let (tx, rx) = oneshot::channel();
+        self.app
+            .dialog()
+            .file()
+            .set_title("Import an integration")
+            .add_filter("Integration definition", &["json"])
+            .pick_file(move |picked| {
+                let _receiver_gone = tx.send(into_path(picked));
+            });
+        rx
+    }
+
+    fn pick_integration_export_path(&self, suggested_name: String) -> oneshot::Receiver<Option<PathBuf>> {
+        let (tx, rx) = oneshot::channel();
+        self.app
+            .dialog()
+            .file()
+            .set_title("Export the integration")
+            .add_filter("Integration definition", &["json"])
+            .set_file_name(suggested_name)
+            .save_file(move |picked| {
+                let _receiver_gone = tx.send(into_path(picked));
+            });
+        rx
+    }
+
+    /// The platform's own opener: the URL goes as one argument, never through a shell.
+    fn open_url(&self, url: &str) -> Result<(), String> {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(format!("not a web address: {url}"));
+        }
+        let (program, args): (&str, Vec<&str>) = if cfg!(target_os = "macos") {
+            ("open", vec![url])
+        } else if cfg!(target_os = "windows") {
+            ("explorer", vec![url])
+        } else {
+            ("xdg-open", vec![url])
+        };
+        std::process::Command::new(program)
+            .args(args)
+            .spawn()
+            .map(|_child| ())
+            .map_err(|e| format!("cannot start {program}: {e}"))
+    }
+
     fn pick_export_path(&self, suggested_name: String) -> oneshot::Receiver<Option<PathBuf>> {
         let (tx, rx) = oneshot::channel();
         self.app

@@ -4,7 +4,7 @@
 
 use crate::dto::{Health, SchedulerState};
 use crate::error::IpcError;
-use flowpilot_core::api::{Activation, ApiError, Flowpilot, Options};
+use flowpilot_core::api::{Activation, ApiError, Flowpilot, OAuthStart, Options};
 use flowpilot_core::draft::{Draft, DraftRequest};
 use flowpilot_core::maintenance::Maintenance;
 use flowpilot_core::runner_lock::{ClaimError, RunnerLock};
@@ -13,6 +13,7 @@ use flowpilot_core::settings::Settings;
 use flowpilot_core::store::PlanRow;
 use flowpilot_core::triggers::{TriggerRunner, TriggerStatus, WebhookServerStatus, webhook};
 use flowpilot_core::wake::Bus;
+use flowpilot_engine::integration::IntegrationDefinition;
 use flowpilot_engine::plan::PlanFile;
 use flowpilot_engine::plan::PlanStatus;
 use flowpilot_engine::run::{NoObserver, RunEvent, RunObserver, RunOutcome};
@@ -35,6 +36,12 @@ pub trait Shell: SchedulerSink {
     fn pick_export_path(&self, suggested_name: String) -> oneshot::Receiver<Option<PathBuf>>;
     /// Quit Flowpilot (Settings' "Quit Flowpilot", as the tray's Quit).
     fn quit(&self);
+    /// Ask for an integration definition file to import; None if the person cancelled.
+    fn pick_integration_file(&self) -> oneshot::Receiver<Option<PathBuf>>;
+    /// Ask where to export an integration definition; None if the person cancelled.
+    fn pick_integration_export_path(&self, suggested_name: String) -> oneshot::Receiver<Option<PathBuf>>;
+    /// Open `url` in the person's browser (an OAuth authorization page).
+    fn open_url(&self, url: &str) -> Result<(), String>;
 }
 
 /// How this app names itself to another process that wants to run the schedules and triggers.
@@ -421,6 +428,34 @@ impl AppState {
         };
         self.flow.export_plan_to(plan_id, &path)?;
         Ok(Some(path))
+    }
+
+    /// Import an integration definition file the person picks; None if they cancelled.
+    pub async fn import_integration(&self, replace: bool) -> Result<Option<IntegrationDefinition>, IpcError> {
+        let Some(path) = self.shell.pick_integration_file().await.ok().flatten() else {
+            return Ok(None);
+        };
+        Ok(Some(self.flow.import_integration_file(&path, replace)?))
+    }
+
+    /// Export an integration's definition where the person picks; the path, or None.
+    pub async fn export_integration(&self, name: &str) -> Result<Option<PathBuf>, IpcError> {
+        let suggested = format!("{name}.integration.json");
+        let Some(path) = self.shell.pick_integration_export_path(suggested).await.ok().flatten() else {
+            return Ok(None);
+        };
+        self.flow.export_integration_to(name, &path)?;
+        Ok(Some(path))
+    }
+
+    /// Begin connecting an OAuth 2.0 integration and open its authorization page
+    /// in the browser; finish with [`Flowpilot::finish_oauth_connect`].
+    pub async fn start_oauth_connect(&self, name: &str) -> Result<OAuthStart, IpcError> {
+        let start = self.flow.start_oauth_connect(name).await?;
+        if let Err(e) = self.shell.open_url(&start.authorize_url) {
+            tracing::warn!("could not open the browser: {e}");
+        }
+        Ok(start)
     }
 
     /// Draft a plan from a sentence (see [`Flowpilot::draft_plan`]); a draft asked

@@ -261,9 +261,10 @@ fn credentials_are_listed_without_their_values() {
     assert_eq!(list[0]["field"], "api_key");
     assert_eq!(
         list[0].as_object().unwrap().len(),
-        3,
-        "provider, field, updatedAt only: {list}"
+        4,
+        "provider, field, updated_at, allowed_origins only: {list}"
     );
+    assert_eq!(list[0]["allowed_origins"], json!([]));
     assert!(!list.to_string().contains(secret));
 
     let bad = h.err(

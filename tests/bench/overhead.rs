@@ -76,7 +76,7 @@ async fn main() {
     println!("reference resolution, 3 references:       {resolve_us:8.2} µs");
 
     for steps in [1usize, 10] {
-        let plan = Plan::from_value(chained_plan(&target, steps), app.registry()).expect("plan");
+        let plan = Plan::from_value(chained_plan(&target, steps), &app.registry()).expect("plan");
         for _ in 0..10 {
             run(&app, &plan).await;
         }

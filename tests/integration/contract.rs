@@ -1,9 +1,13 @@
 //! The contract every provider in the registry keeps: an object schema for each
 //! action's params, bad params rejected when the plan is loaded, cancellation
-//! honoured while it waits, and failures classified (retry or not). A provider
-//! added without an entry in `example` fails here, so none slips past.
+//! honoured while it waits, and failures classified (retry or not). A code
+//! provider added without an entry in `example` fails here, so none slips past;
+//! integrations bring their examples in their definitions, and their requests
+//! are checked against the services' imitations in `integrations`.
 
-use flowpilot_engine::registry::{Credentials, StaticCredentials, StepContext, StepError};
+use flowpilot_engine::registry::{
+    ActionSpec, Credentials, Provider, ProviderKind, StaticCredentials, StepContext, StepError,
+};
 use flowpilot_engine::{Plan, Registry};
 use flowpilot_tests::openai::FakeOpenAi;
 use flowpilot_tests::target::Target;
@@ -12,7 +16,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Valid params for each action, aimed at `base` (a URL prefix).
+/// Valid params for each action of a code provider, aimed at `base` (a URL
+/// prefix); an integration's action brings its own.
+fn example_of(p: &dyn Provider, a: &ActionSpec, base: &str) -> Value {
+    match &a.example {
+        Some(example) if p.kind() != ProviderKind::Builtin => example.clone(),
+        _ => example(p.name(), &a.name, base),
+    }
+}
+
 fn example(provider: &str, action: &str, base: &str) -> Value {
     match (provider, action) {
         ("http", "request") => json!({"method": "GET", "url": base}),
@@ -49,7 +61,7 @@ fn ctx() -> StepContext {
         plan_name: "contract".into(),
         step_index: 0,
         attempt: 1,
-        http: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -83,7 +95,7 @@ fn every_action_has_an_object_schema_and_rejects_bad_params_at_load() {
             );
             assert!(!a.description.is_empty());
 
-            let good = json!({"name": "c", "steps": [{"provider": p.name(), "action": a.name, "params": example(p.name(), a.name, "http://127.0.0.1:9/")}]});
+            let good = json!({"name": "c", "steps": [{"provider": p.name(), "action": a.name, "params": example_of(p.as_ref(), &a, "http://127.0.0.1:9/")}]});
             if let Err(e) = Plan::from_value(good, &registry) {
                 panic!("{}.{}: the example should validate: {e}", p.name(), a.name);
             }
@@ -119,18 +131,24 @@ async fn every_provider_honours_cancellation_while_it_waits() {
         }
     });
     let registry = Registry::builtin();
-    for p in registry.providers() {
+    // Integrations send to their definitions' addresses: their cancellation is
+    // checked against the imitations (integrations::*).
+    for p in registry
+        .providers()
+        .iter()
+        .filter(|p| p.kind() == ProviderKind::Builtin)
+    {
         for a in p.actions() {
             if p.name() == "logic" {
                 continue; // never waits on anything: nothing to cancel
             }
             let cancel = CancellationToken::new();
             let creds = Credentials::new(credentials(), p.name());
-            let params = example(p.name(), a.name, &base);
+            let params = example(p.name(), &a.name, &base);
             let provider = p.clone();
-            let action = a.name;
+            let action = a.name.clone();
             let token = cancel.clone();
-            let running = tokio::spawn(async move { provider.run(action, params, &creds, &ctx(), token).await });
+            let running = tokio::spawn(async move { provider.run(&action, params, &creds, &ctx(), token).await });
             if networked(p.name()) {
                 // Cancel once the request has reached the peer: it is really waiting.
                 conn_rx.recv().await.unwrap();
@@ -151,7 +169,11 @@ async fn every_networked_provider_classifies_failures() {
     let target = Target::start().await;
     let llm = FakeOpenAi::start().await;
     let registry = Registry::builtin();
-    for p in registry.providers().iter().filter(|p| networked(p.name())) {
+    for p in registry
+        .providers()
+        .iter()
+        .filter(|p| networked(p.name()) && p.kind() == ProviderKind::Builtin)
+    {
         for a in p.actions() {
             let is_llm = a.name == "chat_completion";
             let (not_found, broken) = if is_llm {
@@ -161,11 +183,12 @@ async fn every_networked_provider_classifies_failures() {
             };
             let run = |base: String| {
                 let provider = p.clone();
-                let params = example(p.name(), a.name, &base);
+                let params = example(p.name(), &a.name, &base);
+                let action = a.name.clone();
                 async move {
                     let creds = Credentials::new(credentials(), provider.name());
                     provider
-                        .run(a.name, params, &creds, &ctx(), CancellationToken::new())
+                        .run(&action, params, &creds, &ctx(), CancellationToken::new())
                         .await
                 }
             };
@@ -187,10 +210,35 @@ async fn every_networked_provider_classifies_failures() {
                 p.name(),
                 a.name
             );
+            // A write (the webhook) may have been done by a server that failed: its
+            // outcome is unknown, and only a 503 with Retry-After says to try again.
+            let writes = p.has_side_effects(&a.name, &example(p.name(), &a.name, "http://127.0.0.1:9/"));
+            let broken = if writes {
+                format!("{broken}?retry_after=1")
+            } else {
+                broken
+            };
             let retry = run(broken).await.unwrap_err();
             assert!(
                 retry.is_retryable(),
                 "{}.{}: 5xx must be retryable, got {retry:?}",
+                p.name(),
+                a.name
+            );
+            if writes {
+                let unknown = run(target.url("/status/500")).await.unwrap_err();
+                assert!(
+                    unknown.is_unknown(),
+                    "{}.{}: a 500 after a write leaves its outcome unknown, got {unknown:?}",
+                    p.name(),
+                    a.name
+                );
+            }
+            // Against an unused port: a connection error, retryable.
+            let refused = run("http://127.0.0.1:9/".into()).await.unwrap_err();
+            assert!(
+                refused.is_retryable(),
+                "{}.{}: refused must be retryable, got {refused:?}",
                 p.name(),
                 a.name
             );

@@ -105,6 +105,9 @@ async fn a_valid_plan_is_drafted_from_the_catalogue_and_the_schema() {
     fake.push_reply(reply(&valid_plan()));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app.draft_plan(request("openai", fake.base_url())).await.unwrap();
 
@@ -225,6 +228,9 @@ async fn an_invalid_draft_is_repaired_with_its_located_errors() {
     fake.push_reply(reply(&valid_plan()));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app.draft_plan(request("openai", fake.base_url())).await.unwrap();
 
@@ -266,6 +272,9 @@ async fn a_draft_that_stays_invalid_is_returned_with_its_issues() {
     fake.push_reply(reply(&still_wrong));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app.draft_plan(request("openai", fake.base_url())).await.unwrap();
 
@@ -304,6 +313,9 @@ async fn malformed_json_is_sent_back_and_fenced_json_is_accepted() {
     )));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app.draft_plan(request("openai", fake.base_url())).await.unwrap();
 
@@ -322,6 +334,9 @@ async fn a_reply_that_never_is_json_is_returned_verbatim_with_the_error() {
     fake.push_reply(CannedReply::text("Sorry, here: {\"name\": \"x\", \"steps\": [}"));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app.draft_plan(request("openai", fake.base_url())).await.unwrap();
 
@@ -345,6 +360,9 @@ async fn a_rate_limit_is_waited_out_and_is_not_an_attempt() {
     fake.push_reply(reply(&valid_plan()));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app
         .draft_plan(request("openai", &fake.rate_limited_base_url()))
@@ -367,6 +385,9 @@ async fn a_self_hosted_server_gets_json_mode_with_the_schema_in_the_prompt_and_n
     fake.push_reply(reply(&valid_plan()));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let mut ask = request("openai_compatible", fake.base_url());
     ask.model = Some("llama3.1".into());
@@ -395,6 +416,9 @@ async fn a_server_without_structured_output_is_asked_again_in_json_mode() {
     fake.push_reply(reply(&valid_plan()));
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let draft = app
         .draft_plan(request("groq", &fake.json_mode_only_base_url()))
@@ -424,6 +448,9 @@ async fn requests_that_cannot_be_made_are_errors_naming_the_fix() {
     let fake = FakeOpenAi::start().await;
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // The fake stands in for OpenAI on another origin: the key may go there.
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
 
     let e = app.draft_plan(request("webhook", fake.base_url())).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::BadInput);
@@ -622,4 +649,48 @@ async fn the_cli_writes_a_draft_only_when_it_is_valid() {
     assert!(stderr.contains("steps[2].params.url: is required"), "{stderr}");
     assert!(stderr.contains("after 2 attempts; nothing was written"), "{stderr}");
     assert_eq!(fake.requests().len(), 3);
+}
+
+/// "When X, post it to my Telegram": the catalogue the model gets has the
+/// integrations' actions with their params schemas, and a drafted
+/// `telegram.send_message` step lists the bot token it still needs.
+#[tokio::test]
+async fn a_drafted_telegram_step_comes_from_the_catalogue_and_lists_its_missing_token() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_reply(reply(&json!({
+        "name": "Summary to Telegram",
+        "steps": [
+            {"id": "summary", "provider": "groq", "action": "chat_completion", "params": {"prompt": "Summarise the week"}},
+            {"provider": "telegram", "action": "send_message",
+             "params": {"chat_id": 424242, "text": "${steps.summary.output}"}}
+        ]
+    })));
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    app.allow_credential_origin("openai", "api_key", fake.base_url())
+        .unwrap();
+    let draft = app
+        .draft_plan(DraftRequest {
+            prompt: "Summarise the week and post it to my Telegram".into(),
+            ..request("openai", fake.base_url())
+        })
+        .await
+        .unwrap();
+    assert!(draft.valid, "{:#?}", draft.issues);
+    let missing: Vec<(String, String)> = draft
+        .missing_credentials
+        .iter()
+        .map(|c| (c.provider.clone(), c.field.clone()))
+        .collect();
+    assert!(
+        missing.contains(&("telegram".to_string(), "bot_token".to_string())),
+        "{missing:?}"
+    );
+    let prompt = system_prompt(&fake.only_request());
+    assert!(
+        prompt.contains("\"send_message\""),
+        "the catalogue lists Telegram's actions"
+    );
+    assert!(prompt.contains("4096"), "with their params schemas");
+    assert!(prompt.contains("\"create_page\""), "and Notion's");
 }

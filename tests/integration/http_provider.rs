@@ -2,8 +2,8 @@
 //! status handling, retries, timeouts, caps and cancellation.
 
 use flowpilot_engine::providers::http::Http;
-use flowpilot_engine::providers::net;
 use flowpilot_engine::registry::{Credentials, NoCredentials, Provider, StaticCredentials, StepContext};
+use flowpilot_engine::request::Request;
 use flowpilot_engine::{ProviderResult, RunStatus, StepError, StepStatus};
 use flowpilot_tests::run::is_truncated_output;
 use flowpilot_tests::target::{HUGE_BYTES, sample_json};
@@ -413,7 +413,7 @@ async fn call(params: Value, cancel: CancellationToken) -> Result<ProviderResult
         plan_name: "direct".into(),
         step_index: 0,
         attempt: 1,
-        http: Default::default(),
+        ..Default::default()
     };
     Http.run("request", params, &credentials, &ctx, cancel).await
 }
@@ -460,8 +460,9 @@ async fn the_provider_stops_when_cancelled_during_a_stalled_response() {
 async fn reading_a_stalled_body_stops_when_cancelled() {
     let target = Target::start().await;
     let never = CancellationToken::new();
-    let request = flowpilot_engine::http_client::default_http_client().get(target.url("/stall"));
-    let mut incoming = net::send(request, None, &never).await.expect("the head arrives");
+    let client = flowpilot_engine::http_client::default_http_client();
+    let request = Request::get(target.url("/stall").parse().unwrap());
+    let mut incoming = request.open(&client, &never).await.expect("the head arrives");
     assert_eq!(incoming.response.status(), 200);
 
     let cancel = CancellationToken::new();
@@ -482,9 +483,9 @@ async fn bodies_are_read_up_to_the_cap_and_no_further() {
     let target = Target::start().await;
     let cancel = CancellationToken::new();
     for (bytes, cap, kept, truncated) in [(100, 10, 10, true), (10, 10, 10, false), (0, 10, 0, false)] {
-        let request =
-            flowpilot_engine::http_client::default_http_client().get(target.url(&format!("/huge?bytes={bytes}")));
-        let mut incoming = net::send(request, None, &cancel).await.unwrap();
+        let client = flowpilot_engine::http_client::default_http_client();
+        let request = Request::get(target.url(&format!("/huge?bytes={bytes}")).parse().unwrap());
+        let mut incoming = request.open(&client, &cancel).await.unwrap();
         let (body, was_truncated) = incoming.read_body(cap, &cancel).await.unwrap();
         assert_eq!(
             (body.len(), was_truncated),

@@ -21,8 +21,18 @@ fn chat(provider: &str, params: Value) -> Value {
     })
 }
 
-fn with_key(provider: &str) -> flowpilot_engine::Executor {
-    executor(StaticCredentials::default().with(provider, "api_key", KEY))
+/// The provider's key, allowed to go to the fake at `base_url` (another origin
+/// than the provider's own, where it would not be sent otherwise).
+fn with_key(provider: &str, base_url: &str) -> flowpilot_engine::Executor {
+    let origin = reqwest::Url::parse(base_url)
+        .expect("a URL")
+        .origin()
+        .ascii_serialization();
+    executor(
+        StaticCredentials::default()
+            .with(provider, "api_key", KEY)
+            .allow(provider, "api_key", &origin),
+    )
 }
 
 #[tokio::test]
@@ -30,7 +40,7 @@ async fn openai_returns_the_reply_text_with_usage() {
     let fake = FakeOpenAi::start().await;
     fake.push_reply(CannedReply::text("Three short lines.").usage(21, 4));
     let run = run(
-        &with_key("openai"),
+        &with_key("openai", fake.base_url()),
         plan(&chat(
             "openai",
             json!({"prompt": "Write a haiku", "system": "Be brief.", "temperature": 0.2, "max_tokens": 50,
@@ -68,7 +78,7 @@ async fn openai_returns_the_reply_text_with_usage() {
 async fn a_base_url_with_v1_and_a_conversation_work_too() {
     let fake = FakeOpenAi::start().await;
     let run = run(
-        &with_key("groq"),
+        &with_key("groq", fake.base_url()),
         plan(&chat(
             "groq",
             json!({"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"},
@@ -92,7 +102,7 @@ async fn a_json_schema_asks_for_structured_output() {
     let schema = json!({"type": "object", "properties": {"steps": {"type": "array"}}, "required": ["steps"],
                         "additionalProperties": false});
     let run = run(
-        &with_key("openai"),
+        &with_key("openai", fake.base_url()),
         plan(&chat(
             "openai",
             json!({"prompt": "Draft a plan", "json_schema": schema, "base_url": fake.base_url()}),
@@ -157,7 +167,7 @@ async fn the_public_service_without_a_key_fails_before_sending() {
 async fn a_rejected_key_is_fatal_and_says_what_to_fix() {
     let fake = FakeOpenAi::start().await;
     let run = run(
-        &with_key("openai"),
+        &with_key("openai", fake.base_url()),
         plan(&chat(
             "openai",
             json!({"prompt": "hi", "base_url": fake.unauthorized_base_url()}),
@@ -183,7 +193,7 @@ async fn a_rejected_key_is_fatal_and_says_what_to_fix() {
 async fn a_server_error_is_retried_up_to_the_limit() {
     let fake = FakeOpenAi::start().await;
     let run = run(
-        &with_key("openai"),
+        &with_key("openai", fake.base_url()),
         plan(&chat(
             "openai",
             json!({"prompt": "hi", "base_url": fake.broken_base_url()}),
@@ -203,7 +213,7 @@ async fn a_rate_limit_is_waited_out() {
     let fake = FakeOpenAi::start().await;
     fake.push_reply(CannedReply::text("after the wait"));
     let run = run(
-        &with_key("openai"),
+        &with_key("openai", fake.base_url()),
         plan(&chat(
             "openai",
             json!({"prompt": "hi", "base_url": fake.rate_limited_base_url()}),
@@ -225,7 +235,7 @@ async fn a_reply_feeds_a_webhook() {
     let target = Target::start().await;
     fake.push_reply(CannedReply::text("Good morning!"));
     let run = run(
-        &with_key("openai"),
+        &with_key("openai", fake.base_url()),
         plan(&json!({
             "name": "daily greeting",
             "steps": [

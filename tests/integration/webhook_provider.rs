@@ -80,14 +80,14 @@ async fn a_rejected_payload_is_fatal_and_quotes_the_answer() {
 }
 
 #[tokio::test]
-async fn a_failing_receiver_is_retried() {
+async fn a_receiver_that_says_it_did_nothing_is_retried() {
     let target = Target::start().await;
     let run = run(
         &executor(StaticCredentials::default()),
         plan(&json!({
             "name": "hook",
             "steps": [{"provider": "webhook", "action": "post_request",
-                       "params": {"url": target.url("/flaky/hook?fail=1&status=502"), "payload": {"n": 1}},
+                       "params": {"url": target.url("/flaky/hook?fail=1&status=503&retry_after=0"), "payload": {"n": 1}},
                        "retry": {"max_attempts": 3, "backoff_ms": 10}}]
         })),
     )
@@ -97,7 +97,7 @@ async fn a_failing_receiver_is_retried() {
     assert_eq!(step.attempt, 2);
     assert_eq!(
         run.retries()[0].0.error.map(|e| e.as_string()).as_deref(),
-        Some("HTTP_502")
+        Some("HTTP_503")
     );
     let posted = target.requests();
     assert_eq!(posted.len(), 2);

@@ -12,3 +12,11 @@ mod retention;
 mod signals;
 mod storage;
 mod util;
+// The network and abuse cases.
+mod deadlines;
+mod http_abuse;
+mod origin_binding;
+mod secret_canary;
+mod secrets_echo;
+mod side_effects;
+mod url_references;

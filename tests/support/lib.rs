@@ -10,14 +10,18 @@
 //! | [`notion`], [`telegram`], [`slack`], [`discord`], [`github`] | the services' APIs as their documents describe them |
 //! | [`oauth2`] | an authorization server: code + PKCE, refresh, a protected resource |
 //! | [`feeds`] | RSS 2.0, Atom and JSON Feed from one list of items, conditional GET |
+//! | [`hostile`] | servers that echo secrets in every encoding, redirect across origins, throttle, stall, drop connections, present bad certificates |
+//! | [`cli`] | the real `flowpilot-cli` binary on a data folder |
 //! | [`signatures`] | webhook deliveries signed as GitHub, Stripe and Standard Webhooks sign them |
 //! | [`dovecot`], [`smtp`], [`servers`] | real Dovecot IMAP and aiosmtpd started as children; skip or fail per `FLOWPILOT_REQUIRE_SERVERS` |
 //! | [`mail`], [`imap_client`] | RFC 5322 test mail; a raw IMAP client to look at Dovecot |
 
+pub mod cli;
 pub mod discord;
 pub mod dovecot;
 pub mod feeds;
 pub mod github;
+pub mod hostile;
 pub mod imap_client;
 pub mod items_api;
 pub mod mail;

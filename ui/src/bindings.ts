@@ -124,6 +124,35 @@ export const commands = {
 	setCredential: (provider: string, field: string, value: string) => typedError<null, IpcError>(__TAURI_INVOKE("set_credential", { provider, field, value })),
 	/**  Delete a credential; false if it was not set. */
 	deleteCredential: (provider: string, field: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("delete_credential", { provider, field })),
+	/**  Let a credential also be sent to `origin`; the origin as stored (`https://host:port`). */
+	allowCredentialOrigin: (provider: string, field: string, origin: string) => typedError<string, IpcError>(__TAURI_INVOKE("allow_credential_origin", { provider, field, origin })),
+	/**  Take an allowed origin back; false if it was not allowed. */
+	disallowCredentialOrigin: (provider: string, field: string, origin: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("disallow_credential_origin", { provider, field, origin })),
+	/**  Every integration, built-in first, with its actions and whether its secrets are set. */
+	listIntegrations: () => typedError<IntegrationSummary[], IpcError>(__TAURI_INVOKE("list_integrations")),
+	/**  One integration's definition (with the problems of a stored one that no longer loads). */
+	getIntegration: (name: string) => typedError<IntegrationCheck, IpcError>(__TAURI_INVOKE("get_integration", { name })),
+	/**  Every problem of a definition, located (empty: it is valid). Nothing is stored. */
+	validateIntegration: (definition: IntegrationDefinition) => typedError<PlanIssue[], IpcError>(__TAURI_INVOKE("validate_integration", { definition })),
+	/**  Definition text (the raw JSON editor) read as far as it goes, with every problem. */
+	checkIntegrationText: (text: string) => typedError<IntegrationCheck, IpcError>(__TAURI_INVOKE("check_integration_text", { text })),
+	/**  Save one's own integration (new, or a new text of it); plans can use it at once. */
+	saveIntegration: (definition: IntegrationDefinition) => typedError<IntegrationDefinition, IpcError>(__TAURI_INVOKE("save_integration", { definition })),
+	/**  Pick a definition file and import it; None if the dialog was cancelled. */
+	importIntegration: (replace: boolean) => typedError<IntegrationDefinition | null, IpcError>(__TAURI_INVOKE("import_integration", { replace })),
+	/**  Pick where to save a definition and write it there; the path, or None if cancelled. */
+	exportIntegration: (name: string) => typedError<string | null, IpcError>(__TAURI_INVOKE("export_integration", { name })),
+	/**  Remove one's own integration; false if there was none. */
+	removeIntegration: (name: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("remove_integration", { name })),
+	/**  Run one action now with these params ("Test"); nothing is stored. */
+	testIntegrationAction: (name: string, action: string, params: { [key in string]: Value }) => typedError<StepRecord, IpcError>(__TAURI_INVOKE("test_integration_action", { name, action, params })),
+	/**
+	 *  Begin connecting an OAuth 2.0 integration: its authorization page opens in
+	 *  the browser; then call `finish_oauth_connect`.
+	 */
+	startOauthConnect: (name: string) => typedError<OAuthStart, IpcError>(__TAURI_INVOKE("start_oauth_connect", { name })),
+	/**  Wait (up to 5 minutes) for the browser to come back, and store the tokens. */
+	finishOauthConnect: (name: string) => typedError<null, IpcError>(__TAURI_INVOKE("finish_oauth_connect", { name })),
 	/**  Every plan with a cron trigger: next run, last result, paused or not. */
 	listSchedules: () => typedError<ScheduledJob[], IpcError>(__TAURI_INVOKE("list_schedules")),
 	/**  A plan's schedule; None if it has no cron trigger. */
@@ -197,11 +226,55 @@ export const events = {
 };
 
 /* Types */
+/**  One action: a request template, its params' schema, and how to read the answer. */
+export type ActionDefinition = {
+	/**  A short label ("Create a page in a database"). */
+	title: string,
+	description?: string,
+	method: Method,
+	/**  Appended to `base_url` (`/v1/pages`, `/repos/${params.owner}/${params.repo}/issues`). */
+	path?: string | null,
+	/**  The whole address instead of `base_url` + `path` (a webhook URL that is a secret). */
+	url?: string | null,
+	/**  Authentication for this action instead of the integration's. */
+	auth?: IntegrationAuth | null,
+	/**  JSON Schema of the params (an object): drives the editor's form and validation. */
+	params: { [key in string]: Value },
+	/**  Query parameters (templates); a list value repeats the parameter. */
+	query?: { [key in string]: Value },
+	/**  Headers for this action (templates), besides the integration's. */
+	headers?: { [key in string]: string },
+	/**  The body (a template). An absent optional param drops its key; object keys may be templates. */
+	body?: Value | null,
+	body_type?: BodyType | null,
+	/**  What counts as success (any 2xx when left out). */
+	success?: Success | null,
+	/**  A JSON pointer to the error message in a failed answer (`/message`). */
+	error_message?: string | null,
+	/**
+	 *  A JSON pointer to the seconds to wait in a 429's body, for APIs that put
+	 *  it there instead of `Retry-After` (Telegram: `/parameters/retry_after`).
+	 */
+	retry_after?: string | null,
+	/**  What the step outputs: a JSON pointer, or named pointers; the whole body when left out. */
+	output?: Output | null,
+	/**
+	 *  Whether it changes something (a dry run stubs it; it is not retried blindly).
+	 *  When left out: every method but GET and HEAD.
+	 */
+	side_effects?: boolean | null,
+	/**  Params that make a valid call (for the form, drafting and the contract test). */
+	example?: { [key in string]: Value } | null,
+};
+
 export type ActionInfo = {
 	name: string,
+	title: string,
 	description: string,
 	params_schema: Value,
 	side_effects: boolean,
+	/**  Params that make a valid call. */
+	example?: Value | null,
 };
 
 /**  Holds when every condition holds. */
@@ -245,6 +318,13 @@ name: string } |
 credential: string; 
 /**  The query parameter to send it in. */
 name: string };
+
+/**  How the body is sent. */
+export type BodyType = "json" | 
+/**  URL-encoded form fields from an object. */
+"form" | 
+/**  The body as text. */
+"text";
 
 /**  What to do about fires missed while Flowpilot was not running or the machine slept. */
 export type CatchUp = 
@@ -291,6 +371,31 @@ export type Comparison = {
  */
 export type Condition = AllOf | AnyOf | NotOf | Comparison;
 
+/**  An OAuth 2.0 integration's connection. */
+export type Connection = {
+	/**  An access token is stored. */
+	connected: boolean,
+	/**  `needs_reconnecting` after a refused refresh. */
+	state?: ConnectionState | null,
+	detail?: string | null,
+};
+
+/**  An OAuth connection's state. */
+export type ConnectionState = "connected" | 
+/**  Its refresh was refused: it must be connected again. */
+"needs_reconnecting";
+
+/**  A credential field as the Credentials screen shows it. */
+export type CredentialDoc = {
+	field: string,
+	/**  What it is ("Internal integration token"); the field name when none is given. */
+	label: string,
+	/**  Where to find it. */
+	help?: string | null,
+	/**  It may be left unset. */
+	optional?: boolean,
+};
+
 /**  A credential field a plan needs. */
 export type CredentialField = {
 	provider: string,
@@ -302,6 +407,11 @@ export type CredentialInfo = {
 	provider: string,
 	field: string,
 	updated_at: string,
+	/**
+	 *  Origins it may be sent to besides its provider's own (for a credential
+	 *  whose host the person chooses, the only ones once any is listed).
+	 */
+	allowed_origins?: string[],
 };
 
 /**  A credential and where the plan sends it. */
@@ -439,7 +549,9 @@ export type EmailTrigger = {
 };
 
 /**  The small set of error kinds a caller branches on (the UI, the CLI's exit code). */
-export type ErrorCode = "invalid_plan" | "not_found" | "conflict" | "keychain_unavailable" | "keychain" | "bad_input" | "storage" | 
+export type ErrorCode = "invalid_plan" | 
+/**  An integration definition with problems (they come located, in `issues`). */
+"invalid_integration" | "not_found" | "conflict" | "keychain_unavailable" | "keychain" | "bad_input" | "storage" | 
 /**  A replay that cannot be made as asked (a step's output is gone, the plan changed). */
 "refused" | "internal";
 
@@ -517,6 +629,83 @@ export type InFlightStep = {
 	action: string,
 	attempt: number,
 	started_at: string,
+};
+
+/**  How requests authenticate. Secrets are named, never written here. */
+export type IntegrationAuth = 
+/**  No authentication (or it is in the URL, like a webhook's). */
+({ type: "none" }) & { in?: never; name?: never; password_secret?: never; prefix?: never; secret?: never; username_secret?: never } | 
+/**  `Authorization: Bearer <secret>`. */
+({ type: "bearer"; secret: string }) & { in?: never; name?: never; password_secret?: never; prefix?: never; username_secret?: never } | 
+/**  HTTP Basic with two secrets. */
+({ type: "basic"; username_secret: string; password_secret: string }) & { in?: never; name?: never; prefix?: never; secret?: never } | 
+/**  A key in a header or the query string, with an optional prefix (`Token `). */
+({ type: "api_key"; in: KeyLocation; 
+/**  The header or query parameter. */
+name: string; secret: string; prefix?: string | null }) & { password_secret?: never; username_secret?: never } | 
+/**
+ *  OAuth 2.0, authorization code with PKCE, connected from the app; the
+ *  access and refresh tokens are keychain entries of their own.
+ */
+{
+	type: "oauth2",
+} & OAuth2Auth;
+
+/**
+ *  A definition read as far as it goes: the document when its structure is
+ *  sound, and every problem, located.
+ */
+export type IntegrationCheck = {
+	definition?: IntegrationDefinition | null,
+	issues: PlanIssue[],
+};
+
+/**
+ *  An HTTP API described as data: its address, how it authenticates, its
+ *  secrets, and its actions. Templates (`base_url`, `path`, `url`, `query`,
+ *  `headers`, `body`) take `${params.<name>}` (the action's params) and, in
+ *  `base_url`, `url`, `path` and headers, `${secret.<name>}` (a secret stored in
+ *  the keychain under the integration's name).
+ */
+export type IntegrationDefinition = {
+	/**  The provider name plans use (`notion`): lowercase letters, digits and `_`. */
+	name: string,
+	/**  How people see it named ("Notion"). */
+	title: string,
+	/**  The format's version: 1. */
+	format_version: number,
+	description?: string,
+	/**
+	 *  Where the API lives (`https://api.notion.com`); the credentials go to this
+	 *  origin only. May be a secret (`${secret.webhook_url}`).
+	 */
+	base_url: string,
+	/**  How requests prove who they are (`none` when left out). */
+	auth?: IntegrationAuth,
+	/**  The secrets it needs, by name; set with `flowpilot-cli credentials set <name> <secret>`. */
+	secrets?: { [key in string]: SecretSpec },
+	/**  Headers every request sends (`{"Notion-Version": "2022-06-28"}`). */
+	headers?: { [key in string]: string },
+	/**  At most this many requests in this many seconds, across every run. */
+	rate_limit?: RateLimit | null,
+	/**  The actions, by name (`create_page`). Every integration also has `raw_request`. */
+	actions: { [key in string]: ActionDefinition },
+};
+
+/**  An integration as the Integrations screen lists it. */
+export type IntegrationSummary = {
+	name: string,
+	title: string,
+	description: string,
+	/**  Shipped with Flowpilot (it cannot be changed or removed; copy it to start one's own). */
+	builtin: boolean,
+	/**  Its actions, `raw_request` last. */
+	actions: string[],
+	secrets: SecretStatus[],
+	/**  For an OAuth 2.0 integration: whether it is connected, and how it stands. */
+	connection?: Connection | null,
+	/**  Why a stored definition is left out of the registry (it no longer loads). */
+	problems?: PlanIssue[],
 };
 
 /**  The error every command returns. */
@@ -598,6 +787,9 @@ export type ItemRecord = {
 	message?: string,
 };
 
+/**  Where an API key goes. */
+export type KeyLocation = "header" | "query";
+
 export type KeychainState = {
 	available: boolean,
 	/**  Why not, and the fix. */
@@ -614,6 +806,9 @@ export type MailSecurity =
 "starttls" | 
 /**  No encryption: only for a server on this computer (127.0.0.1, localhost). */
 "none";
+
+/**  An HTTP method. */
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD";
 
 /**  Holds when the condition does not. */
 export type NotOf = {
@@ -639,12 +834,41 @@ export type NoticeKind = "failure" | "recovered" | "success" | "catch_up" | "aut
 /**  The window was closed for the first time: Flowpilot keeps running, and how to quit. */
 "keeps_running";
 
+/**  OAuth 2.0 (authorization code + PKCE S256, loopback redirect). */
+export type OAuth2Auth = {
+	/**  The authorization endpoint the browser opens. */
+	authorize_url: string,
+	/**  The token endpoint. */
+	token_url: string,
+	scopes?: string[],
+	/**  The secret holding the OAuth client id (the person brings their own). */
+	client_id_secret: string,
+	/**  The secret holding the client secret, for a confidential client. */
+	client_secret_secret?: string | null,
+	/**  Extra authorization parameters (`{"access_type": "offline"}` for Google). */
+	authorize_params?: { [key in string]: string },
+};
+
+/**  A connection begun: open `authorize_url` in the browser, then finish. */
+export type OAuthStart = {
+	integration: string,
+	authorize_url: string,
+	/**  Where the browser comes back (`http://127.0.0.1:<port>/callback`). */
+	redirect_uri: string,
+};
+
 export type OnItemError = "stop" | "continue";
 
 /**  Show this run (a notification or its "Open run" action was clicked). */
 export type OpenRun = {
 	run_id: string,
 };
+
+/**
+ *  The step's output: one JSON pointer (`/result`), or fields picked by pointer
+ *  (`{"id": "/id", "url": "/url"}`).
+ */
+export type Output = string | { [key in string]: string };
 
 /**  What to do when a fire comes while the previous run still runs. */
 export type Overlap = 
@@ -823,13 +1047,26 @@ export type PreviousStep = {
 /**  A provider as the catalogue describes it (serialisable). */
 export type ProviderInfo = {
 	name: string,
+	title: string,
+	kind: ProviderKind,
 	aliases: string[],
 	description: string,
 	credential_fields: string[],
 	/**  Credential fields it runs without when they are not set. */
 	optional_credentials?: string[],
+	/**  Each credential field with its label and help. */
+	credentials?: CredentialDoc[],
 	actions: ActionInfo[],
 };
+
+/**  Where a provider comes from. */
+export type ProviderKind = 
+/**  Written in Rust (`http`, `logic`, the language models...). */
+"builtin" | 
+/**  An integration definition that ships with Flowpilot (Notion, Telegram...). */
+"integration" | 
+/**  An integration definition the person added. */
+"user_integration";
 
 /**  How one provider's steps went. */
 export type ProviderStats = {
@@ -843,17 +1080,37 @@ export type ProviderStats = {
 	max_latency_ms: number,
 };
 
+/**  A rate limit: `requests` per `per_seconds`. */
+export type RateLimit = {
+	requests: number,
+	per_seconds: number | null,
+};
+
+/**  Which failures a step retries. */
+export type RetryOn = 
+/**  Failures that may pass and cannot do anything twice. */
+"safe" | 
+/**  Also failures that leave a request's outcome unknown. */
+"any";
+
 /**  How often and how patiently a step is retried. */
 export type RetryPolicy = {
-	/**  Attempts in all, the first included (1 = no retry). */
-	max_attempts: number,
+	/**  Attempts in all, the first included (1 = no retry); 3 when left out. */
+	max_attempts?: number,
 	/**  The wait before the first retry in milliseconds; it doubles each time (with full jitter). */
 	backoff_ms?: number,
 	/**  The longest wait between attempts in milliseconds. */
 	max_backoff_ms?: number,
+	/**
+	 *  Which failures are tried again: `safe` (the default) never sends a request
+	 *  with side effects twice unless the failure proves it was not acted on;
+	 *  `any` also retries one whose outcome is unknown (a timeout after sending,
+	 *  a 5xx) — for endpoints that honour `Idempotency-Key` or are harmless to repeat.
+	 */
+	on?: RetryOn,
 };
 
-/**  `"retry": 5` or `"retry": {"max_attempts": 5, "backoff_ms": 200}`. */
+/**  `"retry": 5`, `"retry": {"max_attempts": 5, "backoff_ms": 200}` or `"retry": {"on": "any"}`. */
 export type RetrySpec = 
 /**  Attempts in all, the first included. */
 number | RetryPolicy;
@@ -1001,6 +1258,25 @@ export type SchedulerState = {
 	 *  (`flowpilot-cli serve`): which one. This app then shows plans and runs only.
 	 */
 	runs_elsewhere: string | null,
+};
+
+/**  A secret the integration reads from the keychain. */
+export type SecretSpec = {
+	/**  What it is ("Internal integration token"). */
+	label: string,
+	/**  Where to find it. */
+	help?: string | null,
+	/**  Whether actions can run without it. */
+	optional?: boolean,
+};
+
+/**  A secret of an integration, and whether it is set (never its value). */
+export type SecretStatus = {
+	name: string,
+	label: string,
+	help?: string | null,
+	optional: boolean,
+	set: boolean,
 };
 
 export type Settings = {
@@ -1171,9 +1447,11 @@ export type StepSpec = {
 
 /**
  *  A step log row's status, as in the seeds (`success`, `error`, `retrying`,
- *  `timeout`) plus `skipped` (its condition was false, or an earlier step ended the run).
+ *  `timeout`) plus `skipped` (its condition was false, or an earlier step ended
+ *  the run) and `unknown` (a request with side effects failed in a way that does
+ *  not say whether the server acted on it: it is not sent again automatically).
  */
-export type StepStatus = "success" | "error" | "retrying" | "timeout" | "skipped";
+export type StepStatus = "success" | "error" | "retrying" | "timeout" | "skipped" | "unknown";
 
 /**  A step that changes something outside Flowpilot. */
 export type StepWrite = {
@@ -1185,6 +1463,20 @@ export type StepWrite = {
 	summary: string,
 	/**  Where it writes: the origin, or the address as written when a reference decides it. */
 	target: string | null,
+};
+
+/**
+ *  What counts as success: the status is one of `status` (any 2xx when left
+ *  out), and, when given, the JSON at `json` equals `equals` (`{"json": "/ok",
+ *  "equals": true}`) or the body is exactly `text_equals` (`"ok"`).
+ */
+export type Success = {
+	status?: number[] | null,
+	/**  A JSON pointer into the answer. */
+	json?: string | null,
+	/**  The value the pointer must find (`true` when left out). */
+	equals?: Value | null,
+	text_equals?: string | null,
 };
 
 /**  Where an address points. */

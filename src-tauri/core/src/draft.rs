@@ -18,7 +18,7 @@
 use flowpilot_engine::plan::{IssueKind, StepSpec, limits};
 use flowpilot_engine::references::{self as template, Root, Scope, StepRef};
 use flowpilot_engine::registry::Registry;
-use flowpilot_engine::retry::{RetryPolicy, RetrySpec};
+use flowpilot_engine::retry::{RetryOn, RetryPolicy, RetrySpec};
 use flowpilot_engine::run::{StepRecord, StepStatus};
 use flowpilot_engine::{ErrorCode, Executor};
 use flowpilot_engine::{Plan, PlanIssue};
@@ -39,6 +39,7 @@ const DRAFT_RETRY: RetryPolicy = RetryPolicy {
     max_attempts: 3,
     backoff_ms: 1_000,
     max_backoff_ms: 10_000,
+    on: RetryOn::Safe,
 };
 
 /// What to draft, and whom to ask.
@@ -173,21 +174,21 @@ pub async fn draft(
         .filter(|p| p.actions().iter().any(|a| a.name == CHAT_ACTION))
         .ok_or_else(|| DraftError::NotAnLlm {
             provider: request.provider.clone(),
-            choices: llm_providers(registry),
+            choices: llm_providers(&registry),
         })?;
 
     let mut session = Session {
         executor,
-        provider: provider.name(),
+        provider: provider.name().to_string(),
         request,
         format: ReplyFormat::first_for(provider.name()),
-        schema: plan_schema(registry),
+        schema: plan_schema(&registry),
         notes: Vec::new(),
         cancel,
     };
     let mut turns = vec![json!({"role": "user", "content": prompt})];
     let first = session.ask(&turns).await?;
-    let mut checked = check_reply(&first, prompt, registry);
+    let mut checked = check_reply(&first, prompt, &registry);
     let mut attempts = 1;
     if !checked.issues.is_empty() {
         // One repair: the model sees its own answer and every located problem.
@@ -196,7 +197,7 @@ pub async fn draft(
         turns.push(json!({"role": "user", "content": repair_message(&checked.issues)}));
         attempts = 2;
         match session.ask(&turns).await {
-            Ok(second) => checked = check_reply(&second, prompt, registry),
+            Ok(second) => checked = check_reply(&second, prompt, &registry),
             Err(DraftError::Cancelled) => return Err(DraftError::Cancelled),
             // The first draft and its problems are still worth showing.
             Err(e) => session
@@ -204,7 +205,7 @@ pub async fn draft(
                 .push(format!("the repair request failed, so this is the first draft: {e}")),
         }
     }
-    Ok(assemble(checked, attempts, session.notes, registry))
+    Ok(assemble(checked, attempts, session.notes, &registry))
 }
 
 /// The providers that can draft plans (those with a chat action).
@@ -220,7 +221,7 @@ pub fn llm_providers(registry: &Registry) -> Vec<String> {
 /// One drafting conversation with one provider.
 struct Session<'a> {
     executor: &'a Executor,
-    provider: &'static str,
+    provider: String,
     request: &'a DraftRequest,
     format: ReplyFormat,
     schema: Value,
@@ -290,7 +291,7 @@ impl Session<'_> {
         let include_schema = self.format != ReplyFormat::Schema;
         let mut messages = vec![json!({
             "role": "system",
-            "content": system_prompt(self.executor.registry(), self.provider, self.request, include_schema.then_some(&self.schema)),
+            "content": system_prompt(&self.executor.registry(), &self.provider, self.request, include_schema.then_some(&self.schema)),
         })];
         messages.extend(turns.iter().cloned());
         let mut params = json!({"messages": messages});
@@ -316,10 +317,10 @@ impl Session<'_> {
         escape_references(&mut params);
         let step = StepSpec {
             retry: Some(RetrySpec::Policy(DRAFT_RETRY)),
-            ..StepSpec::new(self.provider, CHAT_ACTION, params)
+            ..StepSpec::new(self.provider.clone(), CHAT_ACTION, params)
         };
         let check = json!({"name": "Draft a plan", "steps": [&step]});
-        match Plan::from_value(check, self.executor.registry()) {
+        match Plan::from_value(check, &self.executor.registry()) {
             Ok(plan) => Ok((step, plan)),
             Err(e) => {
                 let issues = e
@@ -815,7 +816,7 @@ mod tests {
         for p in registry.providers() {
             assert!(text.contains(&format!("\"name\":\"{}\"", p.name())), "{}", p.name());
             for a in p.actions() {
-                assert!(text.contains(a.description), "{}", a.description);
+                assert!(text.contains(&a.description), "{}", a.description);
             }
         }
         assert!(text.contains("${steps.0.output}") && text.contains("${steps.<id>.output}"));

@@ -127,7 +127,7 @@ impl NoticePolicy {
                 let failed = outcome
                     .steps
                     .iter()
-                    .find(|s| matches!(s.status, StepStatus::Error | StepStatus::Timeout));
+                    .find(|s| matches!(s.status, StepStatus::Error | StepStatus::Timeout | StepStatus::Unknown));
                 let mut body = match failed {
                     Some(s) => format!(
                         "Step {} ({}.{}) failed: {}",

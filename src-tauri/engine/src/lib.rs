@@ -11,19 +11,26 @@
 //! - [`executor`]: running a checked plan;
 //! - [`schedule`]: cron schedules in time zones, missed fires;
 //! - [`registry`] and [`providers`]: what a provider is, and the built-in ones;
+//! - [`integration`]: HTTP APIs described as data (the built-ins and the person's own);
+//! - [`request`]: the one HTTP request builder every provider sends through;
+//! - [`net_target`]: whether an address is public, loopback, private, link-local or a metadata service;
 //! - [`schema`]: JSON Schema checks with located, plain-language problems;
 //! - [`redact`], [`sensitive`]: keeping secrets out of everything stored or shown.
 
 pub mod address;
 pub mod clock;
 pub mod condition;
+pub mod credentials;
 pub mod executor;
 pub mod http_client;
+pub mod integration;
+pub mod net_target;
 pub mod plan;
 pub mod providers;
 pub mod redact;
 pub mod references;
 pub mod registry;
+pub mod request;
 pub mod retry;
 pub mod run;
 pub mod schedule;

@@ -12,6 +12,9 @@ use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
 
+mod encode;
+pub use encode::TextKind;
+
 /// Where a reference starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Root {
@@ -23,12 +26,21 @@ pub enum Root {
     Item,
     /// Its position, from 0.
     ItemIndex,
+    /// An integration action's params (`${params.title}`): in definitions only.
+    Params,
+    /// A secret of an integration (`${secret.bot_token}`): in definitions only.
+    Secret,
 }
 
 impl Root {
     /// Whether the root only exists inside a `for_each` step.
     pub fn is_item(&self) -> bool {
         matches!(self, Self::Item | Self::ItemIndex)
+    }
+
+    /// Whether the root exists only in integration definitions.
+    pub fn is_definition_only(&self) -> bool {
+        matches!(self, Self::Params | Self::Secret)
     }
 }
 
@@ -82,6 +94,10 @@ pub enum ResolveError {
     Syntax(#[from] TemplateError),
     #[error("reference `{reference}`: {reason}")]
     Missing { reference: String, reason: String },
+    /// A value that cannot go where the reference puts it (a line break into a
+    /// URL or header, a path or host that would re-target a request).
+    #[error("reference `{reference}`: {reason}")]
+    Unsafe { reference: String, reason: String },
 }
 
 impl fmt::Display for PathSeg {
@@ -105,6 +121,8 @@ impl fmt::Display for Reference {
             Root::Trigger => f.write_str("trigger")?,
             Root::Item => f.write_str("item")?,
             Root::ItemIndex => f.write_str("item_index")?,
+            Root::Params => f.write_str("params")?,
+            Root::Secret => f.write_str("secret")?,
         }
         for seg in &self.path {
             write!(f, "{seg}")?;
@@ -213,6 +231,12 @@ pub fn parse_reference(body: &str) -> Result<Reference, TemplateError> {
         PathSeg::Key(k) if k == "run" => Root::Run,
         PathSeg::Key(k) if k == "trigger" => Root::Trigger,
         PathSeg::Key(k) if k == "item" => Root::Item,
+        PathSeg::Key(k) if k == "params" || k == "secret" => {
+            if path.is_empty() {
+                return Err(bad(&format!("name one: `{k}.<name>`")));
+            }
+            if k == "params" { Root::Params } else { Root::Secret }
+        }
         PathSeg::Key(k) if k == "item_index" => {
             if !path.is_empty() {
                 return Err(bad("`item_index` is a number: nothing comes after it"));
@@ -250,7 +274,7 @@ pub fn parse_reference(body: &str) -> Result<Reference, TemplateError> {
         }
         _ => {
             return Err(bad(
-                "a reference starts with steps, plan, run, trigger, item or item_index",
+                "a reference starts with steps, plan, run, trigger, item or item_index (and in integration definitions params or secret)",
             ));
         }
     };
@@ -327,6 +351,10 @@ pub struct Scope {
     pub trigger: Arc<Value>,
     /// The current item of a `for_each` step and its index.
     pub item: Option<(Value, usize)>,
+    /// An integration action's params, in its definition's templates.
+    pub params: Option<Arc<Value>>,
+    /// An integration's secrets (`{name: value}`), in its definition's templates.
+    pub secrets: Option<Arc<Value>>,
 }
 
 impl Scope {
@@ -338,6 +366,17 @@ impl Scope {
             run: Arc::new(run),
             trigger: Arc::new(trigger),
             item: None,
+            params: None,
+            secrets: None,
+        }
+    }
+
+    /// The scope of an integration definition's templates: its action's params and its secrets.
+    pub fn for_definition(params: Value, secrets: Value) -> Self {
+        Self {
+            params: Some(Arc::new(params)),
+            secrets: Some(Arc::new(secrets)),
+            ..Self::default()
         }
     }
 
@@ -369,6 +408,16 @@ impl Scope {
                 .as_ref()
                 .map(|(_, i)| Cow::Owned(Value::from(*i)))
                 .ok_or_else(no_item),
+            Root::Params => self
+                .params
+                .as_deref()
+                .map(Cow::Borrowed)
+                .ok_or_else(|| "`params` exists only in integration definitions".to_string()),
+            Root::Secret => self
+                .secrets
+                .as_deref()
+                .map(Cow::Borrowed)
+                .ok_or_else(|| "`secret` exists only in integration definitions".to_string()),
             Root::Step(StepRef::Index(i)) => self
                 .steps
                 .get(*i)
@@ -492,19 +541,49 @@ pub fn resolve_str(input: &str, scope: &Scope) -> Result<Value, ResolveError> {
     Ok(Value::String(out))
 }
 
+/// Resolve one string used as `kind`: a URL's values are encoded for the part of
+/// it they land in, a header's may not hold a line break (see [`TextKind`]).
+pub fn resolve_str_as(input: &str, scope: &Scope, kind: TextKind) -> Result<Value, ResolveError> {
+    if kind == TextKind::Plain || !input.contains('$') {
+        return resolve_str(input, scope);
+    }
+    let template = parse(input)?;
+    let value_of = |r: &Reference| scope.value_of(r);
+    match kind {
+        TextKind::Url => encode::render_url(&template, value_of),
+        TextKind::Header => encode::render_header(&template, value_of),
+        TextKind::Plain => resolve_str(input, scope),
+    }
+}
+
 /// Resolve every string inside a JSON value (object keys are left alone).
 /// Errors carry the path of the string inside `value` (`payload.body`).
 pub fn resolve(value: &Value, scope: &Scope) -> Result<Value, (String, ResolveError)> {
-    fn walk(value: &Value, scope: &Scope, path: &mut String) -> Result<Value, (String, ResolveError)> {
+    resolve_with(value, scope, &|_| TextKind::Plain)
+}
+
+/// [`resolve`], each string resolved as `kind_of` its path says (`url` is a URL,
+/// `headers.Accept` a header: the provider knows its params).
+pub fn resolve_with(
+    value: &Value,
+    scope: &Scope,
+    kind_of: &dyn Fn(&str) -> TextKind,
+) -> Result<Value, (String, ResolveError)> {
+    fn walk(
+        value: &Value,
+        scope: &Scope,
+        path: &mut String,
+        kind_of: &dyn Fn(&str) -> TextKind,
+    ) -> Result<Value, (String, ResolveError)> {
         match value {
-            Value::String(s) => resolve_str(s, scope).map_err(|e| (path.clone(), e)),
+            Value::String(s) => resolve_str_as(s, scope, kind_of(path)).map_err(|e| (path.clone(), e)),
             Value::Array(items) => items
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
                     let len = path.len();
                     path.push_str(&format!("[{i}]"));
-                    let r = walk(v, scope, path);
+                    let r = walk(v, scope, path, kind_of);
                     path.truncate(len);
                     r
                 })
@@ -515,7 +594,7 @@ pub fn resolve(value: &Value, scope: &Scope) -> Result<Value, (String, ResolveEr
                 for (k, v) in map {
                     let len = path.len();
                     push_key(path, k);
-                    let r = walk(v, scope, path);
+                    let r = walk(v, scope, path, kind_of);
                     path.truncate(len);
                     out.insert(k.clone(), r?);
                 }
@@ -524,7 +603,7 @@ pub fn resolve(value: &Value, scope: &Scope) -> Result<Value, (String, ResolveEr
             other => Ok(other.clone()),
         }
     }
-    walk(value, scope, &mut String::new())
+    walk(value, scope, &mut String::new(), kind_of)
 }
 
 /// Every string inside `value` that holds `${`, with its path and its parse result.

@@ -1,12 +1,17 @@
 //! The provider registry: what a provider is, what it returns, how its failures
-//! are classified, and the static list of built-in providers.
+//! are classified, and the list of providers a run can use — the built-in code
+//! providers, the built-in integration definitions and the person's own.
+//!
+//! Names, titles and schemas are owned: an integration defined as data has them
+//! only at run time.
 
-use crate::sensitive::Sensitive;
+pub use crate::credentials::{
+    ConnectionEvent, CredentialError, CredentialSource, Credentials, NoCredentials, StaticCredentials, origin_of,
+};
 pub use crate::step_error::{ErrorCode, StepError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -44,155 +49,138 @@ impl ProviderResult {
 /// One action of a provider, as shown to users, the UI's forms and an LLM.
 #[derive(Debug, Clone)]
 pub struct ActionSpec {
-    pub name: &'static str,
-    pub description: &'static str,
+    pub name: String,
+    /// A short label ("Create a page in a database").
+    pub title: String,
+    pub description: String,
     /// JSON Schema (draft 2020-12) of the action's params.
     pub params_schema: Value,
     /// Whether running it changes something outside Flowpilot (a POST, an email).
     pub side_effects: bool,
+    /// Params that make a valid call, for forms, drafting and the contract test.
+    pub example: Option<Value>,
 }
 
-/// Why a credential could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CredentialError {
-    /// No keychain (Secret Service) to read from; the message names the fix.
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("keychain error: {0}")]
-    Other(String),
-}
-
-/// Where credential values come from: the OS keychain in the app, a map in tests.
-#[async_trait]
-pub trait CredentialSource: Send + Sync {
-    async fn get(&self, provider: &str, field: &str) -> Result<Option<Sensitive<String>>, CredentialError>;
-}
-
-/// No credentials at all.
-#[derive(Debug, Default)]
-pub struct NoCredentials;
-
-#[async_trait]
-impl CredentialSource for NoCredentials {
-    async fn get(&self, _: &str, _: &str) -> Result<Option<Sensitive<String>>, CredentialError> {
-        Ok(None)
-    }
-}
-
-/// Credentials from a map keyed by `(provider, field)`; for tests and dry runs.
-#[derive(Debug, Default, Clone)]
-pub struct StaticCredentials(pub BTreeMap<(String, String), Sensitive<String>>);
-
-impl StaticCredentials {
-    pub fn with(mut self, provider: &str, field: &str, value: &str) -> Self {
-        self.0.insert(
-            (provider.to_string(), field.to_string()),
-            Sensitive::new(value.to_string()),
-        );
-        self
-    }
-}
-
-#[async_trait]
-impl CredentialSource for StaticCredentials {
-    async fn get(&self, provider: &str, field: &str) -> Result<Option<Sensitive<String>>, CredentialError> {
-        Ok(self.0.get(&(provider.to_string(), field.to_string())).cloned())
-    }
-}
-
-/// A step's view of the credentials of its provider. Every value read through it
-/// is remembered, so the executor can redact it from everything the step produced.
-pub struct Credentials {
-    source: Arc<dyn CredentialSource>,
-    provider: String,
-    used: std::sync::Mutex<Vec<String>>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("provider", &self.provider)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Credentials {
-    pub fn new(source: Arc<dyn CredentialSource>, provider: impl Into<String>) -> Self {
+impl ActionSpec {
+    /// A code provider's action: its description doubles as its title.
+    pub fn new(name: &str, description: &str, params_schema: Value, side_effects: bool) -> Self {
         Self {
-            source,
-            provider: provider.into(),
-            used: Default::default(),
+            name: name.to_string(),
+            title: description.to_string(),
+            description: description.to_string(),
+            params_schema,
+            side_effects,
+            example: None,
         }
     }
+}
 
-    /// The value of `field`, if it is set. A keychain that cannot be reached is a fatal step error.
-    pub async fn get(&self, field: &str) -> Result<Option<Sensitive<String>>, StepError> {
-        let value = self.source.get(&self.provider, field).await.map_err(|e| match e {
-            CredentialError::Unavailable(m) => StepError::fatal(ErrorCode::KeychainUnavailable, m),
-            CredentialError::Other(m) => StepError::fatal(ErrorCode::KeychainError, m),
-        })?;
-        if let Some(v) = &value
-            && !v.expose().is_empty()
-        {
-            self.used
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(v.expose().clone());
-        }
-        Ok(value)
-    }
+/// Where a provider comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// Written in Rust (`http`, `logic`, the language models...).
+    Builtin,
+    /// An integration definition that ships with Flowpilot (Notion, Telegram...).
+    Integration,
+    /// An integration definition the person added.
+    UserIntegration,
+}
 
-    /// The value of `field`, or a `MISSING_CREDENTIALS` error that says how to set it.
-    pub async fn require(&self, field: &str) -> Result<Sensitive<String>, StepError> {
-        self.get(field).await?.ok_or_else(|| {
-            StepError::fatal(
-                ErrorCode::MissingCredentials,
-                format!("no `{field}` is set for {p}; set it with `flowpilot-cli credentials set {p} {field}` or in Credentials", p = self.provider),
-            )
-        })
-    }
-
-    /// Every value read so far (for redaction).
-    pub fn used_values(&self) -> Vec<String> {
-        self.used.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
+/// A credential field as the Credentials screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct CredentialDoc {
+    pub field: String,
+    /// What it is ("Internal integration token"); the field name when none is given.
+    pub label: String,
+    /// Where to find it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// It may be left unset.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// What a running step knows besides its params.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StepContext {
     pub run_id: String,
     pub plan_name: String,
     pub step_index: usize,
+    /// The item of a `for_each` step, from 0.
+    pub item: Option<usize>,
     pub attempt: u32,
+    /// When this attempt's time is up (its timeout, cut to the run's deadline):
+    /// a provider's own waits (a rate limit) end by then.
+    pub deadline: Option<std::time::Instant>,
     /// The HTTP client shared by all steps of all runs (timeouts set; built on first use).
     pub http: crate::http_client::HttpClient,
+}
+
+impl StepContext {
+    /// The `Idempotency-Key` every attempt of this step (or item) sends with a
+    /// request that has side effects: the same for each retry, different for
+    /// every step, item and run (a replay is a new run).
+    pub fn idempotency_key(&self) -> String {
+        match self.item {
+            Some(item) => format!("flowpilot-{}-{}-{item}", self.run_id, self.step_index),
+            None => format!("flowpilot-{}-{}", self.run_id, self.step_index),
+        }
+    }
 }
 
 /// A provider: a named group of actions. Providers validate params when a plan
 /// is loaded (`prepare`) and run later (`run`).
 #[async_trait]
 pub trait Provider: Send + Sync {
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
 
-    /// Other names this provider answers to (the seeds' `custom_api` for `http`).
-    fn aliases(&self) -> &'static [&'static str] {
-        &[]
+    /// How people see it named ("Notion", "HTTP request").
+    fn title(&self) -> String {
+        self.name().to_string()
     }
 
-    fn description(&self) -> &'static str;
+    /// Other names this provider answers to (the seeds' `custom_api` for `http`).
+    fn aliases(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn description(&self) -> String;
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Builtin
+    }
+
+    /// The integration definition behind this provider, if it is one.
+    fn as_integration(&self) -> Option<&crate::integration::IntegrationProvider> {
+        None
+    }
 
     fn actions(&self) -> Vec<ActionSpec>;
 
     /// Credential fields this provider reads from the keychain.
-    fn credential_fields(&self) -> &'static [&'static str] {
-        &[]
+    fn credential_fields(&self) -> Vec<String> {
+        Vec::new()
     }
 
     /// Those of [`Provider::credential_fields`] it can run without (a self-hosted
     /// model server usually takes no key): not "missing" when unset.
-    fn optional_credentials(&self) -> &'static [&'static str] {
-        &[]
+    fn optional_credentials(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Each credential field with its label and where to find it.
+    fn credential_docs(&self) -> Vec<CredentialDoc> {
+        let optional = self.optional_credentials();
+        self.credential_fields()
+            .into_iter()
+            .map(|field| CredentialDoc {
+                label: field.clone(),
+                help: None,
+                optional: optional.contains(&field),
+                field,
+            })
+            .collect()
     }
 
     /// The credentials a step of `action` with these params cannot run without:
@@ -201,9 +189,8 @@ pub trait Provider: Send + Sync {
     fn credentials_needed(&self, _action: &str, _params: &Value) -> Vec<String> {
         let optional = self.optional_credentials();
         self.credential_fields()
-            .iter()
+            .into_iter()
             .filter(|f| !optional.contains(f))
-            .map(|f| f.to_string())
             .collect()
     }
 
@@ -217,6 +204,13 @@ pub trait Provider: Send + Sync {
             .iter()
             .filter_map(|key| Some((key.to_string(), params.get(*key)?.as_str()?.to_string())))
             .collect()
+    }
+
+    /// How a string param of `action` takes references, by its path inside the
+    /// params (`url`, `headers.Accept`): a URL's values are encoded for where they
+    /// land, a header's may hold no line break. Everything else is plain text.
+    fn text_kind(&self, _action: &str, _path: &str) -> crate::references::TextKind {
+        crate::references::TextKind::Plain
     }
 
     /// The default time one attempt of a step may take.
@@ -255,10 +249,10 @@ pub trait Provider: Send + Sync {
     ) -> Result<ProviderResult, StepError>;
 }
 
-/// The providers Flowpilot knows, looked up by name or alias.
+/// The providers Flowpilot knows, looked up by name or alias. Cheap to clone.
 #[derive(Clone)]
 pub struct Registry {
-    providers: Vec<Arc<dyn Provider>>,
+    providers: Arc<Vec<Arc<dyn Provider>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -267,22 +261,43 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// The prefix the seeds gave their custom integrations' provider names.
+pub const CUSTOM_PREFIX: &str = "custom_";
+
 impl Registry {
-    /// Every built-in provider.
+    /// Every built-in provider: the code providers, then the built-in integrations.
     pub fn builtin() -> Self {
-        Self {
-            providers: crate::providers::builtin(),
-        }
+        let mut providers = crate::providers::builtin();
+        providers.extend(crate::integration::builtin_providers());
+        Self::from_providers(providers)
     }
 
     pub fn from_providers(providers: Vec<Arc<dyn Provider>>) -> Self {
-        Self { providers }
+        Self {
+            providers: Arc::new(providers),
+        }
     }
 
+    /// This registry with more providers after its own (the person's integrations).
+    pub fn with(&self, more: impl IntoIterator<Item = Arc<dyn Provider>>) -> Self {
+        let mut providers = self.providers.as_ref().clone();
+        providers.extend(more);
+        Self::from_providers(providers)
+    }
+
+    /// A provider by name or alias; `custom_<id>` (the seeds' custom integrations)
+    /// finds the person's integration `<id>`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
-        self.providers
+        let found = self
+            .providers
             .iter()
-            .find(|p| p.name() == name || p.aliases().contains(&name))
+            .find(|p| p.name() == name || p.aliases().iter().any(|a| a == name));
+        found.or_else(|| {
+            let id = name.strip_prefix(CUSTOM_PREFIX)?;
+            self.providers
+                .iter()
+                .find(|p| p.kind() == ProviderKind::UserIntegration && p.name() == id)
+        })
     }
 
     pub fn action(&self, provider: &str, action: &str) -> Option<ActionSpec> {
@@ -293,28 +308,44 @@ impl Registry {
         &self.providers
     }
 
-    /// The catalogue: every provider with its actions and params schemas.
-    pub fn catalogue(&self) -> Vec<ProviderInfo> {
+    /// Whether `name` (or an alias) is taken by a provider of another kind than
+    /// the person's integrations, which they may not replace.
+    pub fn is_reserved(&self, name: &str) -> bool {
         self.providers
             .iter()
-            .map(|p| ProviderInfo {
-                name: p.name().to_string(),
-                aliases: p.aliases().iter().map(|a| a.to_string()).collect(),
-                description: p.description().to_string(),
-                credential_fields: p.credential_fields().iter().map(|f| f.to_string()).collect(),
-                optional_credentials: p.optional_credentials().iter().map(|f| f.to_string()).collect(),
-                actions: p
-                    .actions()
-                    .into_iter()
-                    .map(|a| ActionInfo {
-                        name: a.name.to_string(),
-                        description: a.description.to_string(),
-                        params_schema: a.params_schema,
-                        side_effects: a.side_effects,
-                    })
-                    .collect(),
+            .filter(|p| p.kind() != ProviderKind::UserIntegration)
+            .any(|p| p.name() == name || p.aliases().iter().any(|a| a == name))
+    }
+
+    /// The catalogue: every provider with its actions and params schemas.
+    pub fn catalogue(&self) -> Vec<ProviderInfo> {
+        self.providers.iter().map(|p| info(p.as_ref())).collect()
+    }
+}
+
+/// One provider as the catalogue describes it.
+pub fn info(p: &dyn Provider) -> ProviderInfo {
+    ProviderInfo {
+        name: p.name().to_string(),
+        title: p.title(),
+        kind: p.kind(),
+        aliases: p.aliases(),
+        description: p.description(),
+        credential_fields: p.credential_fields(),
+        optional_credentials: p.optional_credentials(),
+        credentials: p.credential_docs(),
+        actions: p
+            .actions()
+            .into_iter()
+            .map(|a| ActionInfo {
+                name: a.name,
+                title: a.title,
+                description: a.description,
+                params_schema: a.params_schema,
+                side_effects: a.side_effects,
+                example: a.example,
             })
-            .collect()
+            .collect(),
     }
 }
 
@@ -322,21 +353,30 @@ impl Registry {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, specta::Type)]
 pub struct ProviderInfo {
     pub name: String,
+    pub title: String,
+    pub kind: ProviderKind,
     pub aliases: Vec<String>,
     pub description: String,
     pub credential_fields: Vec<String>,
     /// Credential fields it runs without when they are not set.
     #[serde(default)]
     pub optional_credentials: Vec<String>,
+    /// Each credential field with its label and help.
+    #[serde(default)]
+    pub credentials: Vec<CredentialDoc>,
     pub actions: Vec<ActionInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, specta::Type)]
 pub struct ActionInfo {
     pub name: String,
+    pub title: String,
     pub description: String,
     pub params_schema: Value,
     pub side_effects: bool,
+    /// Params that make a valid call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<Value>,
 }
 
 /// The JSON Schema of a params type, from its `schemars` derive.

@@ -18,7 +18,8 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, specta::Type)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included (1 = no retry).
+    /// Attempts in all, the first included (1 = no retry); 3 when left out.
+    #[serde(default = "default_attempts")]
     #[schemars(range(min = 1, max = 20))]
     pub max_attempts: u32,
     /// The wait before the first retry in milliseconds; it doubles each time (with full jitter).
@@ -29,6 +30,33 @@ pub struct RetryPolicy {
     #[serde(default = "default_max_backoff_ms")]
     #[schemars(range(max = 3_600_000))]
     pub max_backoff_ms: u64,
+    /// Which failures are tried again: `safe` (the default) never sends a request
+    /// with side effects twice unless the failure proves it was not acted on;
+    /// `any` also retries one whose outcome is unknown (a timeout after sending,
+    /// a 5xx) — for endpoints that honour `Idempotency-Key` or are harmless to repeat.
+    #[serde(default, skip_serializing_if = "RetryOn::is_safe")]
+    pub on: RetryOn,
+}
+
+/// Which failures a step retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryOn {
+    /// Failures that may pass and cannot do anything twice.
+    #[default]
+    Safe,
+    /// Also failures that leave a request's outcome unknown.
+    Any,
+}
+
+impl RetryOn {
+    pub fn is_safe(&self) -> bool {
+        *self == Self::Safe
+    }
+}
+
+fn default_attempts() -> u32 {
+    DEFAULT_ATTEMPTS
 }
 
 fn default_backoff_ms() -> u64 {
@@ -44,11 +72,12 @@ impl Default for RetryPolicy {
             max_attempts: DEFAULT_ATTEMPTS,
             backoff_ms: default_backoff_ms(),
             max_backoff_ms: default_max_backoff_ms(),
+            on: RetryOn::Safe,
         }
     }
 }
 
-/// `"retry": 5` or `"retry": {"max_attempts": 5, "backoff_ms": 200}`.
+/// `"retry": 5`, `"retry": {"max_attempts": 5, "backoff_ms": 200}` or `"retry": {"on": "any"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, specta::Type)]
 #[serde(untagged)]
 pub enum RetrySpec {
@@ -92,6 +121,7 @@ mod tests {
             max_attempts: 5,
             backoff_ms: 100,
             max_backoff_ms: 1_000,
+            on: RetryOn::Safe,
         };
         let after = |s| StepError::Retryable {
             code: crate::registry::ErrorCode::Http(429),
@@ -105,6 +135,17 @@ mod tests {
             let ceiling = (100u64 << (attempt - 1)).min(1_000);
             assert!(backoff(&policy, attempt, &plain) <= Duration::from_millis(ceiling));
         }
+    }
+
+    #[test]
+    fn retrying_on_any_failure_is_an_opt_in_with_defaults_for_the_rest() {
+        let spec: RetrySpec = serde_json::from_value(serde_json::json!({"on": "any"})).unwrap();
+        assert_eq!(spec.policy().on, RetryOn::Any);
+        assert_eq!(spec.policy().max_attempts, DEFAULT_ATTEMPTS);
+        // The default is not written out, so existing plans export unchanged.
+        let written = serde_json::to_value(RetrySpec::Policy(RetryPolicy::default())).unwrap();
+        assert!(written.get("on").is_none(), "{written}");
+        assert!(serde_json::from_value::<RetrySpec>(serde_json::json!({"on": "sometimes"})).is_err());
     }
 
     #[test]

@@ -62,7 +62,9 @@ impl RunStatus {
 }
 
 /// A step log row's status, as in the seeds (`success`, `error`, `retrying`,
-/// `timeout`) plus `skipped` (its condition was false, or an earlier step ended the run).
+/// `timeout`) plus `skipped` (its condition was false, or an earlier step ended
+/// the run) and `unknown` (a request with side effects failed in a way that does
+/// not say whether the server acted on it: it is not sent again automatically).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
@@ -71,6 +73,7 @@ pub enum StepStatus {
     Retrying,
     Timeout,
     Skipped,
+    Unknown,
 }
 
 impl StepStatus {
@@ -81,6 +84,7 @@ impl StepStatus {
             Self::Retrying => "retrying",
             Self::Timeout => "timeout",
             Self::Skipped => "skipped",
+            Self::Unknown => "unknown",
         }
     }
 
@@ -91,6 +95,7 @@ impl StepStatus {
             "retrying" => Self::Retrying,
             "timeout" => Self::Timeout,
             "skipped" => Self::Skipped,
+            "unknown" => Self::Unknown,
             _ => return None,
         })
     }
@@ -208,13 +213,13 @@ pub enum RunEvent {
         done: usize,
         total: usize,
     },
-    /// A step's final record. `last` marks the run's final row, which is repeated
-    /// in `RunFinished` so a store can write it with the run's status atomically.
+    /// A step's final record. `last` marks the run's final row, which comes again
+    /// as the last of `RunFinished`'s steps, so a store can write it with the
+    /// run's status atomically.
     StepFinished { record: StepRecord, last: bool },
-    RunFinished {
-        outcome: RunOutcome,
-        last_step: Option<StepRecord>,
-    },
+    /// The run ended. `outcome.steps.last()` is its final row (see `StepFinished`).
+    /// (It is not repeated in a field of its own: an output may be 10 MB.)
+    RunFinished { outcome: RunOutcome },
 }
 
 /// Receives run events; the store writes them, the app forwards them to the UI.
@@ -306,10 +311,18 @@ pub fn cap(output: Value, limit: usize) -> Value {
 
 /// The first [`PREVIEW_CHARS`] characters of an output, as text.
 pub fn preview(output: &Value) -> String {
-    let text = references::to_text(output);
+    // A string output is cut where it is, not copied whole first (it may be 10 MB).
+    let owned;
+    let text = match output {
+        Value::String(s) => s.as_str(),
+        other => {
+            owned = references::to_text(other);
+            owned.as_str()
+        }
+    };
     match text.char_indices().nth(PREVIEW_CHARS) {
         Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
+        None => text.to_string(),
     }
 }
 

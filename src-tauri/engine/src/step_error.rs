@@ -32,6 +32,14 @@ pub enum ErrorCode {
     ItemsFailed,
     MissingCredentials,
     InvalidCredentials,
+    /// A credential held back from an origin it is not allowed to go to.
+    CredentialNotAllowed,
+    /// An OAuth connection whose refresh was refused: connect it again.
+    NeedsReconnect,
+    /// An integration's own rate limit has no free slot in the attempt's time.
+    RateLimited,
+    /// The API answered, and its answer says it failed (Slack's `ok: false`).
+    ApiError,
     KeychainUnavailable,
     KeychainError,
     UnknownProvider,
@@ -74,6 +82,10 @@ impl ErrorCode {
             Self::ItemsFailed => "ITEMS_FAILED",
             Self::MissingCredentials => "MISSING_CREDENTIALS",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::CredentialNotAllowed => "CREDENTIAL_NOT_ALLOWED",
+            Self::NeedsReconnect => "NEEDS_RECONNECT",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::ApiError => "API_ERROR",
             Self::KeychainUnavailable => "KEYCHAIN_UNAVAILABLE",
             Self::KeychainError => "KEYCHAIN_ERROR",
             Self::UnknownProvider => "UNKNOWN_PROVIDER",
@@ -89,7 +101,7 @@ impl ErrorCode {
         }
     }
 
-    const NAMED: [ErrorCode; 24] = [
+    const NAMED: [ErrorCode; 28] = [
         Self::Connect,
         Self::Tls,
         Self::Redirect,
@@ -102,6 +114,10 @@ impl ErrorCode {
         Self::ItemsFailed,
         Self::MissingCredentials,
         Self::InvalidCredentials,
+        Self::CredentialNotAllowed,
+        Self::NeedsReconnect,
+        Self::RateLimited,
+        Self::ApiError,
         Self::KeychainUnavailable,
         Self::KeychainError,
         Self::UnknownProvider,
@@ -176,6 +192,12 @@ pub enum StepError {
     /// Trying again would fail the same way: 4xx, bad params, a failed assertion.
     #[error("{message}")]
     Fatal { code: ErrorCode, message: String },
+    /// A request that may change something failed in a way that does not say
+    /// whether the server acted on it (a timeout or a broken connection after
+    /// sending, a 5xx). Sending it again could do it twice, so it is not retried
+    /// unless the step says `"retry": {"on": "any"}`.
+    #[error("{message}")]
+    Unknown { code: ErrorCode, message: String },
     /// The step ran out of its time.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
@@ -202,14 +224,44 @@ impl StepError {
 
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Retryable { code, .. } | Self::Fatal { code, .. } => *code,
+            Self::Retryable { code, .. } | Self::Fatal { code, .. } | Self::Unknown { code, .. } => *code,
             Self::Timeout(_) => ErrorCode::Timeout,
             Self::Cancelled => ErrorCode::Cancelled,
         }
     }
 
+    /// Whether trying again may help and cannot do anything twice.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Retryable { .. } | Self::Timeout(_))
+    }
+
+    /// The same error with `note` added to its message (why it was not retried).
+    pub fn noting(self, note: &str) -> Self {
+        match self {
+            Self::Retryable { code, message, after } => Self::Retryable {
+                code,
+                message: format!("{message}; {note}"),
+                after,
+            },
+            Self::Fatal { code, message } => Self::Fatal {
+                code,
+                message: format!("{message}; {note}"),
+            },
+            Self::Unknown { code, message } => Self::Unknown {
+                code,
+                message: format!("{message}; {note}"),
+            },
+            Self::Timeout(after) => Self::Fatal {
+                code: ErrorCode::Timeout,
+                message: format!("timed out after {after:?}; {note}"),
+            },
+            Self::Cancelled => Self::Cancelled,
+        }
+    }
+
+    /// Whether the server may have acted on the request (see [`StepError::Unknown`]).
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown { .. })
     }
 }
 

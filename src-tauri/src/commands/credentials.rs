@@ -37,3 +37,33 @@ pub async fn set_credential(
 pub async fn delete_credential(backend: State<'_, Backend>, provider: String, field: String) -> Result<bool, IpcError> {
     blocking(&backend, move |s| Ok(s.flow.delete_credential(&provider, &field)?)).await
 }
+
+/// Let a credential also be sent to `origin`; the origin as stored (`https://host:port`).
+#[tauri::command]
+#[specta::specta]
+pub async fn allow_credential_origin(
+    backend: State<'_, Backend>,
+    provider: String,
+    field: String,
+    origin: String,
+) -> Result<String, IpcError> {
+    Ok(backend
+        .get()?
+        .flow
+        .allow_credential_origin(&provider, &field, &origin)?)
+}
+
+/// Take an allowed origin back; false if it was not allowed.
+#[tauri::command]
+#[specta::specta]
+pub async fn disallow_credential_origin(
+    backend: State<'_, Backend>,
+    provider: String,
+    field: String,
+    origin: String,
+) -> Result<bool, IpcError> {
+    Ok(backend
+        .get()?
+        .flow
+        .disallow_credential_origin(&provider, &field, &origin)?)
+}

@@ -5,6 +5,7 @@
 
 pub mod credentials;
 pub mod drafts;
+pub mod integrations;
 pub mod plans;
 pub mod runs;
 pub mod schedules;

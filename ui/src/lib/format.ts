@@ -83,6 +83,7 @@ const STEP_LABELS: Record<StepStatus | "running" | "pending", string> = {
   retrying: "Retrying",
   timeout: "Timed out",
   skipped: "Skipped",
+  unknown: "Outcome unknown",
   running: "Running",
   pending: "Waiting",
 };

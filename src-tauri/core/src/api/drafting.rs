@@ -24,7 +24,7 @@ impl Flowpilot {
         let mut draft = crate::draft::draft(&self.executor, &request, cancel).await?;
         // Only a draft that validates can say what it needs (an invalid one may
         // not even name real providers); its problems come first.
-        if let Ok(plan) = Plan::from_value(draft.plan.clone(), self.registry()) {
+        if let Ok(plan) = Plan::from_value(draft.plan.clone(), &self.registry()) {
             draft.missing_credentials = self.missing_credentials(&plan)?;
         }
         Ok(draft)
@@ -45,7 +45,7 @@ impl Flowpilot {
         observer: Arc<dyn RunObserver>,
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
-        let plan = Plan::from_file(plan, self.registry())?;
+        let plan = Plan::from_file(plan, &self.registry())?;
         let request = RunRequest {
             dry_run: true,
             ..RunRequest::new(

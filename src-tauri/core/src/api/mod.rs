@@ -6,22 +6,26 @@
 //! settings), [`credentials`], [`drafting`] (and dry runs); this module opens
 //! Flowpilot on a data folder and says what went wrong.
 
+mod connect;
 pub mod credentials;
 pub mod drafting;
+pub mod integrations;
 pub mod plans;
 pub mod review;
 pub mod runs;
 pub mod schedules;
 pub mod triggers;
 
-pub use credentials::{CredentialField, CredentialInfo};
+pub use connect::OAuthStart;
+pub use credentials::{CredentialField, CredentialInfo, StoredCredentials};
+pub use integrations::{IntegrationCheck, IntegrationSummary, SecretStatus};
 pub use plans::{FileCheck, PlanCheck, PlanDetail, ResolvedPlan};
 pub use review::{Activation, PlanReview};
 pub use runs::{PreparedRun, ReplayRefusal, RunDetail, RunSpec, Stats};
 pub use schedules::SchedulePreview;
 
 use crate::draft::DraftError;
-use crate::secrets::{Keychain, KeychainCredentials, SecretsError};
+use crate::secrets::{Keychain, SecretsError};
 use crate::store::{Store, StoreError};
 use flowpilot_engine::registry::ProviderInfo;
 use flowpilot_engine::{Clock, Executor, PlanError, Registry, SystemClock};
@@ -39,6 +43,8 @@ pub const DB_FILE: &str = "flowpilot.db";
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidPlan,
+    /// An integration definition with problems (they come located, in `issues`).
+    InvalidIntegration,
     NotFound,
     Conflict,
     KeychainUnavailable,
@@ -70,6 +76,27 @@ pub enum ApiError {
     Draft(#[from] DraftError),
     #[error(transparent)]
     Replay(#[from] ReplayRefusal),
+    #[error("{}", integration_issues(.0))]
+    InvalidIntegration(Vec<flowpilot_engine::PlanIssue>),
+    #[error("{what} `{key}` already exists{}", .hint.as_deref().map(|h| format!(": {h}")).unwrap_or_default())]
+    Exists {
+        what: &'static str,
+        key: String,
+        hint: Option<String>,
+    },
+}
+
+fn integration_issues(issues: &[flowpilot_engine::PlanIssue]) -> String {
+    let mut s = format!(
+        "the integration definition has {} problem{}:",
+        issues.len(),
+        if issues.len() == 1 { "" } else { "s" }
+    );
+    for i in issues {
+        s.push_str("\n  ");
+        s.push_str(&i.to_string());
+    }
+    s
 }
 
 impl ApiError {
@@ -88,6 +115,8 @@ impl ApiError {
             Self::Internal(_) => ErrorCode::Internal,
             Self::Draft(e) => drafting::error_code(e),
             Self::Replay(_) => ErrorCode::Refused,
+            Self::InvalidIntegration(_) => ErrorCode::InvalidIntegration,
+            Self::Exists { .. } => ErrorCode::Conflict,
         }
     }
 }
@@ -143,6 +172,8 @@ pub struct Flowpilot {
     active: runs::ActiveRuns,
     /// Runs whose final status could not be written when they ended.
     unrecorded: Mutex<Vec<flowpilot_engine::RunOutcome>>,
+    /// OAuth connections begun and waiting for their browser callback.
+    connects: connect::Pending,
 }
 
 impl std::fmt::Debug for Flowpilot {
@@ -169,12 +200,13 @@ impl Flowpilot {
         let executor = Executor::new(
             Registry::builtin(),
             clock.clone(),
-            Arc::new(KeychainCredentials {
+            Arc::new(StoredCredentials {
                 keychain: keychain.clone(),
                 store: store.clone(),
+                clock: clock.clone(),
             }),
         );
-        Ok(Self {
+        let app = Self {
             data_dir,
             store,
             keychain,
@@ -182,14 +214,18 @@ impl Flowpilot {
             clock,
             active: Default::default(),
             unrecorded: Mutex::default(),
-        })
+            connects: Default::default(),
+        };
+        app.rebuild_registry()?;
+        Ok(app)
     }
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
-    pub fn registry(&self) -> &Registry {
+    /// The providers plans are checked against: the built-ins and the person's integrations.
+    pub fn registry(&self) -> Registry {
         self.executor.registry()
     }
 

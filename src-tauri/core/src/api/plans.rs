@@ -51,7 +51,7 @@ pub struct FileCheck {
 impl Flowpilot {
     /// Validate plan JSON text.
     pub fn check_plan(&self, text: &str) -> Result<Plan, PlanError> {
-        Plan::from_json(text, self.registry())
+        Plan::from_json(text, &self.registry())
     }
 
     /// Read plan text (the editor's raw JSON, a file) into a document with its problems.
@@ -65,7 +65,7 @@ impl Flowpilot {
                 };
             }
         };
-        match Plan::from_value(value.clone(), self.registry()) {
+        match Plan::from_value(value.clone(), &self.registry()) {
             Ok(plan) => PlanCheck {
                 issues: plan.warnings(),
                 plan: Some(plan.into_file()),
@@ -112,7 +112,7 @@ impl Flowpilot {
     /// Every problem of a plan document, located, and the warnings of a valid one
     /// (empty: valid and nothing to say).
     pub fn validate_plan(&self, file: PlanFile) -> Vec<PlanIssue> {
-        match Plan::from_file(file, self.registry()) {
+        match Plan::from_file(file, &self.registry()) {
             Ok(plan) => plan.warnings(),
             Err(e) => e.issues(),
         }
@@ -125,13 +125,13 @@ impl Flowpilot {
     }
 
     pub fn create_plan(&self, file: PlanFile) -> Result<PlanRow> {
-        let plan = Plan::from_file(file, self.registry())?;
+        let plan = Plan::from_file(file, &self.registry())?;
         Ok(self.store.create_plan(plan.file(), self.clock.now())?)
     }
 
     /// Save a new version of a plan.
     pub fn save_plan(&self, id: &str, file: PlanFile) -> Result<PlanRow> {
-        let plan = Plan::from_file(file, self.registry())?;
+        let plan = Plan::from_file(file, &self.registry())?;
         self.store_version(id, plan.file())
     }
 
@@ -180,7 +180,7 @@ impl Flowpilot {
     pub fn get_plan(&self, id: &str) -> Result<PlanDetail> {
         let row = self.store.get_plan(id)?;
         let (required_providers, plain_english_steps, missing_credentials, warnings) =
-            match Plan::from_file(row.plan.clone(), self.registry()) {
+            match Plan::from_file(row.plan.clone(), &self.registry()) {
                 Ok(plan) => (
                     plan.required_providers(),
                     plan.plain_english_steps(),
@@ -237,7 +237,7 @@ impl Flowpilot {
             return self.saved(self.store.set_plan_status(id, PlanStatus::Draft, now)?);
         }
         // The registry may have changed since it was saved: only a plan that checks runs.
-        Plan::from_file(before.plan.clone(), self.registry())?;
+        Plan::from_file(before.plan.clone(), &self.registry())?;
         let row = self.store.set_plan_status(id, PlanStatus::Active, now)?;
         if let Some(mut state) = self.store.schedule_state(id)?
             && (before.plan.status != PlanStatus::Active || state.paused)
@@ -291,7 +291,7 @@ impl Flowpilot {
     /// no secret values (credentials are referenced by name only), so none can leak.
     pub fn export_plan(&self, id: &str) -> Result<Value> {
         let row = self.store.get_plan(id)?;
-        let plan = Plan::from_file(row.plan, self.registry())?;
+        let plan = Plan::from_file(row.plan, &self.registry())?;
         Ok(plan.to_export_json())
     }
 
@@ -332,7 +332,7 @@ impl Flowpilot {
 
     /// A stored plan, validated again (the registry may have changed since it was saved).
     fn resolved(&self, row: PlanRow) -> Result<ResolvedPlan> {
-        let plan = Plan::from_file(row.plan, self.registry())?;
+        let plan = Plan::from_file(row.plan, &self.registry())?;
         Ok(ResolvedPlan {
             plan_id: Some(row.id),
             version: Some(row.version),

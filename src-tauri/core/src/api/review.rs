@@ -128,14 +128,14 @@ impl Flowpilot {
     pub fn activate_plan(&self, id: &str) -> Result<PlanRow> {
         let mut file = self.store.get_plan(id)?.plan;
         file.status = PlanStatus::Active;
-        let plan = Plan::from_file(file, self.registry())?;
+        let plan = Plan::from_file(file, &self.registry())?;
         self.store_version(id, plan.file())
     }
 
     /// What a plan document would do once active; an invalid one is refused with
     /// its problems.
     pub fn review_plan(&self, file: PlanFile) -> Result<PlanReview> {
-        let plan = Plan::from_file(file, self.registry())?;
+        let plan = Plan::from_file(file, &self.registry())?;
         self.review(&plan)
     }
 

@@ -409,7 +409,7 @@ impl Flowpilot {
     /// or bare outputs.
     pub async fn execute_step(&self, step: StepSpec, previous: Vec<(Option<String>, Value)>) -> Result<StepRecord> {
         let earlier: Vec<Option<String>> = previous.iter().map(|(id, _)| id.clone()).collect();
-        let plan = check_step_after(&step, &earlier, self.registry())?;
+        let plan = check_step_after(&step, &earlier, &self.registry())?;
         let mut scope = Scope::new(
             serde_json::json!({"name": "step test"}),
             serde_json::json!({"id": "test"}),
@@ -531,7 +531,9 @@ fn final_records(logs: Vec<StepRecord>) -> HashMap<usize, StepRecord> {
 fn first_unfinished(finals: &HashMap<usize, StepRecord>, steps: &[StepSpec]) -> Option<usize> {
     steps.iter().enumerate().position(|(i, spec)| match finals.get(&i) {
         None => true,
-        Some(r) => matches!(r.status, StepStatus::Error | StepStatus::Timeout) && !spec.continue_on_error,
+        Some(r) => {
+            matches!(r.status, StepStatus::Error | StepStatus::Timeout | StepStatus::Unknown) && !spec.continue_on_error
+        }
     })
 }
 

@@ -76,7 +76,7 @@ impl Flowpilot {
             Some(t) => Trigger::Cron(t),
             None => Trigger::Manual,
         };
-        let plan = Plan::from_file(file, self.registry())?;
+        let plan = Plan::from_file(file, &self.registry())?;
         self.store_version(plan_id, plan.file())
     }
 

@@ -181,7 +181,7 @@ impl Flowpilot {
             return self.execute_step(step, previous).await;
         };
         let earlier: Vec<Option<String>> = previous.iter().map(|(id, _)| id.clone()).collect();
-        let plan = super::plans::check_step_after(&step, &earlier, self.registry())?;
+        let plan = super::plans::check_step_after(&step, &earlier, &self.registry())?;
         let mut scope = Scope::new(json!({"name": "step test"}), json!({"id": "test"}), trigger);
         for (id, v) in previous {
             let result = match v {

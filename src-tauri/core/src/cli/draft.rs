@@ -48,7 +48,7 @@ pub(super) async fn draft(
         return Ok(ExitCode::from(1));
     }
     // Validated again here, so the file is exactly what `plans export` would write.
-    let plan = Plan::from_value(draft.plan.clone(), app.registry())?;
+    let plan = Plan::from_value(draft.plan.clone(), &app.registry())?;
     let text = serde_json::to_string_pretty(&plan.to_export_json()).map_err(|e| ApiError::Internal(e.to_string()))?;
     match &out {
         Some(path) => {

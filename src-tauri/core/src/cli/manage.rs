@@ -103,8 +103,13 @@ pub(super) fn credentials(app: &Flowpilot, cmd: CredentialsCommand) -> Result<()
                 return print_json(&list);
             }
             for c in &list {
+                let also = if c.allowed_origins.is_empty() {
+                    String::new()
+                } else {
+                    format!("  also to {}", c.allowed_origins.join(", "))
+                };
                 println!(
-                    "{}/{}  set {}",
+                    "{}/{}  set {}{also}",
                     c.provider,
                     c.field,
                     c.updated_at.format("%Y-%m-%d %H:%M")
@@ -112,6 +117,27 @@ pub(super) fn credentials(app: &Flowpilot, cmd: CredentialsCommand) -> Result<()
             }
             if list.is_empty() {
                 println!("no credentials set");
+            }
+            Ok(())
+        }
+        CredentialsCommand::Allow {
+            provider,
+            field,
+            origin,
+        } => {
+            let origin = app.allow_credential_origin(&provider, &field, &origin)?;
+            println!("{provider}/{field} may now also be sent to {origin}");
+            Ok(())
+        }
+        CredentialsCommand::Disallow {
+            provider,
+            field,
+            origin,
+        } => {
+            if app.disallow_credential_origin(&provider, &field, &origin)? {
+                println!("{provider}/{field} is no longer sent to {origin}");
+            } else {
+                println!("{origin} was not allowed for {provider}/{field}");
             }
             Ok(())
         }

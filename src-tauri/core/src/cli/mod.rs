@@ -1,6 +1,7 @@
 //! The headless CLI: the same engine, store and keychain as the desktop app.
 
 mod draft;
+mod integrations;
 mod manage;
 mod run;
 mod serve;
@@ -62,6 +63,9 @@ enum Command {
     /// Credentials in the OS keychain (values are write-only).
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Integrations: the built-in ones and your own, as definition files.
+    #[command(subcommand)]
+    Integrations(IntegrationsCommand),
     /// Providers with their actions and params schemas.
     Providers {
         #[arg(long)]
@@ -206,6 +210,37 @@ enum RunsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum IntegrationsCommand {
+    /// Every integration with its actions and whether its secrets are set.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an integration's definition.
+    Show { name: String },
+    /// Add your own integrations from definition files.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Replace an integration of the same name (its secrets then go to the new definition's address).
+        #[arg(long)]
+        replace: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an integration's definition to a file (it never holds a secret).
+    Export {
+        name: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Remove one of your integrations.
+    Remove { name: String },
+    /// Connect an OAuth 2.0 integration: prints the address to open in a browser, then waits.
+    Connect { name: String },
+}
+
+#[derive(Debug, Subcommand)]
 enum CredentialsCommand {
     /// Store a value, read from stdin (not echoed).
     Set {
@@ -219,6 +254,22 @@ enum CredentialsCommand {
     Delete {
         provider: String,
         field: String,
+    },
+    /// Let a credential also be sent to another origin (a proxy, a self-hosted
+    /// copy of the service). A provider's own host never needs this; a credential
+    /// whose host you choose (`http` auth, `openai_compatible`) goes only to the
+    /// origins listed, once any is.
+    Allow {
+        provider: String,
+        field: String,
+        /// Like https://proxy.example.com or http://127.0.0.1:8080.
+        origin: String,
+    },
+    /// Take an allowed origin back.
+    Disallow {
+        provider: String,
+        field: String,
+        origin: String,
     },
 }
 
@@ -348,6 +399,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Credentials(cmd) => manage::credentials(&app, cmd).map(|()| ExitCode::SUCCESS),
+        Command::Integrations(cmd) => integrations::integrations(&app, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Providers { json } => {
             let providers = app.providers();
             if json {

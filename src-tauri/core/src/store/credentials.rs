@@ -50,6 +50,41 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Allow `provider`'s `field` to be sent to `origin` (already normalised).
+    pub fn allow_origin(&self, provider: &str, field: &str, origin: &str, now: DateTime<Utc>) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO credential_origins (provider, field, origin, allowed_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (provider, field, origin) DO NOTHING",
+                params![provider, field, origin, ts(&now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Take an allowed origin back; whether it was allowed.
+    pub fn disallow_origin(&self, provider: &str, field: &str, origin: &str) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM credential_origins WHERE provider = ?1 AND field = ?2 AND origin = ?3",
+                params![provider, field, origin],
+            )? > 0)
+        })
+    }
+
+    /// The origins `provider`'s `field` may also go to, in order.
+    pub fn allowed_origins(&self, provider: &str, field: &str) -> Result<Vec<String>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT origin FROM credential_origins WHERE provider = ?1 AND field = ?2 ORDER BY origin",
+            )?;
+            let rows = stmt.query_map(params![provider, field], |row| row.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::store::test_support::*;
@@ -71,5 +106,40 @@ mod tests {
         assert!(store.forget_credential("slack", "token").unwrap());
         assert!(!store.forget_credential("slack", "token").unwrap());
         assert_eq!(store.list_credentials().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn allowed_origins_are_kept_per_credential() {
+        let (_dir, store) = temp_store();
+        store
+            .allow_origin("openai", "api_key", "https://proxy.example", t(0))
+            .unwrap();
+        store
+            .allow_origin("openai", "api_key", "http://127.0.0.1:8080", t(1))
+            .unwrap();
+        store
+            .allow_origin("openai", "api_key", "https://proxy.example", t(2))
+            .unwrap();
+        store
+            .allow_origin("groq", "api_key", "https://other.example", t(2))
+            .unwrap();
+        assert_eq!(
+            store.allowed_origins("openai", "api_key").unwrap(),
+            vec!["http://127.0.0.1:8080", "https://proxy.example"]
+        );
+        assert!(
+            store
+                .disallow_origin("openai", "api_key", "https://proxy.example")
+                .unwrap()
+        );
+        assert!(
+            !store
+                .disallow_origin("openai", "api_key", "https://proxy.example")
+                .unwrap()
+        );
+        assert_eq!(
+            store.allowed_origins("openai", "api_key").unwrap(),
+            vec!["http://127.0.0.1:8080"]
+        );
     }
 }

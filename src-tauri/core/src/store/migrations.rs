@@ -108,6 +108,72 @@ ALTER TABLE step_logs ADD COLUMN items TEXT;
 ALTER TABLE runs ADD COLUMN in_flight TEXT CHECK (in_flight IS NULL OR json_valid(in_flight));
 "#,
     ),
+    // A step row may be `unknown`: a request with side effects whose outcome a
+    // failure left open. SQLite cannot change a CHECK, so the table is rebuilt.
+    M::up(
+        r#"
+CREATE TABLE step_logs_with_unknown (
+    id             INTEGER PRIMARY KEY,
+    run_id         TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step_number    INTEGER NOT NULL CHECK (step_number >= 0),
+    step_id        TEXT,
+    provider       TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    status         TEXT NOT NULL
+                   CHECK (status IN ('success', 'error', 'retrying', 'timeout', 'skipped', 'unknown')),
+    attempt        INTEGER NOT NULL CHECK (attempt >= 0),
+    message        TEXT NOT NULL,
+    latency_ms     INTEGER NOT NULL CHECK (latency_ms >= 0),
+    output_preview TEXT NOT NULL,
+    output         TEXT,
+    metadata       TEXT NOT NULL DEFAULT '{}',
+    error          TEXT,
+    timestamp      TEXT NOT NULL,
+    items          TEXT,
+    input          TEXT
+) STRICT;
+INSERT INTO step_logs_with_unknown
+    (id, run_id, step_number, step_id, provider, action, status, attempt, message,
+     latency_ms, output_preview, output, metadata, error, timestamp, items, input)
+SELECT id, run_id, step_number, step_id, provider, action, status, attempt, message,
+       latency_ms, output_preview, output, metadata, error, timestamp, items, input
+FROM step_logs;
+DROP TABLE step_logs;
+ALTER TABLE step_logs_with_unknown RENAME TO step_logs;
+CREATE INDEX step_logs_run ON step_logs (run_id, id);
+CREATE INDEX step_logs_time ON step_logs (timestamp);
+"#,
+    ),
+    // Origins a credential may be sent to besides its provider's own (for one
+    // whose host the person chooses, the only ones once any is listed).
+    M::up(
+        r#"
+CREATE TABLE credential_origins (
+    provider   TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    origin     TEXT NOT NULL,
+    allowed_at TEXT NOT NULL,
+    PRIMARY KEY (provider, field, origin)
+) STRICT;
+"#,
+    ),
+    // The person's own integration definitions, and integrations' OAuth connections.
+    M::up(
+        r#"
+CREATE TABLE integrations (
+    name       TEXT PRIMARY KEY NOT NULL,
+    definition TEXT NOT NULL CHECK (json_valid(definition)),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) STRICT;
+CREATE TABLE integration_connections (
+    name       TEXT PRIMARY KEY NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('connected', 'needs_reconnecting')),
+    detail     TEXT,
+    updated_at TEXT NOT NULL
+) STRICT;
+"#,
+    ),
 ];
 
 /// Every migration, oldest first.
@@ -193,6 +259,45 @@ mod tests {
             )
             .unwrap();
         assert_eq!(columns, 1);
+    }
+
+    #[test]
+    fn migration_7_keeps_step_rows_and_allows_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        {
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            MIGRATIONS.to_version(&mut conn, 6).unwrap();
+            conn.execute_batch(
+                "INSERT INTO runs (id, plan_name, trigger_kind, status, started_at, finished_at)
+                     VALUES ('r1', 'p', 'cli', 'failed', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z');
+                 INSERT INTO step_logs (run_id, step_number, provider, action, status, attempt, message,
+                                        latency_ms, output_preview, timestamp, items)
+                     VALUES ('r1', 0, 'http', 'request', 'timeout', 2, 'slow', 5, '', '2026-01-01T00:00:00.500Z', '[]');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let rows = store.step_logs("r1").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].status, flowpilot_engine::StepStatus::Timeout);
+        assert_eq!(rows[0].items, Some(Vec::new()));
+        let conn = store.lock();
+        conn.execute(
+            "INSERT INTO step_logs (run_id, step_number, provider, action, status, attempt, message,
+                                    latency_ms, output_preview, timestamp)
+                 VALUES ('r1', 1, 'webhook', 'post_request', 'unknown', 1, 'may have', 5, '', '2026-01-01T00:00:00.600Z')",
+            [],
+        )
+        .unwrap();
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('step_logs_run', 'step_logs_time')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 2);
     }
 
     #[test]

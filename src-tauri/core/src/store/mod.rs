@@ -11,6 +11,7 @@
 
 mod credentials;
 mod in_flight;
+mod integrations;
 mod migrations;
 mod owners;
 mod plans;
@@ -26,6 +27,7 @@ pub(crate) mod test_support;
 mod triggers;
 
 pub use in_flight::{InFlightStep, interrupted_error};
+pub use integrations::{ConnectionState, StoredIntegration};
 pub use migrations::SCHEMA_VERSION;
 pub use plans::{PlanRow, PlanSummary, PlanVersion};
 pub use retention::{PruneReport, RetentionPolicy};

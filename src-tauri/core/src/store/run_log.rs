@@ -12,8 +12,9 @@ use tokio_util::sync::CancellationToken;
 ///   before the step runs, so a crash leaves which step it was;
 /// - `StepRetrying` -> a `retrying` step row;
 /// - `StepFinished { last: false }` -> the step's row;
-/// - `StepFinished { last: true }` -> nothing yet: the row comes again in
-///   `RunFinished`, and is written with the run's final status in one transaction;
+/// - `StepFinished { last: true }` -> nothing yet: the row comes again as the
+///   last of `RunFinished`'s steps, and is written with the run's final status
+///   in one transaction;
 /// - `RunFinished` -> [`Store::finish_run`].
 ///
 /// The run itself must already exist ([`Store::create_run`], before the
@@ -116,7 +117,7 @@ impl RunLog {
             RunEvent::StepRetrying { record, .. } | RunEvent::StepFinished { record, last: false } => {
                 self.store.append_step(record)
             }
-            RunEvent::RunFinished { outcome, last_step } => self.store.finish_run(outcome, last_step.as_ref()),
+            RunEvent::RunFinished { outcome } => self.store.finish_run(outcome, outcome.steps.last()),
             // Items are written with their step's row; the last row with the run's status.
             RunEvent::RunStarted { .. } | RunEvent::ItemFinished { .. } | RunEvent::StepFinished { last: true, .. } => {
                 Ok(())
@@ -161,13 +162,10 @@ impl RunObserver for RunLog {
     fn on_event(&self, event: &RunEvent) {
         // A run whose rows could not all be written ends failed, with the reason.
         let failed_run = match (event, self.storage_error()) {
-            (RunEvent::RunFinished { outcome, last_step }, Some(error)) => {
+            (RunEvent::RunFinished { outcome }, Some(error)) => {
                 let mut outcome = outcome.clone();
                 fail_for_storage(&mut outcome, &error);
-                Some(RunEvent::RunFinished {
-                    outcome,
-                    last_step: last_step.clone(),
-                })
+                Some(RunEvent::RunFinished { outcome })
             }
             _ => None,
         };
@@ -183,13 +181,10 @@ impl RunObserver for RunLog {
         if let Some(forward) = &self.forward {
             match (event, self.storage_error()) {
                 // The final write itself failed: say so, not what the steps did.
-                (RunEvent::RunFinished { outcome, last_step }, Some(error)) if outcome.status == RunStatus::Success => {
+                (RunEvent::RunFinished { outcome }, Some(error)) if outcome.status == RunStatus::Success => {
                     let mut outcome = outcome.clone();
                     fail_for_storage(&mut outcome, &error);
-                    forward.on_event(&RunEvent::RunFinished {
-                        outcome,
-                        last_step: last_step.clone(),
-                    });
+                    forward.on_event(&RunEvent::RunFinished { outcome });
                 }
                 _ => forward.on_event(event),
             }
@@ -254,10 +249,7 @@ mod tests {
 
         let mut done = outcome("r1", RunStatus::Success, t(0), t(4));
         done.steps = vec![first.clone(), last.clone()];
-        log.on_event(&RunEvent::RunFinished {
-            outcome: done,
-            last_step: Some(last.clone()),
-        });
+        log.on_event(&RunEvent::RunFinished { outcome: done });
         assert_eq!(store.step_logs("r1").unwrap(), vec![retry, first, last]);
         let run = store.get_run("r1").unwrap();
         assert_eq!(run.status, RunStatus::Success);
@@ -282,7 +274,6 @@ mod tests {
         });
         log.on_event(&RunEvent::RunFinished {
             outcome: outcome("other-ghost", RunStatus::Success, t(0), t(2)),
-            last_step: None,
         });
         assert_eq!(
             forwarded.load(Ordering::SeqCst),
@@ -336,7 +327,6 @@ mod tests {
         // The steps said success; the run did not succeed.
         log.on_event(&RunEvent::RunFinished {
             outcome: outcome("r1", RunStatus::Success, t(0), t(1)),
-            last_step: None,
         });
         let run = store.get_run("r1").unwrap();
         assert_eq!(run.status, RunStatus::Failed);

@@ -43,7 +43,7 @@ pub struct RunCounts {
     pub interrupted: u64,
 }
 
-const FINAL_ROWS: &str = "status IN ('success', 'error', 'timeout')";
+const FINAL_ROWS: &str = "status IN ('success', 'error', 'timeout', 'unknown')";
 
 impl Store {
     /// Per provider, final step rows written at or after `since`, by provider name.

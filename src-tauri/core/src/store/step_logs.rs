@@ -4,7 +4,7 @@
 use super::runs::{not_running, run_not_found, run_status};
 use super::{Result, Store, conversion_error, extended_code, get_json, get_ts, get_u64, sql_int, to_json, ts};
 use flowpilot_engine::{ErrorCode, StepRecord, StepStatus};
-use rusqlite::{Row, Transaction, params};
+use rusqlite::{Row, Transaction};
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,31 +67,31 @@ pub(super) fn insert_step(tx: &Transaction<'_>, record: &StepRecord, only_if_run
     } else {
         ""
     };
-    let written = tx.execute(
-        &format!(
-            "INSERT INTO step_logs (run_id, step_number, step_id, provider, action, status, attempt, message,
-                                    latency_ms, output_preview, output, metadata, error, timestamp, items, input)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 {guard}"
-        ),
-        params![
-            record.run_id,
-            sql_int(record.step_number),
-            record.step_id,
-            record.provider,
-            record.action,
-            record.status.as_str(),
-            record.attempt,
-            record.message,
-            sql_int(record.latency_ms),
-            record.output_preview,
-            output,
-            metadata,
-            record.error.map(|e| e.as_string()),
-            ts(&record.timestamp),
-            items,
-            input,
-        ],
-    );
+    // Bound one by one so the output's JSON (up to 10 MB) can be dropped once
+    // SQLite has its own copy, before it builds the row: one copy fewer at once.
+    let mut stmt = tx.prepare_cached(&format!(
+        "INSERT INTO step_logs (run_id, step_number, step_id, provider, action, status, attempt, message,
+                                latency_ms, output_preview, output, metadata, error, timestamp, items, input)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 {guard}"
+    ))?;
+    stmt.raw_bind_parameter(1, &record.run_id)?;
+    stmt.raw_bind_parameter(2, sql_int(record.step_number))?;
+    stmt.raw_bind_parameter(3, &record.step_id)?;
+    stmt.raw_bind_parameter(4, &record.provider)?;
+    stmt.raw_bind_parameter(5, &record.action)?;
+    stmt.raw_bind_parameter(6, record.status.as_str())?;
+    stmt.raw_bind_parameter(7, record.attempt)?;
+    stmt.raw_bind_parameter(8, &record.message)?;
+    stmt.raw_bind_parameter(9, sql_int(record.latency_ms))?;
+    stmt.raw_bind_parameter(10, &record.output_preview)?;
+    stmt.raw_bind_parameter(11, &output)?;
+    drop(output);
+    stmt.raw_bind_parameter(12, &metadata)?;
+    stmt.raw_bind_parameter(13, record.error.map(|e| e.as_string()))?;
+    stmt.raw_bind_parameter(14, ts(&record.timestamp))?;
+    stmt.raw_bind_parameter(15, &items)?;
+    stmt.raw_bind_parameter(16, &input)?;
+    let written = stmt.raw_execute();
     match written {
         Ok(n) => Ok(n > 0),
         Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {

@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use flowpilot_engine::http_client::HttpClient;
 use flowpilot_engine::plan::FeedTrigger;
 use flowpilot_engine::providers::net;
+use flowpilot_engine::request::{Request, error_detail, status_error};
 use reqwest::StatusCode;
-use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{ACCEPT, ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use serde_json::{Value, json};
 use sha2::Digest;
 use tokio_util::sync::CancellationToken;
@@ -42,33 +43,42 @@ async fn fetch(
     validators: Option<&Value>,
 ) -> Result<Option<(Vec<u8>, Value)>, SourceError> {
     let url = net::parse_url("url", url)?;
-    let mut request = http.get(url).header(
-        reqwest::header::ACCEPT,
-        "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, */*;q=0.8",
+    let mut request = Request::get(url).header(
+        ACCEPT,
+        HeaderValue::from_static(
+            "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, */*;q=0.8",
+        ),
     );
     if let Some(v) = validators {
-        if let Some(etag) = v.get("etag").and_then(Value::as_str) {
+        let value = |key: &str| {
+            v.get(key)
+                .and_then(Value::as_str)
+                .and_then(|s| HeaderValue::from_str(s).ok())
+        };
+        if let Some(etag) = value("etag") {
             request = request.header(IF_NONE_MATCH, etag);
         }
-        if let Some(modified) = v.get("last_modified").and_then(Value::as_str) {
+        if let Some(modified) = value("last_modified") {
             request = request.header(IF_MODIFIED_SINCE, modified);
         }
     }
     let cancel = CancellationToken::new();
-    let mut incoming = net::send(request, None, &cancel).await?;
-    let status = incoming.response.status();
+    // Redirects are followed by the request itself (a feed that moved is common).
+    let mut incoming = request.open(http, &cancel).await?;
+    let status = incoming.status();
     if status == StatusCode::NOT_MODIFIED {
         return Ok(None);
     }
     if !status.is_success() {
         let headers = incoming.response.headers().clone();
         let (body, _) = incoming.read_body(64 * 1024, &cancel).await.unwrap_or_default();
-        return Err(net::status_error(
+        return Err(status_error(
             &incoming.method,
             &incoming.url,
             status,
             &headers,
-            &body,
+            error_detail(&body),
+            false,
             false,
             std::time::SystemTime::now(),
         )

@@ -50,7 +50,9 @@ async fn fetch(
         run_id: "trigger".into(),
         plan_name: "trigger".into(),
         step_index: 0,
+        item: None,
         attempt: 1,
+        deadline: None,
         http: http.clone(),
     };
     let result = Http

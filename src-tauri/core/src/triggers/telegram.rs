@@ -9,6 +9,7 @@ use flowpilot_engine::http_client::HttpClient;
 use flowpilot_engine::plan::TelegramTrigger;
 use flowpilot_engine::providers::net;
 use flowpilot_engine::registry::CredentialSource;
+use flowpilot_engine::request::Request;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,9 +66,12 @@ pub async fn get_updates(
     if let Some(offset) = offset {
         body["offset"] = json!(offset);
     }
-    let request = http.post(url).json(&body).timeout(Duration::from_secs(timeout_s + 30));
+    // A long poll: silence for up to `timeout_s` is the answer being awaited.
+    let request = Request::post(url)
+        .json(&body)
+        .idle_timeout(Duration::from_secs(timeout_s + 30));
     let cancel = CancellationToken::new();
-    let mut incoming = match net::send(request, None, &cancel).await {
+    let mut incoming = match request.open(http, &cancel).await {
         Ok(i) => i,
         // The transport error names the URL, which holds the token: say it without.
         Err(e) => {

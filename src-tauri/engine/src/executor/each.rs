@@ -10,7 +10,7 @@ use super::{Executor, RunContext};
 use crate::condition;
 use crate::plan::{CheckedStep, OnItemError, StepSpec, limits};
 use crate::references::Scope;
-use crate::registry::ProviderResult;
+use crate::registry::{ProviderResult, StepContext};
 use crate::run::{ItemRecord, RunEvent, StepRecord, StepStatus, millis};
 use crate::step_error::{ErrorCode, StepError};
 use futures_util::StreamExt;
@@ -37,9 +37,9 @@ impl Executor {
     ) -> StepRecord {
         let started = Instant::now();
         let Some(each) = &checked.for_each else {
-            return self.record(ctx.run_id, index, spec, &Attempted::failed(not_a_loop()), &ctx.redactor);
+            return self.record(ctx.run_id, index, spec, Attempted::failed(not_a_loop()), &ctx.redactor);
         };
-        let fail = |error: StepError| self.record(ctx.run_id, index, spec, &Attempted::failed(error), &ctx.redactor);
+        let fail = |error: StepError| self.record(ctx.run_id, index, spec, Attempted::failed(error), &ctx.redactor);
         let items = match scope.lookup(&each.source) {
             Ok(v) => v.into_owned(),
             Err(e) => return fail(StepError::fatal(ErrorCode::Reference, format!("for_each: {e}"))),
@@ -151,7 +151,10 @@ impl Executor {
                 }
             }
         }
-        let step_ctx = self.step_context(ctx, index);
+        let step_ctx = StepContext {
+            item: Some(item),
+            ..self.step_context(ctx, index)
+        };
         ItemEnd::Done(
             self.run_step_with_retries(spec, checked, &scope, &step_ctx, timeout, ctx, false)
                 .await,
@@ -174,6 +177,8 @@ impl Executor {
         let mut outputs = Vec::with_capacity(total);
         let mut rows = Vec::with_capacity(total);
         let mut first_failure: Option<(usize, ErrorCode, String)> = None;
+        // Whether the failure that decides the step left a request's outcome unknown.
+        let mut first_unknown = false;
         let mut cancelled = false;
         let mut most_attempts = 0;
         for (i, end) in ends.into_iter().enumerate() {
@@ -217,6 +222,9 @@ impl Executor {
                             failed += 1;
                             let message = e.to_string();
                             outputs.push(json!({"error": e.code(), "message": message}));
+                            if first_failure.is_none() {
+                                first_unknown = e.is_unknown();
+                            }
                             first_failure.get_or_insert((i, e.code(), message));
                         }
                     }
@@ -266,7 +274,10 @@ impl Executor {
             // Each item had its own; the log keeps the params as written.
             input: spec.params.clone(),
         };
-        let mut record = self.record(ctx.run_id, index, spec, &attempted, &ctx.redactor);
+        let mut record = self.record(ctx.run_id, index, spec, attempted, &ctx.redactor);
+        if record.status == StepStatus::Error && first_unknown && stop_on_error {
+            record.status = StepStatus::Unknown;
+        }
         for row in &mut rows {
             row.message = ctx.redactor.redact_str(&row.message);
         }
@@ -287,6 +298,7 @@ fn item_record(i: usize, end: &ItemEnd, latency: u64, ctx: &RunContext<'_>) -> I
                 r.message.clone(),
             ),
             Err(e @ StepError::Timeout(_)) => (StepStatus::Timeout, a.attempts, Some(e.code()), e.to_string()),
+            Err(e @ StepError::Unknown { .. }) => (StepStatus::Unknown, a.attempts, Some(e.code()), e.to_string()),
             Err(e) => (StepStatus::Error, a.attempts, Some(e.code()), e.to_string()),
         },
     };

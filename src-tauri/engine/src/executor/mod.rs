@@ -29,10 +29,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use step::Attempted;
 
-/// Runs plans. Cheap to clone; one per app.
+/// Runs plans. Cheap to clone; one per app (clones share the registry).
 #[derive(Clone)]
 pub struct Executor {
-    registry: Registry,
+    registry: Arc<std::sync::RwLock<Registry>>,
     http: HttpClient,
     clock: Arc<dyn Clock>,
     credentials: Arc<dyn CredentialSource>,
@@ -41,7 +41,7 @@ pub struct Executor {
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Executor")
-            .field("registry", &self.registry)
+            .field("registry", &self.registry())
             .finish_non_exhaustive()
     }
 }
@@ -60,15 +60,23 @@ struct RunContext<'a> {
 impl Executor {
     pub fn new(registry: Registry, clock: Arc<dyn Clock>, credentials: Arc<dyn CredentialSource>) -> Self {
         Self {
-            registry,
+            registry: Arc::new(std::sync::RwLock::new(registry)),
             http: HttpClient::default(),
             clock,
             credentials,
         }
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// The providers plans are checked against now (a cheap copy: the person's
+    /// integrations change it while the app runs). A checked plan keeps the
+    /// providers it was checked with, so a run is never changed under it.
+    pub fn registry(&self) -> Registry {
+        self.registry.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replace the providers (an integration was added, changed or removed).
+    pub fn set_registry(&self, registry: Registry) {
+        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = registry;
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -106,13 +114,15 @@ impl Executor {
 
         // Each final row goes out as soon as it exists; the run's last row is
         // flagged so a store can write it together with the run's status.
+        // The record goes out in the event and is taken back, not copied: an
+        // output may be 10 MB.
         let finish = |record: StepRecord, records: &mut Vec<StepRecord>| {
             let last = record.step_number + 1 == count;
-            observer.on_event(&RunEvent::StepFinished {
-                record: record.clone(),
-                last,
-            });
-            records.push(record);
+            let event = RunEvent::StepFinished { record, last };
+            observer.on_event(&event);
+            if let RunEvent::StepFinished { record, .. } = event {
+                records.push(record);
+            }
         };
         for (index, (spec, checked)) in req.plan.each_step().enumerate() {
             if status != RunStatus::Success {
@@ -149,7 +159,10 @@ impl Executor {
             } else {
                 self.run_step(index, spec, checked, &scope, timeout, &ctx).await
             };
-            scope.push_step(spec.id.clone(), record.as_result());
+            // No step comes after the last one to refer to its result.
+            if index + 1 < count {
+                scope.push_step(spec.id.clone(), record.as_result());
+            }
             match (record.status, record.error) {
                 (StepStatus::Success | StepStatus::Skipped, _) => {}
                 (_, Some(ErrorCode::Cancelled)) => {
@@ -172,7 +185,6 @@ impl Executor {
             finish(record, &mut records);
         }
 
-        let last_step = records.last().cloned();
         let error = run_error.map(|e| ctx.redactor.redact_str(&e));
         drop(ctx);
         let outcome = RunOutcome {
@@ -184,11 +196,14 @@ impl Executor {
             error,
             steps: records,
         };
-        observer.on_event(&RunEvent::RunFinished {
-            outcome: outcome.clone(),
-            last_step,
-        });
-        outcome
+        drop(scope);
+        // The outcome goes out in the event and is taken back, not copied.
+        let event = RunEvent::RunFinished { outcome };
+        observer.on_event(&event);
+        match event {
+            RunEvent::RunFinished { outcome, .. } => outcome,
+            _ => unreachable_outcome(),
+        }
     }
 
     /// One step that is not a loop: its condition, then its attempts.
@@ -213,7 +228,7 @@ impl Executor {
                 Ok(_) => {}
                 Err(e) => {
                     let failed = Attempted::failed(StepError::fatal(ErrorCode::Condition, format!("when: {e}")));
-                    return self.record(ctx.run_id, index, spec, &failed, &ctx.redactor);
+                    return self.record(ctx.run_id, index, spec, failed, &ctx.redactor);
                 }
             }
         }
@@ -221,7 +236,7 @@ impl Executor {
         let attempted = self
             .run_step_with_retries(spec, checked, scope, &step_ctx, timeout, ctx, true)
             .await;
-        self.record(ctx.run_id, index, spec, &attempted, &ctx.redactor)
+        self.record(ctx.run_id, index, spec, attempted, &ctx.redactor)
     }
 
     /// Run one step on its own with given inputs (the seeds' `execute-step`, for
@@ -258,9 +273,25 @@ impl Executor {
             run_id: ctx.run_id.to_string(),
             plan_name: ctx.plan_name.to_string(),
             step_index: index,
+            item: None,
             attempt: 1,
+            deadline: None,
             http: self.http.clone(),
         }
+    }
+}
+
+/// Never reached: the event just built is a `RunFinished`.
+#[cold]
+fn unreachable_outcome() -> RunOutcome {
+    RunOutcome {
+        run_id: String::new(),
+        plan_name: String::new(),
+        status: RunStatus::Failed,
+        started_at: chrono::DateTime::UNIX_EPOCH,
+        finished_at: chrono::DateTime::UNIX_EPOCH,
+        error: None,
+        steps: Vec::new(),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::plan::{CheckedStep, StepSpec};
 use crate::redact::SharedRedactor;
 use crate::references::{self, Scope};
 use crate::registry::{Credentials, ProviderResult, StepContext};
-use crate::retry::backoff;
+use crate::retry::{RetryOn, backoff};
 use crate::run::{
     DRY_RUN_MESSAGE, MAX_INPUT_BYTES, RunEvent, StepRecord, StepStatus, cap, cap_output, millis, preview,
 };
@@ -39,8 +39,10 @@ impl Attempted {
 
 impl Executor {
     /// Attempts until one succeeds, the failure cannot pass, or attempts run out.
-    /// `announce` sends the step-level events (off for the items of a loop, which
-    /// report as items).
+    /// `timeout` is one attempt's; each is also cut to what is left of the run's
+    /// deadline, and a wait before the next attempt that the deadline would cut
+    /// short is not begun. `announce` sends the step-level events (off for the
+    /// items of a loop, which report as items).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn run_step_with_retries(
         &self,
@@ -57,6 +59,14 @@ impl Executor {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let Some(timeout) = ctx.timeout(timeout) else {
+                return Attempted {
+                    result: Err(StepError::fatal(ErrorCode::Timeout, "the run passed its deadline")),
+                    attempts: attempt - 1,
+                    latency_ms: millis(started.elapsed()),
+                    input: Value::Null,
+                };
+            };
             if announce {
                 ctx.observer.on_event(&RunEvent::StepStarted {
                     run_id: ctx.run_id.to_string(),
@@ -69,11 +79,13 @@ impl Executor {
             let attempt_started = Instant::now();
             let step_ctx = StepContext {
                 attempt,
+                deadline: Some(attempt_started + timeout),
                 ..step_ctx.clone()
             };
             let (result, input) = self.attempt(spec, checked, scope, &step_ctx, timeout, ctx).await;
+            let may_retry = |e: &StepError| e.is_retryable() || (policy.on == RetryOn::Any && e.is_unknown());
             let retry_in = match &result {
-                Err(e) if e.is_retryable() && attempt < policy.max_attempts => Some(backoff(&policy, attempt, e)),
+                Err(e) if may_retry(e) && attempt < policy.max_attempts => Some(backoff(&policy, attempt, e)),
                 _ => None,
             };
             let Some(retry_in) = retry_in else {
@@ -84,6 +96,21 @@ impl Executor {
                     input,
                 };
             };
+            // Every wait ends at the run's deadline: one that would outlast it is not begun.
+            if let Some(deadline) = ctx.deadline
+                && Instant::now() + retry_in >= deadline
+            {
+                let note = format!(
+                    "not tried again: the run's deadline comes before the next attempt (in {:.1} s)",
+                    retry_in.as_secs_f64()
+                );
+                return Attempted {
+                    result: result.map_err(|e| e.noting(&note)),
+                    attempts: attempt,
+                    latency_ms: millis(started.elapsed()),
+                    input,
+                };
+            }
             if announce {
                 let failed = Attempted {
                     result,
@@ -91,7 +118,7 @@ impl Executor {
                     latency_ms: millis(attempt_started.elapsed()),
                     input,
                 };
-                let mut record = self.record(ctx.run_id, step_ctx.step_index, spec, &failed, &ctx.redactor);
+                let mut record = self.record(ctx.run_id, step_ctx.step_index, spec, failed, &ctx.redactor);
                 record.status = StepStatus::Retrying;
                 ctx.observer.on_event(&RunEvent::StepRetrying {
                     record,
@@ -125,7 +152,8 @@ impl Executor {
         ctx: &RunContext<'_>,
     ) -> (Result<ProviderResult, StepError>, Value) {
         let provider = &checked.provider;
-        let params = match references::resolve(&spec.params, scope) {
+        let kind_of = |path: &str| provider.text_kind(&spec.action, path);
+        let params = match references::resolve_with(&spec.params, scope, &kind_of) {
             Ok(p) => p,
             Err((path, e)) => {
                 let at = if path.is_empty() {
@@ -142,7 +170,8 @@ impl Executor {
         // Decided on the resolved params: an HTTP method may come from a reference.
         // The stub returns before any credential is read, so a dry run needs none
         // and no secret can reach `would_send` (params only ever name credentials).
-        if ctx.dry_run && provider.has_side_effects(&spec.action, &params) {
+        let side_effects = provider.has_side_effects(&spec.action, &params);
+        if ctx.dry_run && side_effects {
             let stub = ProviderResult::ok(json!({"dry_run": true, "would_send": params}), DRY_RUN_MESSAGE)
                 .with_metadata(references::DRY_RUN_METADATA, true);
             return (Ok(stub), params);
@@ -155,8 +184,27 @@ impl Executor {
             r = tokio::time::timeout(timeout, run) => r.unwrap_or(Err(StepError::Timeout(timeout))),
             _ = ctx.cancel.cancelled() => Err(StepError::Cancelled),
         };
+        // A step that changes something and ran out of time may have done it.
+        let result = match result {
+            Err(StepError::Timeout(after)) if side_effects => Err(StepError::Unknown {
+                code: ErrorCode::Timeout,
+                message: format!(
+                    "timed out after {after:?}; the server may have received the request, so it is not sent again: check whether it took effect before running the step again"
+                ),
+            }),
+            other => other,
+        };
         // Stop anything the provider left running (it was dropped, but be explicit).
         child.cancel();
+        // A credential held back from where the step sent its request: say so.
+        let result = match (result, credentials.withheld()) {
+            (Ok(mut r), Some(note)) => {
+                r.metadata.insert("credentials_withheld".into(), Value::String(note));
+                Ok(r)
+            }
+            (Err(e), Some(note)) if matches!(e.code(), ErrorCode::Http(401 | 403)) => Err(e.noting(&note)),
+            (result, _) => result,
+        };
         for v in credentials.used_values() {
             ctx.redactor.add(&v);
         }
@@ -185,32 +233,40 @@ impl Executor {
         }
     }
 
-    /// A step's log record: redacted, its output capped.
+    /// A step's log record: redacted, its output capped. Takes the result by
+    /// value: an output may be 10 MB, and it is moved, not copied.
     pub(super) fn record(
         &self,
         run_id: &str,
         index: usize,
         spec: &StepSpec,
-        attempted: &Attempted,
+        attempted: Attempted,
         redactor: &SharedRedactor,
     ) -> StepRecord {
-        let (status, message, mut output, metadata, error) = match &attempted.result {
-            Ok(r) if r.success => (
-                StepStatus::Success,
-                r.message.clone(),
-                r.output.clone(),
-                r.metadata.clone(),
-                None,
-            ),
+        let Attempted {
+            result,
+            attempts,
+            latency_ms,
+            input,
+        } = attempted;
+        let (status, message, mut output, metadata, error) = match result {
+            Ok(r) if r.success => (StepStatus::Success, r.message, r.output, r.metadata, None),
             Ok(r) => (
                 StepStatus::Error,
-                r.message.clone(),
-                r.output.clone(),
-                r.metadata.clone(),
+                r.message,
+                r.output,
+                r.metadata,
                 Some(r.error.unwrap_or(ErrorCode::Error)),
             ),
             Err(e @ StepError::Timeout(_)) => (
                 StepStatus::Timeout,
+                e.to_string(),
+                Value::Null,
+                Map::new(),
+                Some(e.code()),
+            ),
+            Err(e @ StepError::Unknown { .. }) => (
+                StepStatus::Unknown,
                 e.to_string(),
                 Value::Null,
                 Map::new(),
@@ -232,7 +288,7 @@ impl Executor {
             _ => Map::new(),
         };
         let output = cap_output(output);
-        let mut input = attempted.input.clone();
+        let mut input = input;
         redactor.redact_value(&mut input);
         let input = cap(input, MAX_INPUT_BYTES);
         StepRecord {
@@ -242,9 +298,9 @@ impl Executor {
             provider: spec.provider.clone(),
             action: spec.action.clone(),
             status,
-            attempt: attempted.attempts,
+            attempt: attempts,
             message: redactor.redact_str(&message),
-            latency_ms: attempted.latency_ms,
+            latency_ms,
             output_preview: preview(&output),
             output,
             input,

@@ -35,24 +35,19 @@ impl Scripted {
 
 #[async_trait]
 impl Provider for Scripted {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "test"
     }
-    fn description(&self) -> &'static str {
-        "scripted"
+    fn description(&self) -> String {
+        "scripted".into()
     }
-    fn credential_fields(&self) -> &'static [&'static str] {
-        &["token"]
+    fn credential_fields(&self) -> Vec<String> {
+        vec!["token".into()]
     }
     fn actions(&self) -> Vec<ActionSpec> {
         ["echo", "flaky", "fatal", "hang", "secret", "big", "send", "by_mode"]
             .into_iter()
-            .map(|name| ActionSpec {
-                name,
-                description: "scripted",
-                params_schema: json!({"type": "object"}),
-                side_effects: name == "send",
-            })
+            .map(|name| ActionSpec::new(name, "scripted", json!({"type": "object"}), name == "send"))
             .collect()
     }
     async fn run(
@@ -201,7 +196,9 @@ async fn later_steps_see_earlier_outputs_with_their_types() {
         })
         .collect();
     assert_eq!(finished, vec![false, true]);
-    assert!(matches!(events.last(), Some(RunEvent::RunFinished { last_step: Some(s), .. }) if s.step_number == 1));
+    assert!(
+        matches!(events.last(), Some(RunEvent::RunFinished { outcome }) if outcome.steps.last().is_some_and(|s| s.step_number == 1))
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -166,7 +166,7 @@ fn check_step(
     };
     let actions = provider.actions();
     let Some(action) = actions.iter().find(|a| a.name == step.action) else {
-        let known: Vec<&str> = actions.iter().map(|a| a.name).collect();
+        let known: Vec<&str> = actions.iter().map(|a| a.name.as_str()).collect();
         issues.push(PlanIssue::error(
             at("action"),
             IssueKind::UnknownAction,
@@ -230,6 +230,10 @@ impl RefRules<'_> {
             for r in template.references() {
                 let i = self.step;
                 let problem = match &r.root {
+                    root if root.is_definition_only() => Some((
+                        IssueKind::ReferenceNotAllowed,
+                        "`params` and `secret` exist only in integration definitions; a plan refers to steps, plan, run, trigger or item".to_string(),
+                    )),
                     Root::Item | Root::ItemIndex if !self.items => Some((
                         IssueKind::ReferenceNotAllowed,
                         "`item` and `item_index` exist only in a step with `for_each`".to_string(),

@@ -26,21 +26,25 @@ struct WaitParams {
 
 #[async_trait]
 impl Provider for Delay {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "delay"
     }
 
-    fn description(&self) -> &'static str {
-        "Pause the plan"
+    fn title(&self) -> String {
+        "Delay".into()
+    }
+
+    fn description(&self) -> String {
+        "Pause the plan".into()
     }
 
     fn actions(&self) -> Vec<ActionSpec> {
-        vec![ActionSpec {
-            name: "wait",
-            description: "Wait for a number of seconds",
-            params_schema: schema_of::<WaitParams>(),
-            side_effects: false,
-        }]
+        vec![ActionSpec::new(
+            "wait",
+            "Wait for a number of seconds",
+            schema_of::<WaitParams>(),
+            false,
+        )]
     }
 
     fn default_timeout(&self) -> Duration {

@@ -299,17 +299,17 @@ impl Provider for Email {
         "email"
     }
 
-    fn description(&self) -> &'static str {
-        "Send email over SMTP"
+    fn description(&self) -> String {
+        "Send email over SMTP".into()
     }
 
     fn actions(&self) -> Vec<ActionSpec> {
-        vec![ActionSpec {
-            name: "send",
-            description: "Send an email",
-            params_schema: schema_of::<SendParams>(),
-            side_effects: true,
-        }]
+        vec![ActionSpec::new(
+            "send",
+            "Send an email",
+            schema_of::<SendParams>(),
+            true,
+        )]
     }
 
     /// The stored password `smtp.credential` names (unless a reference picks it at run time).

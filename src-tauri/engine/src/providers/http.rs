@@ -6,11 +6,10 @@ use crate::references;
 use crate::registry::{
     ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
 };
-use crate::sensitive::Sensitive;
+use crate::request::{Credential, Request, split_user_password};
 use crate::step_error::ErrorCode;
 use async_trait::async_trait;
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -229,87 +228,48 @@ fn form_fields(body: &Value) -> Result<Vec<(String, String)>, (String, String)> 
     Ok(fields)
 }
 
-/// Puts the credential where `auth` says. Returns the query parameter that
-/// carries a secret, if any, so it can be masked in what we report.
-pub async fn apply_auth(
-    auth: &Auth,
-    credentials: &Credentials,
-    headers: &mut HeaderMap,
-    query: &mut Vec<(String, String)>,
-) -> Result<Option<String>, StepError> {
-    let secret_header = |value: String, field: &str| {
-        let mut value = HeaderValue::try_from(value).map_err(|_| {
-            StepError::fatal(ErrorCode::InvalidCredentials,
-                format!("the credential `{field}` holds a line break or another character that cannot be sent in a header; store it again without it"),
-            )
-        })?;
-        value.set_sensitive(true);
-        Ok::<_, StepError>(value)
-    };
-    match auth {
-        Auth::Bearer { credential } => {
-            let token = credentials.require(credential).await?;
-            headers.insert(
-                AUTHORIZATION,
-                secret_header(format!("Bearer {}", token.expose()), credential)?,
-            );
-        }
-        Auth::Basic { credential, username } => {
-            let secret = credentials.require(credential).await?;
-            let (user, password) = basic_parts(username.as_deref(), &secret, credential)?;
-            let encoded = base64(format!("{user}:{password}").as_bytes());
-            headers.insert(AUTHORIZATION, secret_header(format!("Basic {encoded}"), credential)?);
-        }
-        Auth::Header { credential, name } => {
-            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                StepError::fatal(
-                    ErrorCode::InvalidParams,
-                    format!("auth.name: `{name}` is not a valid header name"),
-                )
-            })?;
-            let secret = credentials.require(credential).await?;
-            headers.insert(header, secret_header(secret.expose().clone(), credential)?);
-        }
-        Auth::Query { credential, name } => {
-            let secret = credentials.require(credential).await?;
-            query.push((name.clone(), secret.expose().clone()));
-            return Ok(Some(name.clone()));
+impl Auth {
+    /// The stored credential's name.
+    fn field(&self) -> &str {
+        match self {
+            Auth::Bearer { credential }
+            | Auth::Basic { credential, .. }
+            | Auth::Header { credential, .. }
+            | Auth::Query { credential, .. } => credential,
         }
     }
-    Ok(None)
-}
 
-fn basic_parts<'a>(
-    username: Option<&'a str>,
-    secret: &'a Sensitive<String>,
-    field: &str,
-) -> Result<(&'a str, &'a str), StepError> {
-    match username {
-        Some(user) => Ok((user, secret.expose())),
-        None => secret.expose().split_once(':').ok_or_else(|| {
-            StepError::fatal(ErrorCode::InvalidCredentials,
-                format!("basic auth without `username` reads the credential `{field}` as `user:password`, but it has no `:`; add `username` to `auth` or store the credential as user:password"),
-            )
-        }),
-    }
-}
-
-/// Standard base64 with padding, for the Basic scheme (not worth a dependency).
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
+    /// Read the credential (for a request to `target`) and put it where `auth` says.
+    async fn apply(&self, request: Request, credentials: &Credentials) -> Result<Request, StepError> {
+        let field = self.field();
+        let secret = credentials.require_for(field, request.url(), None).await?;
+        let credential = match self {
+            Auth::Bearer { .. } => Credential::Bearer(secret),
+            Auth::Basic {
+                username: Some(user), ..
+            } => Credential::Basic {
+                user: user.clone(),
+                password: secret,
+            },
+            Auth::Basic { username: None, .. } => {
+                let (user, password) = split_user_password(&secret, field)?;
+                Credential::Basic {
+                    user: user.to_string(),
+                    password: password.to_string().into(),
+                }
             }
-        }
+            Auth::Header { name, .. } => Credential::Header {
+                name: name.clone(),
+                prefix: String::new(),
+                value: secret,
+            },
+            Auth::Query { name, .. } => Credential::Query {
+                name: name.clone(),
+                value: secret,
+            },
+        };
+        request.credential(credential, field, credentials)
     }
-    out
 }
 
 fn check_request(params: &Value) -> Vec<(String, String)> {
@@ -335,8 +295,12 @@ fn check_request(params: &Value) -> Vec<(String, String)> {
 
 #[async_trait]
 impl Provider for Http {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "http"
+    }
+
+    fn title(&self) -> String {
+        "HTTP request".into()
     }
 
     /// The credential an `auth` names (unless a reference picks it at run time).
@@ -347,21 +311,25 @@ impl Provider for Http {
         }
     }
 
-    fn aliases(&self) -> &'static [&'static str] {
-        &["custom_api"]
+    fn aliases(&self) -> Vec<String> {
+        vec!["custom_api".into()]
     }
 
-    fn description(&self) -> &'static str {
-        "Call any web API over HTTP"
+    fn description(&self) -> String {
+        "Call any web API over HTTP".into()
     }
 
     fn actions(&self) -> Vec<ActionSpec> {
-        vec![ActionSpec {
-            name: "request",
-            description: "Send an HTTP request and return the response body",
-            params_schema: schema_of::<RequestParams>(),
-            side_effects: true,
-        }]
+        vec![ActionSpec::new(
+            "request",
+            "Send an HTTP request and return the response body",
+            schema_of::<RequestParams>(),
+            true,
+        )]
+    }
+
+    fn text_kind(&self, _action: &str, path: &str) -> crate::references::TextKind {
+        net::url_and_headers(path, "url")
     }
 
     fn prepare(&self, action: &str, params: &Value) -> Vec<(String, String)> {
@@ -401,35 +369,25 @@ impl Provider for Http {
         }
         let p: RequestParams = parse_params(params)?;
         let url = net::parse_url("url", &p.url)?;
-        let mut headers = net::header_map(&p.headers)?;
-        let mut query: Vec<(String, String)> = p.query.into_iter().map(|(k, Scalar(v))| (k, v)).collect();
-        let secret_query = match &p.auth {
-            Some(auth) => apply_auth(auth, credentials, &mut headers, &mut query).await?,
-            None => None,
-        };
-        let body = payload(p.body, p.body_type)?;
-        if matches!(body, Some(Payload::Text(_))) && !headers.contains_key(CONTENT_TYPE) {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        let method: reqwest::Method = p.method.into();
+        let side_effects = !method.is_safe();
+        let mut request = Request::new(method, url)
+            .headers(net::header_map(&p.headers)?)
+            .query(p.query.into_iter().map(|(k, Scalar(v))| (k, v)))
+            .side_effects(side_effects)
+            .idempotency_key(ctx.idempotency_key());
+        if let Some(auth) = &p.auth {
+            request = auth.apply(request, credentials).await?;
         }
-
-        let mut request = ctx.http.request(p.method.into(), url).headers(headers);
-        if !query.is_empty() {
-            request = request.query(&query);
-        }
-        // `json` and `form` set their content type only when the user did not.
-        request = match body {
+        request = match payload(p.body, p.body_type)? {
             None => request,
             Some(Payload::Json(v)) => request.json(&v),
             Some(Payload::Form(fields)) => request.form(&fields),
-            Some(Payload::Text(text)) => request.body(text),
+            Some(Payload::Text(text)) => request.text(text),
         };
-
         let patterns = p.accept_status;
-        let accept = move |status: StatusCode| accepted(patterns.as_deref(), status);
-        let reply = net::exchange(request, &accept, secret_query.as_deref(), &cancel).await?;
-        let mut result = ProviderResult::ok(reply.output(), reply.summary());
-        result.metadata = reply.metadata();
-        Ok(result)
+        let request = request.accept(move |status: StatusCode| accepted(patterns.as_deref(), status));
+        Ok(request.send(&ctx.http, &cancel).await?.into_result())
     }
 }
 
@@ -569,26 +527,6 @@ mod tests {
             &json!({"url": "https://api.test/items/${steps.0.output.id}"}),
         );
         assert!(issues.is_empty(), "{issues:?}");
-    }
-
-    #[test]
-    fn base64_matches_the_standard_alphabet() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"user:s3cret"), "dXNlcjpzM2NyZXQ=");
-    }
-
-    #[test]
-    fn basic_auth_without_username_needs_user_colon_password() {
-        let secret = Sensitive::new("ada:pw:with:colons".to_string());
-        assert_eq!(basic_parts(None, &secret, "login").unwrap(), ("ada", "pw:with:colons"));
-        assert_eq!(basic_parts(Some("bob"), &secret, "login").unwrap().0, "bob");
-        let secret = Sensitive::new("nocolon".to_string());
-        let e = basic_parts(None, &secret, "login").unwrap_err();
-        assert_eq!(e.code(), ErrorCode::InvalidCredentials);
-        assert!(!e.to_string().contains("nocolon"));
     }
 
     #[test]

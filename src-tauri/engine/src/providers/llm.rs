@@ -6,6 +6,7 @@ use super::net::{self, Text};
 use crate::registry::{
     ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
 };
+use crate::request::{self, Credential, Request};
 use crate::step_error::ErrorCode;
 use async_trait::async_trait;
 use schemars::JsonSchema;
@@ -16,9 +17,13 @@ use tokio_util::sync::CancellationToken;
 
 const CHAT: &str = "chat_completion";
 const API_KEY: &str = "api_key";
+/// A model may think for minutes before its first byte (and between chunks of a
+/// long answer), so it gets longer than the default idle timeout.
+const LLM_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Llm {
     name: &'static str,
+    title: &'static str,
     description: &'static str,
     /// The public endpoint; `None` when the user must name their own server.
     default_base_url: Option<&'static str>,
@@ -32,6 +37,7 @@ impl Llm {
     pub fn openai() -> Self {
         Self {
             name: "openai",
+            title: "OpenAI",
             description: "OpenAI's chat models (GPT)",
             default_base_url: Some("https://api.openai.com"),
             default_model: Some("gpt-4o-mini"),
@@ -42,6 +48,7 @@ impl Llm {
     pub fn groq() -> Self {
         Self {
             name: "groq",
+            title: "Groq",
             description: "Groq's fast hosted open models (Llama and others)",
             default_base_url: Some("https://api.groq.com/openai"),
             default_model: Some("llama-3.1-8b-instant"),
@@ -52,6 +59,7 @@ impl Llm {
     pub fn openai_compatible() -> Self {
         Self {
             name: "openai_compatible",
+            title: "OpenAI-compatible server",
             description: "Any server with an OpenAI-compatible API (Ollama, LM Studio, vLLM, llama.cpp)",
             default_base_url: None,
             default_model: None,
@@ -75,6 +83,14 @@ impl Llm {
                      (LM Studio), with or without a trailing /v1. Required."
                 .into(),
         }
+    }
+
+    /// The origin of the public service, where its key may always go; `None` for a
+    /// server the person chooses.
+    fn home(&self) -> Option<String> {
+        self.default_base_url
+            .and_then(|base| reqwest::Url::parse(base).ok())
+            .map(|url| crate::registry::origin_of(&url))
     }
 
     /// Whether `endpoint` is this provider's public service, which always needs a key.
@@ -289,7 +305,7 @@ fn response_format(json_mode: bool, schema: Option<Map<String, Value>>, strict: 
 /// The reply text and metadata from a chat completion response.
 fn read_completion(body: &Value, requested_model: &str, url: &str) -> Result<(String, Map<String, Value>), StepError> {
     let bad = |what: &str| {
-        let excerpt = net::error_detail(body.to_string().as_bytes()).unwrap_or_default();
+        let excerpt = request::error_detail(body.to_string().as_bytes()).unwrap_or_default();
         StepError::fatal(
             ErrorCode::BadResponse,
             format!("{url} answered, but not like an OpenAI-compatible chat API ({what}): {excerpt}"),
@@ -356,12 +372,16 @@ fn summary(meta: &Map<String, Value>) -> String {
 
 #[async_trait]
 impl Provider for Llm {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         self.name
     }
 
-    fn description(&self) -> &'static str {
-        self.description
+    fn title(&self) -> String {
+        self.title.into()
+    }
+
+    fn description(&self) -> String {
+        self.description.into()
     }
 
     fn actions(&self) -> Vec<ActionSpec> {
@@ -375,25 +395,25 @@ impl Provider for Llm {
                 base.insert("description".into(), self.base_url_doc().into());
             }
         }
-        vec![ActionSpec {
-            name: CHAT,
-            description: "Ask a chat model and return its reply as text",
-            params_schema: schema,
-            side_effects: false,
-        }]
+        vec![ActionSpec::new(
+            CHAT,
+            "Ask a chat model and return its reply as text",
+            schema,
+            false,
+        )]
     }
 
-    fn credential_fields(&self) -> &'static [&'static str] {
-        &[API_KEY]
+    fn credential_fields(&self) -> Vec<String> {
+        vec![API_KEY.into()]
     }
 
     /// A server of the person's own (no public endpoint) mostly needs no key;
     /// the public services always do.
-    fn optional_credentials(&self) -> &'static [&'static str] {
+    fn optional_credentials(&self) -> Vec<String> {
         if self.default_base_url.is_none() {
-            &[API_KEY]
+            vec![API_KEY.into()]
         } else {
-            &[]
+            Vec::new()
         }
     }
 
@@ -416,6 +436,10 @@ impl Provider for Llm {
     fn default_timeout(&self) -> Duration {
         // Long answers from large models take minutes.
         Duration::from_secs(300)
+    }
+
+    fn text_kind(&self, _action: &str, path: &str) -> crate::references::TextKind {
+        net::url_and_headers(path, "base_url")
     }
 
     fn prepare(&self, action: &str, params: &Value) -> Vec<(String, String)> {
@@ -450,7 +474,8 @@ impl Provider for Llm {
         let endpoint = chat_url(&base);
         let url = net::parse_url("base_url", &endpoint)?;
 
-        let key = match credentials.get(API_KEY).await {
+        // The key goes to the provider's own service, or where the person allowed it.
+        let key = match credentials.get_for(API_KEY, &url, self.home().as_deref()).await {
             Ok(key) => key.filter(|k| !k.expose().trim().is_empty()),
             // A self-hosted server usually needs no key, so a keychain that cannot be
             // reached (a headless machine without a Secret Service) must not stop a
@@ -481,20 +506,18 @@ impl Provider for Llm {
             body["response_format"] = format;
         }
 
-        let mut request = ctx.http.post(url).json(&body);
-        if let Some(key) = &key {
-            request = request.bearer_auth(key.expose());
+        let mut request = Request::post(url).json(&body).idle_timeout(LLM_IDLE_TIMEOUT);
+        if let Some(key) = key {
+            request = request.credential(Credential::Bearer(key), API_KEY, credentials)?;
         }
-        let reply = net::exchange(request, &net::success, None, &cancel)
-            .await
-            .map_err(|e| self.explain(e))?;
+        let reply = request.send(&ctx.http, &cancel).await.map_err(|e| self.explain(e))?;
         if reply.truncated {
             return Err(StepError::fatal(
                 ErrorCode::BadResponse,
                 format!("{} sent a reply larger than Flowpilot keeps", reply.url),
             ));
         }
-        let body = net::body_value(&reply.body, true, net::declared_encoding(&reply.headers));
+        let body = request::body_value(&reply.body, true, request::declared_encoding(&reply.headers));
         let (text, metadata) = read_completion(&body, &model, &reply.url)?;
         let mut result = ProviderResult::ok(Value::String(text), summary(&metadata));
         result.metadata = metadata;

@@ -213,21 +213,21 @@ fn run_action(action: &str, params: Value) -> Result<ProviderResult, StepError> 
 
 #[async_trait]
 impl Provider for Logic {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "logic"
     }
 
-    fn description(&self) -> &'static str {
-        "Work with data between steps, without network"
+    fn title(&self) -> String {
+        "Logic".into()
+    }
+
+    fn description(&self) -> String {
+        "Work with data between steps, without network".into()
     }
 
     fn actions(&self) -> Vec<ActionSpec> {
-        let action = |name, description, params_schema| ActionSpec {
-            name,
-            description,
-            params_schema,
-            side_effects: false,
-        };
+        let action =
+            |name: &str, description: &str, params_schema| ActionSpec::new(name, description, params_schema, false);
         vec![
             action(
                 "extract",

@@ -5,6 +5,7 @@ use super::net::{self, Scalar};
 use crate::registry::{
     ActionSpec, Credentials, Provider, ProviderResult, StepContext, StepError, parse_params, schema_of,
 };
+use crate::request::Request;
 use crate::step_error::ErrorCode;
 use async_trait::async_trait;
 use schemars::JsonSchema;
@@ -37,21 +38,29 @@ fn check_post(params: &Value) -> Vec<(String, String)> {
 
 #[async_trait]
 impl Provider for Webhook {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "webhook"
     }
 
-    fn description(&self) -> &'static str {
-        "Send data to a webhook URL"
+    fn title(&self) -> String {
+        "Webhook".into()
+    }
+
+    fn description(&self) -> String {
+        "Send data to a webhook URL".into()
     }
 
     fn actions(&self) -> Vec<ActionSpec> {
-        vec![ActionSpec {
-            name: "post_request",
-            description: "POST a JSON payload to a URL",
-            params_schema: schema_of::<PostParams>(),
-            side_effects: true,
-        }]
+        vec![ActionSpec::new(
+            "post_request",
+            "POST a JSON payload to a URL",
+            schema_of::<PostParams>(),
+            true,
+        )]
+    }
+
+    fn text_kind(&self, _action: &str, path: &str) -> crate::references::TextKind {
+        net::url_and_headers(path, "url")
     }
 
     fn prepare(&self, action: &str, params: &Value) -> Vec<(String, String)> {
@@ -77,12 +86,15 @@ impl Provider for Webhook {
         }
         let p: PostParams = parse_params(params)?;
         let url = net::parse_url("url", &p.url)?;
-        let headers = net::header_map(&p.headers)?;
-        let request = ctx.http.post(url).headers(headers).json(&p.payload);
-        let reply = net::exchange(request, &net::success, None, &cancel).await?;
+        let request = Request::post(url)
+            .headers(net::header_map(&p.headers)?)
+            .json(&p.payload)
+            .side_effects(true)
+            .idempotency_key(ctx.idempotency_key());
+        let reply = request.send(&ctx.http, &cancel).await?;
         let message = format!("Status {}", reply.status.as_u16());
-        let mut result = ProviderResult::ok(reply.output(), message);
-        result.metadata = reply.metadata();
+        let mut result = reply.into_result();
+        result.message = message;
         Ok(result)
     }
 }
