@@ -3,7 +3,7 @@
 //! in the tray, and says so the first time), and see a scheduled run happen and a
 //! failure notification go out on the session bus.
 
-use crate::harness::{App, WAIT, import_and_edit, runtime, tid};
+use crate::harness::{App, WAIT, runtime, tid};
 use flowpilot_tests::target::Target;
 use serde_json::json;
 use std::time::Duration;
@@ -30,7 +30,7 @@ fn a_plan_scheduled_every_3_seconds_runs_with_the_window_closed_and_its_failure_
     let rt = runtime();
     let target = rt.block_on(Target::start());
 
-    // An active plan whose one step fails (HTTP 500 from the peer).
+    // A plan whose one step fails (HTTP 500 from the peer); its file says active.
     let file = app.write_plan(
         "scheduled-failure.json",
         &json!({
@@ -41,7 +41,15 @@ fn a_plan_scheduled_every_3_seconds_runs_with_the_window_closed_and_its_failure_
                        "params": {"url": target.url("/status/500")}}],
         }),
     );
-    import_and_edit(&app, &file, PLAN);
+    app.import_file(&file);
+    app.imported(PLAN);
+    // An import arrives off whatever the file says; its review's "Turn on" is the deliberate act.
+    app.el(&tid("import-review"));
+    app.click(&tid("import-review-activate"));
+    app.wait_for("the imported plan to be turned on", WAIT, || {
+        app.stored_plan(PLAN).filter(|p| p["status"] == "active")
+    });
+    app.edit_plan(PLAN);
 
     // "When it runs": on a schedule, the expression in words and the next 5 fire times.
     crate::flow::click_centered(&app, &tid("trigger-kind-cron"));
@@ -56,7 +64,7 @@ fn a_plan_scheduled_every_3_seconds_runs_with_the_window_closed_and_its_failure_
             .filter(|p| p["trigger"]["cron_expression"] == CRON)
     });
     assert_eq!(stored["status"], "active", "{stored:#}");
-    // The plan was imported on: the section says when it runs next.
+    // The plan was turned on from its review: the section says when it runs next.
     app.wait_text(&tid("trigger-status"), "the next run", |t| t.contains("next run"));
     app.screenshot_at(&tid("trigger-section"), "schedule-panel");
 

@@ -2,6 +2,10 @@
 // list): read, check with `check_plan_text` (located problems, syntax errors with
 // their line), and when a plan of the same name exists ask first: replace it (a
 // new version of that plan) or import it as a copy beside it.
+//
+// An imported plan is stored off (a draft), whatever its file says: a shared file
+// must not start running, or send a key to a server its author chose, before the
+// person has read its review (ImportReview) and turned it on.
 import type { PlanIssue, PlanRow, PlanSummary, Value } from "../bindings";
 import { commands } from "../bindings";
 import { call, CommandError } from "./api";
@@ -9,7 +13,8 @@ import { chooseDialog } from "./dialog.svelte";
 import { isWarning } from "./plan";
 
 export type ImportOutcome =
-  | { kind: "saved"; plan: PlanRow; how: "new" | "replaced" | "copy" }
+  /** Stored off (a draft); `askedOn`: the file said it should be on. */
+  | { kind: "saved"; plan: PlanRow; how: "new" | "replaced" | "copy"; askedOn: boolean }
   | { kind: "invalid"; plan: Value; issues: PlanIssue[] }
   | { kind: "unreadable"; message: string }
   | { kind: "cancelled" };
@@ -55,13 +60,16 @@ export async function importPlanText(
     return { kind: "invalid", plan: check.plan ?? raw, issues: check.issues };
   }
   const plan = check.plan;
+  const askedOn = plan.status === "active";
   const same = existing.find((p) => p.name.toLowerCase() === plan.name.toLowerCase());
   try {
-    if (!same) return { kind: "saved", plan: await call(commands.createPlan(plan)), how: "new" };
+    // `import_plan_text` stores a new plan, or a new version of the plan of that
+    // name; either way as a draft. Never create/update with the file's status.
+    if (!same) return { kind: "saved", plan: await call(commands.importPlanText(text)), how: "new", askedOn };
     const choice = await ask(same.name);
     if (choice === null) return { kind: "cancelled" };
-    if (choice === "copy") return { kind: "saved", plan: await call(commands.importPlanCopy(text)), how: "copy" };
-    return { kind: "saved", plan: await call(commands.updatePlan(same.id, plan)), how: "replaced" };
+    if (choice === "copy") return { kind: "saved", plan: await call(commands.importPlanCopy(text)), how: "copy", askedOn };
+    return { kind: "saved", plan: await call(commands.importPlanText(text)), how: "replaced", askedOn };
   } catch (e) {
     if (e instanceof CommandError && e.code === "invalid_plan") return { kind: "invalid", plan, issues: e.issues };
     throw e;

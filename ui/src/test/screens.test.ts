@@ -62,7 +62,7 @@ describe("plans list", () => {
     await waitFor(() => byTestId(app.container, "empty-state"));
   });
 
-  it("a picked file that is valid is stored; one with problems goes to the editor unsaved", async () => {
+  it("a picked file that is valid is stored off; one with problems goes to the editor unsaved", async () => {
     const backend = createMockBackend();
     backend.install();
     const { container } = render(PlansList);
@@ -73,15 +73,19 @@ describe("plans list", () => {
       await fireEvent.change(input);
     };
     await pick("good.json", THREE_STEP_PLAN);
-    await waitForCall(backend.state.calls, "create_plan");
+    await waitForCall(backend.state.calls, "import_plan_text");
     await waitFor(() => byTestId(container, "plan-row"));
+    // Stored off, with its review.
+    await waitFor(() => byTestId(container, "import-review"));
+    expect(backend.state.plans[0].versions[0].plan.status).toBe("draft");
 
     const bad = { name: "Bad", steps: [{ provider: "http", action: "request", params: {} }] };
     await pick("bad.json", bad);
     await waitFor(() => expect(router.route.name).toBe("plan-new"));
     const pending = takePendingImport();
     expect(pending).toMatchObject({ fileName: "bad.json", issues: [{ path: "steps[0].params.url", message: "is required" }] });
-    expect(backend.state.calls.filter((c) => c.cmd === "create_plan")).toHaveLength(1);
+    expect(backend.state.calls.filter((c) => c.cmd === "import_plan_text")).toHaveLength(1);
+    expect(backend.state.calls.some((c) => c.cmd === "create_plan")).toBe(false);
   });
 });
 
