@@ -36,9 +36,7 @@ export default defineConfig(({ mode }) => ({
     port: 1420,
     strictPort: true,
     // The example plans are bundled from ../plans.
-    // Tests (mode "test") may find node_modules through a symlink to another
-    // checkout's install (git worktrees sharing one): no folder limit there.
-    fs: mode === "test" ? { allow: [".."], strict: false } : { allow: [".."] },
+    fs: { allow: [".."] },
   },
   preview: {
     port: 4173,
