@@ -13,7 +13,6 @@
 //! - [`registry`] and [`providers`]: what a provider is, and the built-in ones;
 //! - [`integration`]: HTTP APIs described as data (the built-ins and the person's own);
 //! - [`request`]: the one HTTP request builder every provider sends through;
-//! - [`net_target`]: whether an address is public, loopback, private, link-local or a metadata service;
 //! - [`schema`]: JSON Schema checks with located, plain-language problems;
 //! - [`redact`], [`sensitive`]: keeping secrets out of everything stored or shown.
 
@@ -24,7 +23,6 @@ pub mod credentials;
 pub mod executor;
 pub mod http_client;
 pub mod integration;
-pub mod net_target;
 pub mod plan;
 pub mod providers;
 pub mod redact;
