@@ -109,6 +109,13 @@ fn a_prompt_becomes_a_checked_draft_that_is_dry_run_saved_and_run() {
     app.fill(&format!("{field} {}", tid("credential-input")), &key);
     app.click(&format!("{field} {}", tid("credential-save")));
     app.wait_text(&format!("{field} {}", tid("credential-state")), "Set", |t| t == "Set");
+    // The model answers on 127.0.0.1, not at api.openai.com: the key goes there
+    // only once that origin is allowed for it.
+    let allowed = crate::harness::cli(
+        &app.data_dir,
+        &["credentials", "allow", "openai", "api_key", fake.base_url()],
+    );
+    assert!(allowed.status.success(), "{allowed:?}");
     app.nav("plans");
     app.click(&tid("draft-plan"));
     app.el(&result);
