@@ -12,14 +12,11 @@ import {
   canonical, clone, emptyPlan, isCron, isWarning, parsePath, relocateStepIssues, remapStep, refersTo, setIn,
   toPlanFile, toWire, type JsonObject, type TestState,
 } from "./plan";
-import { holdsJson, itemOptions, listOptions, refOptions, sampleOf, stepRefKey, type RefGroup } from "./refs";
+import { holdsJson, itemOptions, listOptions, refOptions, sampleOf, type RefGroup } from "./refs";
 
 /** A step as the editor holds it: its spec and a key that follows it when it moves. */
 export type KeyedStep = { key: number; spec: StepSpec };
 export type PlanMeta = Omit<PlanFile, "steps">;
-
-/** Plans with more steps than this open with their steps folded. */
-export const FOLD_FROM = 3;
 
 /** How long typing pauses before the plan is checked. */
 export const VALIDATE_DELAY_MS = 300;
@@ -33,15 +30,6 @@ function keyed(steps: StepSpec[]): KeyedStep[] {
 function metaOf(doc: PlanFile): PlanMeta {
   const { steps: _steps, ...meta } = clone(doc);
   return meta;
-}
-
-/** Whether `step` refers to the earlier step at `index` (by position or by its id). */
-function usesStep(step: StepSpec, index: number, id: string | null | undefined): boolean {
-  if (refersTo(step, index)) return true;
-  const t = typeof id === "string" ? id.trim() : "";
-  if (t === "") return false;
-  const text = JSON.stringify([step.params ?? {}, step.when ?? null, step.for_each ?? null]);
-  return text.includes(`\${steps.${t}.`) || text.includes(`\${steps.${t}}`);
 }
 
 export class PlanEditing {
@@ -92,21 +80,6 @@ export class PlanEditing {
   errors = $derived(this.allIssues.filter((i) => !isWarning(i)));
   warnings = $derived(this.allIssues.filter(isWarning));
 
-  // ---- folded steps (a long plan opens folded; a step with a problem always shows) ----
-  folded = $state<Record<number, boolean>>({});
-
-  isFolded(key: number): boolean {
-    return this.folded[key] === true;
-  }
-
-  setFolded(key: number, folded: boolean): void {
-    this.folded[key] = folded;
-  }
-
-  foldAll(folded: boolean): void {
-    this.folded = Object.fromEntries(this.steps.map((s) => [s.key, folded]));
-  }
-
   // ---- results: tests, a dry run, runs ----
   tests = $state<Record<number, TestState>>({});
   lastRun = $state<{ runId: string; records: Record<number, StepRecord> } | null>(null);
@@ -131,7 +104,6 @@ export class PlanEditing {
     this.fromDraft = false;
     this.dryRun = null;
     this.validateOn = false;
-    this.folded = {};
   }
 
   /** Show `doc` in the editor (keys anew). */
@@ -184,8 +156,6 @@ export class PlanEditing {
       this.plainSteps = detail.plain_english_steps;
       this.plainStepsFor = this.baseline;
       this.issues = detail.warnings;
-      // A long plan opens with its steps folded to one line each.
-      if (this.steps.length > FOLD_FROM) this.foldAll(true);
       this.changed();
       void this.loadLastRun(id);
       void this.loadSchedule();
@@ -284,8 +254,7 @@ export class PlanEditing {
 
   /** Insert a `logic.json_parse` step reading step `index`'s output right after it. */
   insertParseStep(index: number): number {
-    const ref = stepRefKey(index, this.steps[index]?.spec.id);
-    const key = this.addStep({ provider: "logic", action: "json_parse", params: { input: `\${steps.${ref}.output}` } }, index + 1);
+    const key = this.addStep({ provider: "logic", action: "json_parse", params: { input: `\${steps.${index}.output}` } }, index + 1);
     showNotice(`Added step ${index + 2}: it parses the text of step ${index + 1}. Test it, then pick its fields.`);
     return key;
   }
@@ -363,8 +332,7 @@ export class PlanEditing {
       const res = this.resultFor(j);
       const output = res?.record.output;
       const jsonText = holdsJson(output);
-      // By id when the step has one: the reference then survives reordering and reads as what it is.
-      const options = refOptions(stepRefKey(j, s.spec.id), output);
+      const options = refOptions(j, output);
       return {
         key: `step-${j}`,
         title: `Step ${j + 1}: ${s.spec.provider || "?"}.${s.spec.action || "?"}${s.spec.id ? ` (${s.spec.id})` : ""}`,
@@ -392,18 +360,6 @@ export class PlanEditing {
     const s = this.steps[index];
     if (!s) return;
     const key = s.key;
-    // An earlier step this one uses has no result yet: its references would read nothing.
-    const untested = this.steps.slice(0, index).findIndex((p, j) => !this.resultFor(j) && usesStep(s.spec, j, p.spec.id));
-    if (untested >= 0) {
-      this.tests[key] = {
-        running: false,
-        error: {
-          code: "bad_input",
-          message: `Test step ${untested + 1} first (or use Dry run): this step uses its result, which is not known yet.`,
-        },
-      };
-      return;
-    }
     this.tests[key] = { running: true };
     const step = this.wire.steps[index];
     const previous = this.steps.slice(0, index).map((p, j) => {

@@ -130,13 +130,3 @@ export function isDryRunStub(record: { metadata?: unknown }): boolean {
   const m = record.metadata;
   return typeof m === "object" && m !== null && (m as Record<string, unknown>).dry_run === true;
 }
-
-/**
- * A run's error with its cause first, for a narrow column: the engine writes
- * "step 4 of 4 (http.request) failed: HTTP 400 …"; shown as "HTTP 400 …" and
- * "step 4 (http.request)". Any other text is shown as it is.
- */
-export function errorFirst(error: string): { cause: string; where: string | null } {
-  const m = /^step (\d+) of \d+ \(([^)]*)\) failed: ([\s\S]+)$/.exec(error.trim());
-  return m ? { cause: m[3], where: `step ${m[1]} (${m[2]})` } : { cause: error, where: null };
-}

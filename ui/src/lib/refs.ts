@@ -39,17 +39,8 @@ export function keySegment(key: string): string {
   return IDENT.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
-/** `${steps.<id or index>.output<path>}`. */
-export function refFor(step: number | string, path = ""): string {
-  return `\${steps.${step}.output${path}}`;
-}
-
-const STEP_ID = /^[A-Za-z0-9_-]+$/;
-
-/** How a step is referred to: by its id when it has a usable one (it survives reordering), else its index. */
-export function stepRefKey(index: number, id: string | null | undefined): number | string {
-  const t = typeof id === "string" ? id.trim() : "";
-  return t !== "" && STEP_ID.test(t) && !/^\d+$/.test(t) ? t : index;
+export function refFor(stepIndex: number, path = ""): string {
+  return `\${steps.${stepIndex}.output${path}}`;
 }
 
 export function previewText(v: Value | undefined, max = 80): string {
@@ -102,7 +93,7 @@ function walk(
  * The references a step can insert for an earlier step: the whole output, then
  * paths into it. Text is never looked into, even when it holds JSON.
  */
-export function refOptions(stepIndex: number | string, output: Value | undefined, limit = 40, maxDepth = 3): RefOption[] {
+export function refOptions(stepIndex: number, output: Value | undefined, limit = 40, maxDepth = 3): RefOption[] {
   const options: RefOption[] = [
     { ref: refFor(stepIndex), label: "output", preview: output === undefined ? null : previewText(output), depth: 0, value: output },
   ];

@@ -83,22 +83,6 @@ describe("PlanEditing", () => {
     expect(ed.resultFor(0)).toBeNull();
   });
 
-  it("testing a step before the step it uses says to test that one first, and asks nothing", async () => {
-    const { ed, backend } = await loaded();
-    await ed.testStep(2);
-    const t = ed.tests[ed.steps[2].key];
-    expect(t && "error" in t ? t.error.message : "").toMatch(/^Test step 1 first/);
-    expect(backend.state.calls.some((c) => c.cmd === "execute_step")).toBe(false);
-    await ed.testStep(0);
-    await ed.testStep(2);
-    const next = ed.tests[ed.steps[2].key];
-    expect(next && "error" in next ? next.error.message : "").toMatch(/^Test step 2 first/);
-    await ed.testStep(1);
-    await ed.testStep(2);
-    const again = ed.tests[ed.steps[2].key];
-    expect(again && "record" in again).toBe(true);
-  });
-
   it("checks the plan once typing pauses, with the generated schema in the fake", async () => {
     const { ed, backend } = await loaded();
     ed.editStep(0, (s) => {
