@@ -671,6 +671,26 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
       state.credentials = state.credentials.filter((c) => !(c.provider === a.provider && c.field === a.field));
       return had;
     },
+    allow_credential_origin: (a) => {
+      const c = state.credentials.find((x) => x.provider === a.provider && x.field === a.field);
+      if (!c) fail("not_found", `${String(a.provider)} ${String(a.field)} is not set`);
+      let origin: string;
+      try {
+        const u = new URL(String(a.origin).trim());
+        if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("scheme");
+        origin = u.origin;
+      } catch {
+        fail("bad_input", `\`${String(a.origin)}\` is not a web address such as https://proxy.example.com`);
+      }
+      c.allowed_origins = [...new Set([...(c.allowed_origins ?? []), origin])].sort();
+      return origin;
+    },
+    disallow_credential_origin: (a) => {
+      const c = state.credentials.find((x) => x.provider === a.provider && x.field === a.field);
+      const had = !!c?.allowed_origins?.includes(String(a.origin));
+      if (c) c.allowed_origins = (c.allowed_origins ?? []).filter((o) => o !== a.origin);
+      return had;
+    },
     list_schedules: () => state.plans.map(schedule).filter(Boolean),
     get_schedule: (a) => schedule(current(String(a.planId))),
     set_schedule: (a) => {

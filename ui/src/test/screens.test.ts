@@ -167,6 +167,28 @@ describe("credentials", () => {
     await waitFor(() => expect(byTestId(field, "credential-state").textContent).toBe("Not set"));
   });
 
+  it("lets a set key also go to another address, and takes it back", async () => {
+    const backend = createMockBackend();
+    backend.state.credentials.push({ provider: "openai", field: "api_key", updated_at: new Date().toISOString() });
+    backend.install();
+    const { container } = render(Credentials);
+    const origins = await waitFor(() => {
+      const el = container.querySelector('[data-testid="credential-origins"][data-provider="openai"][data-field="api_key"]');
+      if (!el) throw new Error("not yet");
+      return el as HTMLElement;
+    });
+    expect(origins.textContent).toContain("Sent only to openai's own address");
+    typeInto(byTestId<HTMLInputElement>(origins, "credential-origin-input"), "http://127.0.0.1:11434/v1");
+    await fireEvent.click(byTestId(origins, "credential-origin-allow"));
+    const args = await waitForCall(backend.state.calls, "allow_credential_origin");
+    expect(args).toEqual({ provider: "openai", field: "api_key", origin: "http://127.0.0.1:11434/v1" });
+    const shown = await waitFor(() => byTestId(container, "credential-origin"));
+    expect(shown.textContent).toContain("http://127.0.0.1:11434");
+    await fireEvent.click(byTestId(shown, "credential-origin-remove"));
+    await waitForCall(backend.state.calls, "disallow_credential_origin");
+    await waitFor(() => expect(container.querySelector('[data-testid="credential-origin"]')).toBeNull());
+  });
+
   it("explains an unavailable keychain with the fix", async () => {
     createMockBackend({ keychain: false }).install();
     const { container } = render(Credentials);
