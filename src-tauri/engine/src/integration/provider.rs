@@ -618,6 +618,7 @@ impl IntegrationProvider {
                 .and_then(|v| v.as_f64())
                 .filter(|s| *s >= 0.0)
                 .map(Duration::from_secs_f64),
+            lasting: false,
         }
     }
 

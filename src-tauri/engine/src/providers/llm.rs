@@ -160,17 +160,35 @@ impl Llm {
                     code,
                 }
             }
-            // A 429 about quota or billing will not clear by waiting.
-            StepError::Retryable { code, message, .. }
-                if code == ErrorCode::Http(429) && message.to_ascii_lowercase().contains("quota") =>
-            {
-                StepError::Fatal {
-                    code,
-                    message: format!("{message}; the account's quota is used up: check its plan and billing"),
-                }
-            }
             other => other,
         }
+    }
+}
+
+/// What an OpenAI-style error body says (`{"error": {"message", "type", "code"}}`,
+/// which Groq and compatible servers share). A used-up quota
+/// (`insufficient_quota`, sent with a 429) will not clear by waiting.
+fn read_error(body: &[u8]) -> request::ErrorReading {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let error = &value["error"];
+    let quota = ["code", "type"]
+        .iter()
+        .any(|k| error[*k].as_str() == Some("insufficient_quota"));
+    let detail = error["message"]
+        .as_str()
+        .and_then(request::excerpt)
+        .or_else(|| request::error_detail(body))
+        .map(|d| {
+            if quota {
+                format!("{d}; the account's quota is used up: check its plan and billing")
+            } else {
+                d
+            }
+        });
+    request::ErrorReading {
+        detail,
+        retry_after: None,
+        lasting: quota,
     }
 }
 
@@ -510,7 +528,10 @@ impl Provider for Llm {
         if let Some(key) = key {
             request = request.credential(Credential::Bearer(key), API_KEY, credentials)?;
         }
-        let reply = request.send(&ctx.http, &cancel).await.map_err(|e| self.explain(e))?;
+        let reply = request
+            .send_with(&ctx.http, &cancel, &read_error)
+            .await
+            .map_err(|e| self.explain(e))?;
         if reply.truncated {
             return Err(StepError::fatal(
                 ErrorCode::BadResponse,
@@ -701,15 +722,17 @@ mod tests {
     }
 
     #[test]
-    fn quota_errors_are_not_retried_and_auth_errors_say_what_to_fix() {
-        let quota = StepError::Retryable {
-            code: ErrorCode::Http(429),
-            message: "POST u -> 429 Too Many Requests: You exceeded your current quota".into(),
-            after: None,
-        };
-        assert!(!Llm::openai().explain(quota).is_retryable());
-        let busy = StepError::retryable(ErrorCode::Http(429), "POST u -> 429 Too Many Requests: slow down");
-        assert!(Llm::openai().explain(busy).is_retryable());
+    fn quota_errors_are_told_by_their_code_and_auth_errors_say_what_to_fix() {
+        let quota = read_error(
+            br#"{"error": {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": "insufficient_quota"}}"#,
+        );
+        assert!(quota.lasting);
+        assert!(quota.detail.unwrap().contains("quota is used up"));
+        // The word alone decides nothing: a rate limit that mentions quotas still waits.
+        let busy = read_error(
+            br#"{"error": {"message": "Rate limit reached; quota resets in 20s", "type": "requests", "code": "rate_limit_exceeded"}}"#,
+        );
+        assert!(!busy.lasting);
         let e = Llm::groq().explain(StepError::fatal(ErrorCode::Http(401), "POST u -> 401 Unauthorized"));
         assert!(e.to_string().contains("credentials set groq api_key"), "{e}");
     }

@@ -213,7 +213,7 @@ impl Request {
     pub async fn send(self, client: &Client, cancel: &CancellationToken) -> Result<Reply, StepError> {
         let read = |body: &[u8]| ErrorReading {
             detail: error_detail(body),
-            retry_after: None,
+            ..ErrorReading::default()
         };
         self.send_with(client, cancel, &read).await
     }
@@ -359,6 +359,9 @@ impl Request {
 pub struct ErrorReading {
     pub detail: Option<String>,
     pub retry_after: Option<Duration>,
+    /// The body says waiting will not help (an account's quota used up, by the
+    /// API's own error code): a refusal that would be retried is final instead.
+    pub lasting: bool,
 }
 
 /// Headers a cross-origin redirect never carries, even when the plan wrote them
@@ -416,6 +419,7 @@ async fn finish(
         SystemTime::now(),
     );
     Err(match error {
+        StepError::Retryable { code, message, .. } if reading.lasting => StepError::Fatal { code, message },
         StepError::Retryable {
             code,
             message,
