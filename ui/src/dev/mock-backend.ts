@@ -15,7 +15,7 @@ import cronstrue from "cronstrue";
 import type {
   CredentialField, CredentialInfo, CredentialUse, DynamicTarget, HostReview, PlanFile, PlanIssue, PlanReview, PlanRow,
   PlanSummary, PlanVersion, ProviderInfo, RunRow, RunStatus, ScheduledJob, Settings, StepRecord, StepWrite, TargetClass,
-  Trigger, Value,
+  Trigger, TriggerStatus, Value,
 } from "../bindings";
 import providersFixture from "../test/fixtures/providers.json";
 import { checkPlan, checkPlanText } from "./schema-check";
@@ -258,8 +258,14 @@ function describeTrigger(t: Trigger): string {
       return `On the schedule \`${t.cron_expression}\``;
     }
   }
-  return `On an event (${t.type})`;
+  if (t.type === "webhook") return "When its URL is called";
+  if (t.type === "email") return `When an email arrives in ${t.mailbox ?? "INBOX"} of ${t.username || "the mailbox"}`;
+  if (t.type === "feed") return `When ${t.url || "the feed"} has a new item`;
+  if (t.type === "telegram") return t.command ? `When the bot gets ${t.command}` : "When the bot gets a message";
+  return `When ${t.url || "the API"} lists a new item`;
 }
+
+const WEBHOOK_BASE = "http://127.0.0.1:8737";
 
 /** A canned output per provider (nothing is resolved or evaluated). */
 function fakeOutput(s: PlanFile["steps"][number], n: number): Value {
@@ -311,6 +317,48 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     keychain: seed.keychain ?? true,
     calls: [],
   };
+
+  // Each webhook plan's token, made on first use; a new one on "New URL".
+  const hookTokens = new Map<string, string>();
+  let tokenCounter = 0;
+  function hookToken(pid: string): string {
+    let t = hookTokens.get(pid);
+    if (!t) {
+      tokenCounter++;
+      t = `tok${tokenCounter}${"x".repeat(20)}`.slice(0, 24);
+      hookTokens.set(pid, t);
+    }
+    return t;
+  }
+  const lastChecks = new Map<string, string>();
+
+  /** A plan's trigger status: watching while it is active (as if the tray app ran), else inactive. */
+  function triggerStatus(p: StoredPlan): TriggerStatus | null {
+    const doc = docOf(p);
+    const t = doc.trigger;
+    if (!t || t.type === "manual") return null;
+    const active = doc.status === "active";
+    const polling = t.type !== "webhook" && t.type !== "cron";
+    const interval = polling && "interval_s" in t && typeof t.interval_s === "number" ? t.interval_s : 120;
+    const last = lastChecks.get(p.id) ?? null;
+    return {
+      plan_id: p.id,
+      plan_name: doc.name,
+      kind: t.type,
+      description: describeTrigger(t),
+      health: active ? "watching" : "inactive",
+      watched_by: active ? "this app" : null,
+      last_check_at: last,
+      last_item_at: null,
+      last_error: null,
+      last_error_at: null,
+      failures: 0,
+      next_check_at: active && polling ? new Date(Date.parse(last ?? now()) + interval * 1000).toISOString() : null,
+      note: null,
+      queued: 0,
+      webhook_url: t.type === "webhook" ? `${WEBHOOK_BASE}/hooks/${hookToken(p.id)}` : null,
+    };
+  }
 
   function current(pid: string): StoredPlan {
     const p = state.plans.find((x) => x.id === pid);
@@ -711,6 +759,45 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     pause_all_schedules: () => null,
     resume_all_schedules: () => null,
     preview_schedule: (a) => preview(String(a.cronExpression), (a.timezone as string | null) ?? null),
+    list_triggers: () => state.plans.map(triggerStatus).filter((s) => s !== null && s.kind !== "cron"),
+    get_trigger: (a) => {
+      const st = triggerStatus(current(String(a.planId)));
+      if (!st) fail("bad_input", "the plan has no trigger besides starting it by hand");
+      return st;
+    },
+    describe_trigger: (a) => describeTrigger(a.trigger as Trigger),
+    check_trigger: (a) => {
+      const p = current(String(a.planId));
+      const t = docOf(p).trigger;
+      if (docOf(p).status !== "active") fail("bad_input", "the plan is off: turn it on to check its trigger");
+      if (!t || t.type === "manual" || t.type === "cron" || t.type === "webhook") fail("bad_input", "the plan's trigger does not look for new items");
+      const first = !lastChecks.has(p.id);
+      lastChecks.set(p.id, now());
+      void emit("trigger-changed", { plan_id: p.id, status: triggerStatus(p) });
+      return { baseline: first, new_items: 0, passed_over: 0, more_waiting: false, error: null, note: null };
+    },
+    fetch_trigger_sample: (a) => {
+      const t = a.trigger as Trigger;
+      const item: Value = t.type === "email"
+        ? { message_id: "<1@example.com>", from: "Ada <ada@example.com>", to: ["me@example.com"], cc: [], subject: "Invoice 42", date: now(), text: "Please find the invoice attached.", html: null, attachments: [] }
+        : t.type === "feed"
+          ? { id: "https://blog.example.com/p/1", title: "A new post", link: "https://blog.example.com/p/1", published: now(), updated: null, summary: "What is new.", content: null, authors: ["Ada"] }
+          : t.type === "telegram"
+            ? { update_id: 1, message_id: 7, chat: { id: 123, type: "private" }, text: "/summarize today", date: 1700000000 }
+            : { id: 1, title: "An item" };
+      return { events: [{ type: t.type, item }], note: null };
+    },
+    listen_for_test_event: () => ({ type: "webhook", payload: { hello: "world" }, headers: { "content-type": "application/json" }, query: {} }),
+    stop_listening: () => null,
+    regenerate_webhook_url: (a) => {
+      const p = current(String(a.planId));
+      if (docOf(p).trigger?.type !== "webhook") fail("bad_input", "the plan is not started by a webhook");
+      hookTokens.delete(p.id);
+      const url = `${WEBHOOK_BASE}/hooks/${hookToken(p.id)}`;
+      void emit("trigger-changed", { plan_id: p.id, status: triggerStatus(p) });
+      return url;
+    },
+    webhook_server: () => ({ listening: true, address: "127.0.0.1:8737", base_url: WEBHOOK_BASE, error: null, exposure: null }),
     quit_app: () => null,
     get_settings: () => state.settings,
     set_settings: (a) => {

@@ -1,7 +1,7 @@
 // One listener per backend event for the whole app. Screens read what arrived
 // from here, so nothing is missed between a command returning and a screen
 // subscribing. Run progress reaches the screens only this way (none polls).
-import type { ItemProgress, RunStatus, StepProgress, StepRecord, StepStatus } from "../bindings";
+import type { ItemProgress, RunStatus, StepProgress, StepRecord, StepStatus, TriggerStatus, WebhookServerStatus } from "../bindings";
 import { commands, events } from "../bindings";
 import { call } from "./api";
 import { showNotice } from "./notify.svelte";
@@ -38,7 +38,11 @@ export const live = $state<{
   schedulesVersion: number;
   /** A run a notification asked to open. */
   openRun: string | null;
-}>({ runs: {}, runsVersion: 0, schedulesVersion: 0, openRun: null });
+  /** The latest status of each plan's event trigger that changed (by plan id). */
+  triggers: Record<string, TriggerStatus>;
+  /** The webhook server's status, once it changed. */
+  webhookServer: WebhookServerStatus | null;
+}>({ runs: {}, runsVersion: 0, schedulesVersion: 0, openRun: null, triggers: {}, webhookServer: null });
 
 function ensureRun(runId: string, planName = ""): LiveRun {
   let run = live.runs[runId];
@@ -133,6 +137,16 @@ export async function startLive(): Promise<void> {
     add(
       events.scheduleChanged.listen(() => {
         live.schedulesVersion++;
+      }),
+    ),
+    add(
+      events.triggerChanged.listen((e) => {
+        live.triggers[e.payload.plan_id] = e.payload.status;
+      }),
+    ),
+    add(
+      events.webhookServerChanged.listen((e) => {
+        live.webhookServer = e.payload.status;
       }),
     ),
     add(
