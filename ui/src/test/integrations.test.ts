@@ -187,4 +187,25 @@ describe("the Integrations screen", () => {
     expect(out.textContent).toContain("Not connected: set the OAuth client id first");
     expect(backend.state.calls.some((c) => c.cmd === "finish_oauth_connect")).toBe(false);
   });
+
+  it("Try it runs one action with the params typed, and shows how it went", async () => {
+    const { backend, container } = setup();
+    const telegram = await waitFor(() => row(container, "telegram"));
+    const send = telegram.querySelector<HTMLElement>('[data-testid="integration-action"][data-action="send_message"]')!;
+    await fireEvent.click(byTestId(send, "integration-try"));
+    const panel = await waitFor(() => byTestId(send, "integration-try-panel"));
+    expect(panel.textContent).toContain("This really calls Telegram");
+    const params = byTestId<HTMLTextAreaElement>(panel, "integration-try-params");
+    typeInto(params, "{ not json");
+    await fireEvent.click(byTestId(panel, "integration-try-run"));
+    await waitFor(() => expect(byTestId(panel, "integration-try-problem").textContent).toContain("not valid JSON"));
+    expect(backend.state.calls.some((c) => c.cmd === "test_integration_action")).toBe(false);
+
+    typeInto(params, JSON.stringify({ chat_id: 123, text: "Hello" }));
+    await fireEvent.click(byTestId(panel, "integration-try-run"));
+    expect(await waitForCall(backend.state.calls, "test_integration_action")).toEqual({ name: "telegram", action: "send_message", params: { chat_id: 123, text: "Hello" } });
+    const result = await waitFor(() => byTestId(send, "integration-try-result"));
+    expect(result.dataset.status).toBe("success");
+    expect(result.textContent).toContain("It worked");
+  });
 });
