@@ -10,10 +10,12 @@
 import { Validator, type OutputUnit, type Schema } from "@cfworker/json-schema";
 import type { IssueKind, PlanIssue, ProviderInfo, Value } from "../bindings";
 import planSchema from "../plan-schema.json";
+import integrationSchema from "../integration-schema.json";
 
 // An interpreting validator (no code generation, so no eval: the mock page runs
 // under the app's CSP, which has no 'unsafe-eval').
 const plan = new Validator(planSchema as unknown as Schema, "2020-12", false);
+const integration = new Validator(integrationSchema as unknown as Schema, "2020-12", false);
 const paramValidators = new Map<string, { validator: Validator; schema: Schema }>();
 
 const KINDS: Record<string, IssueKind> = {
@@ -198,4 +200,33 @@ export function checkPlanText(text: string, providers: ProviderInfo[]): { plan: 
   }
   const issues = checkPlan(value, providers);
   return { plan: plan.validate(value).valid ? value : null, issues };
+}
+
+/**
+ * Integration definition text as `check_integration_text` reads it: the
+ * generated schema's problems, located, and a name that is a provider's that
+ * comes with Flowpilot. Not the engine's other checks (templates, secrets named
+ * but not declared, the auth's secrets).
+ */
+export function checkIntegrationText(text: string, reserved: string[]): { definition: Value | null; issues: PlanIssue[] } {
+  let value: Value;
+  try {
+    value = JSON.parse(text.replace(/^\uFEFF/, "")) as Value;
+  } catch (e) {
+    const message = (e as Error).message;
+    const at = /position (\d+)/.exec(message);
+    const before = at ? text.slice(0, Number(at[1])).split("\n") : null;
+    const where = before ? ` (line ${before.length}, column ${before[before.length - 1].length + 1})` : "";
+    return {
+      definition: null,
+      issues: [{ path: "", kind: "syntax", message: `the definition is not valid JSON${where}: ${message}`, severity: "error" }],
+    };
+  }
+  const result = integration.validate(value);
+  const issues = result.valid ? [] : toIssues(result.errors, value, integrationSchema as unknown as Schema);
+  const name = (value as { name?: unknown })?.name;
+  if (typeof name === "string" && reserved.includes(name)) {
+    issues.push({ path: "name", kind: "not_allowed", message: `\`${name}\` is the name of a provider that comes with Flowpilot; choose another`, severity: "error" });
+  }
+  return { definition: result.valid ? value : null, issues };
 }

@@ -18,6 +18,7 @@ export class CommandError extends Error {
 
 const CODES: readonly ErrorCode[] = [
   "invalid_plan",
+  "invalid_integration",
   "not_found",
   "conflict",
   "keychain_unavailable",
@@ -61,6 +62,10 @@ export function readableError(e: unknown): string {
     case "invalid_plan": {
       const n = err.issues?.length ?? 0;
       return n > 0 ? `The plan has ${n} problem${n === 1 ? "" : "s"}: see the marked fields.` : message;
+    }
+    case "invalid_integration": {
+      const n = err.issues?.length ?? 0;
+      return n > 0 ? `The integration definition has ${n} problem${n === 1 ? "" : "s"}.` : message;
     }
     case "keychain_unavailable":
       return `${message} (See Credentials for how to fix it.)`;

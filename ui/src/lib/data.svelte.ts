@@ -1,5 +1,5 @@
-// Data many screens share: the provider catalogue (it never changes while the
-// app runs), the health report, and which credentials are saved (names only).
+// Data many screens share: the provider catalogue (it changes only when one's
+// own integrations do), the health report, and which credentials are saved (names only).
 import type { CredentialInfo, Health, ProviderInfo } from "../bindings";
 import { commands } from "../bindings";
 import { call } from "./api";
@@ -42,6 +42,13 @@ export function loadProviders(): Promise<ProviderInfo[]> {
       });
   }
   return providersPending;
+}
+
+/** Read the catalogue again: one's own integrations came or went. */
+export function reloadProviders(): Promise<ProviderInfo[]> {
+  shared.providersLoaded = false;
+  providersPending = null;
+  return loadProviders();
 }
 
 export async function loadHealth(): Promise<Health> {

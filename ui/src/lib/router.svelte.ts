@@ -12,6 +12,7 @@ export type Route =
   | { name: "run"; id: string }
   | { name: "dashboard" }
   | { name: "credentials" }
+  | { name: "integrations" }
   | { name: "settings" };
 
 export function parseRoute(hash: string): Route {
@@ -30,6 +31,8 @@ export function parseRoute(hash: string): Route {
       return { name: "dashboard" };
     case "credentials":
       return { name: "credentials" };
+    case "integrations":
+      return { name: "integrations" };
     case "settings":
       return { name: "settings" };
     default:

@@ -15,12 +15,12 @@ import { emit } from "@tauri-apps/api/event";
 import { THREE_STEP_PLAN, allByTestId, byTestId, createMockBackend, typeInto, waitForCall } from "./helpers";
 
 describe("navigation", () => {
-  it("has the five screens, labelled exactly", async () => {
+  it("has the six screens, labelled exactly", async () => {
     createMockBackend().install();
     history.replaceState(null, "", "#/plans");
     const { container } = render(App);
-    const labels = ["plans", "runs", "dashboard", "credentials", "settings"].map((id) => byTestId(container, `nav-${id}`).textContent);
-    expect(labels).toEqual(["Plans", "Runs", "Dashboard", "Credentials", "Settings"]);
+    const labels = ["plans", "runs", "dashboard", "credentials", "integrations", "settings"].map((id) => byTestId(container, `nav-${id}`).textContent);
+    expect(labels).toEqual(["Plans", "Runs", "Dashboard", "Credentials", "Integrations", "Settings"]);
     await fireEvent.click(byTestId(container, "nav-runs"));
     await waitFor(() => expect(router.route.name).toBe("runs"));
     expect(byTestId(container, "nav-runs").getAttribute("aria-current")).toBe("page");
