@@ -1,5 +1,5 @@
 //! A screenshot of every screen, for a person to look at: Plans (empty, then
-//! with plans), the plan editor, Runs, a run's detail, Dashboard, Credentials,
+//! with plans), the plan editor, Runs, a run's detail, Dashboard, Credentials, Integrations,
 //! Settings. On the way: the empty state's one-click example, a file import,
 //! and "run now" from the plan list.
 
@@ -69,6 +69,12 @@ fn every_screen_has_a_screenshot() {
     app.nav("credentials");
     app.el(&tid("credential-provider"));
     app.screenshot("credentials");
+
+    // The integrations the app ships, from the real registry.
+    app.nav("integrations");
+    app.el(&format!("{}[data-name=\"notion\"]", tid("integration-row")));
+    app.el(&format!("{}[data-name=\"telegram\"]", tid("integration-row")));
+    app.screenshot("integrations");
 
     app.nav("settings");
     let version = env!("CARGO_PKG_VERSION");
