@@ -27,7 +27,7 @@ type StoredPlan = { id: string; versions: PlanVersion[]; created_at: string; pau
 
 export type MockState = {
   plans: StoredPlan[];
-  runs: { run: RunRow; steps: StepRecord[] }[];
+  runs: { run: RunRow; steps: StepRecord[]; trigger?: Value }[];
   credentials: CredentialInfo[];
   settings: Settings;
   keychain: boolean;
@@ -611,7 +611,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     const r = state.runs.find((x) => x.run.id === runId);
     if (!r) fail("not_found", `no run ${runId}`);
     const replays = state.runs.filter((x) => x.run.replay_of === runId).map((x) => ({ ...x.run })).reverse();
-    return { run: { ...r.run }, steps: [...r.steps], replays };
+    return { run: { ...r.run }, steps: [...r.steps], replays, trigger: r.trigger ?? null };
   }
 
   for (const plan of seed.plans ?? []) store(plan);

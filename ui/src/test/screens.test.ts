@@ -134,6 +134,19 @@ describe("run detail", () => {
     expect(byTestId(steps[0], "step-output").textContent).toContain("tauri v2.12.0");
     expect(byTestId(steps[1], "step-attempts").textContent).toBe("2 attempts");
     expect(byTestId(steps[1], "step-error").textContent).toContain("HTTP_503");
+    // A run by hand has no event to show.
+    expect(container.querySelector('[data-testid="run-trigger-event"]')).toBeNull();
+  });
+
+  it("shows the event that started a run", async () => {
+    const backend = createMockBackend({ plans: [THREE_STEP_PLAN], runs: true });
+    backend.install();
+    const r = backend.state.runs[0];
+    r.trigger = { item: { title: "Invoice 42", from: "billing@example.com" } };
+    const { container } = render(RunDetail, { props: { runId: r.run.id } });
+    const event = await waitFor(() => byTestId(container, "run-trigger-event"));
+    expect(event.textContent).toContain("What started this run");
+    expect(event.textContent).toContain("Invoice 42");
   });
 });
 
