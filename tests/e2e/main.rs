@@ -24,3 +24,4 @@ mod import;
 mod schedule;
 mod screens;
 mod smoke;
+mod webhook;
