@@ -2,12 +2,15 @@
 //! random plan-shaped documents), cron strings, `${...}` references and
 //! addresses. Nothing may panic; what is accepted must hold up (a valid plan
 //! checks again the same, a schedule's fires are in order, a resolved reference
-//! is never expanded again). `FLOWPILOT_FUZZ_CASES` sets the count per property
-//! (default 300). Integration definitions join here when they land.
+//! is never expanded again), and integration definitions (the built-ins with
+//! parts replaced by random values, and random text). `FLOWPILOT_FUZZ_CASES` sets
+//! the count per property (default 300).
 
 use flowpilot_engine::address::classify;
+use flowpilot_engine::integration::{self, IntegrationProvider};
 use flowpilot_engine::plan::CronTrigger;
 use flowpilot_engine::references::{self, Scope};
+use flowpilot_engine::registry::{Provider, ProviderKind};
 use flowpilot_engine::schedule::Schedule;
 use flowpilot_engine::{Plan, Registry};
 use proptest::prelude::*;
@@ -50,6 +53,23 @@ fn plan_ish_text() -> impl Strategy<Value = String> {
         0..40,
     )
     .prop_map(|parts| parts.concat())
+}
+
+/// Put `value` at `path` (object keys, or an index into a list), making the keys
+/// that are missing; a path through a scalar stops there and replaces it.
+fn set_at(doc: &mut Value, path: &[String], value: Value) {
+    let Some((key, rest)) = path.split_first() else {
+        *doc = value;
+        return;
+    };
+    match doc {
+        Value::Object(map) => set_at(map.entry(key.clone()).or_insert(Value::Null), rest, value),
+        Value::Array(items) if !items.is_empty() => {
+            let n = key.parse::<usize>().unwrap_or(0) % items.len();
+            set_at(&mut items[n], rest, value);
+        }
+        other => *other = value,
+    }
 }
 
 /// Any JSON value, a few levels deep.
@@ -214,5 +234,34 @@ proptest! {
         let _ = classify(&format!("http://[::ffff:{a}.{b}.1.1]/"));
         let class = classify(&format!("http://169.254.{a}.{b}/"));
         prop_assert!(class.is_sensitive());
+    }
+
+    #[test]
+    fn any_integration_definition_loads_or_is_refused_with_located_problems(
+        which in 0usize..5,
+        paths in prop::collection::vec(prop::collection::vec("[a-z_]{1,12}|[0-9]", 1..4), 1..4),
+        values in prop::collection::vec(json_value(), 1..4),
+        text in plan_ish_text(),
+    ) {
+        // Random text: refused or loaded, never a panic.
+        let _ = integration::load(&text);
+        // A built-in with parts replaced (or added) at random places.
+        let defs = integration::builtin_definitions();
+        let mut doc = serde_json::to_value(&defs[which % defs.len()]).expect("a built-in serialises");
+        for (path, value) in paths.iter().zip(values.iter().cycle()) {
+            set_at(&mut doc, path, value.clone());
+        }
+        match integration::load(&doc.to_string()) {
+            Ok(def) => {
+                // What loads becomes a provider whose actions have schemas, and loads again the same.
+                let again = integration::load(&serde_json::to_string(&def).expect("serialises"));
+                prop_assert!(again.is_ok(), "{again:?}");
+                let provider = IntegrationProvider::new(def, ProviderKind::UserIntegration);
+                for action in provider.actions() {
+                    prop_assert!(action.params_schema.is_object());
+                }
+            }
+            Err(problems) => prop_assert!(!problems.is_empty()),
+        }
     }
 }
