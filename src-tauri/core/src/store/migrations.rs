@@ -188,6 +188,13 @@ mod tests {
     use crate::store::test_support::*;
     use crate::store::{Store, StoreError};
 
+    /// One number from a fresh, fully migrated store.
+    fn count(sql: &str) -> i64 {
+        let (_dir, store) = temp_store();
+        let conn = store.lock();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
     #[test]
     fn migrations_validate() {
         MIGRATIONS.validate().unwrap();
@@ -196,68 +203,46 @@ mod tests {
     #[test]
     fn migration_2_adds_schedules_and_run_owners() {
         const { assert!(SCHEMA_VERSION >= 2) };
-        let (_dir, store) = temp_store();
-        let conn = store.lock();
-        let owner_columns: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'owner' AND type = 'TEXT' AND \"notnull\" = 0",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let owner_columns = count(
+            "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'owner' AND type = 'TEXT' AND \"notnull\" = 0",
+        );
         assert_eq!(owner_columns, 1);
-        let tables: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('schedules', 'missed_fires')",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let tables =
+            count("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('schedules', 'missed_fires')");
         assert_eq!(tables, 2);
     }
 
     #[test]
     fn migration_3_adds_replays_plan_versions_and_items() {
-        let (_dir, store) = temp_store();
-        let conn = store.lock();
-        let columns: i64 = conn
-            .query_row(
-                "SELECT (SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name IN ('replay_of', 'plan_version'))
+        let columns = count(
+            "SELECT (SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name IN ('replay_of', 'plan_version'))
                       + (SELECT COUNT(*) FROM pragma_table_info('step_logs') WHERE name = 'items')",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        );
         assert_eq!(columns, 3);
     }
 
     #[test]
     fn the_trigger_migration_adds_its_tables_and_the_runs_event() {
-        let (_dir, store) = temp_store();
-        let conn = store.lock();
-        let found: i64 = conn
-            .query_row(
-                "SELECT (SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'
+        let found = count(
+            "SELECT (SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'
                            AND name IN ('trigger_state', 'trigger_seen', 'trigger_events', 'webhook_tokens'))
                       + (SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'trigger_event')",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        );
         assert_eq!(found, 5);
     }
 
     #[test]
+    fn the_integration_migrations_add_origins_integrations_and_connections() {
+        let found = count(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'
+               AND name IN ('credential_origins', 'integrations', 'integration_connections')",
+        );
+        assert_eq!(found, 3);
+    }
+
+    #[test]
     fn migration_6_adds_the_step_in_flight() {
-        let (_dir, store) = temp_store();
-        let conn = store.lock();
-        let columns: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'in_flight'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let columns = count("SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'in_flight'");
         assert_eq!(columns, 1);
     }
 
