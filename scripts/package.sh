@@ -8,16 +8,16 @@
 #
 # The bundler is the Tauri CLI from ui/node_modules (npm's @tauri-apps/cli ships
 # its binary, so this works offline once `npm ci` has run). `tauri bundle` packs
-# the binaries `cargo build --release --workspace` made, so the package holds
-# exactly what the tests and benchmarks built, and nothing is compiled twice.
+# the two binaries the release build below made (the app, and the CLI from
+# flowpilot-core); the test crate is not built for the package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
 
 bash scripts/deps.sh
 bash scripts/build-ui.sh
-echo "==> cargo build --release --workspace"
-cargo build --release --workspace
+echo "==> cargo build --release (the app and flowpilot-cli)"
+cargo build --release -p flowpilot -p flowpilot-core --bins
 built=$SECONDS
 
 echo "==> bundling the .deb"
