@@ -9,9 +9,11 @@
 //! - [`validate`]: text to the checked document, every problem located;
 //! - [`template`]: rendering `${params.…}` and `${secret.…}` into a request;
 //! - [`provider`]: the definition as a provider (auth, rate limit, success, output);
+//! - `auth`: the definition's auth put on a request, OAuth 2 tokens kept fresh;
 //! - [`rate_limit`]: a limit shared by every run;
 //! - [`oauth`]: authorization code + PKCE, and refresh.
 
+mod auth;
 pub mod definition;
 pub mod oauth;
 pub mod provider;
