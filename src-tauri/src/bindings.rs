@@ -8,7 +8,7 @@
 
 use crate::commands::{credentials, drafts, integrations, plans, runs, schedules, settings, system, triggers};
 use crate::events::{
-    ItemProgress, Notice, OpenRun, RunFinished, RunStarted, ScheduleChanged, StepProgress, TriggerChanged,
+    CloseAsked, ItemProgress, Notice, OpenRun, RunFinished, RunStarted, ScheduleChanged, StepProgress, TriggerChanged,
     WebhookServerChanged,
 };
 use specta_typescript::Typescript;
@@ -54,6 +54,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             system::providers,
             system::take_open_run,
             system::quit_app,
+            system::tray_host,
+            system::answer_close,
             plans::list_plans,
             plans::get_plan,
             plans::create_plan,
@@ -130,7 +132,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             Notice,
             OpenRun,
             TriggerChanged,
-            WebhookServerChanged
+            WebhookServerChanged,
+            CloseAsked
         ])
 }
 

@@ -3,6 +3,7 @@
 //! notification is clicked. Names are fixed here, so the bindings and the UI
 //! agree on them. Screens learn of runs only through these (none polls).
 
+use crate::tray_host::TrayHost;
 use chrono::{DateTime, Utc};
 use flowpilot_core::notices::{Notice as CoreNotice, NoticeKind};
 use flowpilot_core::triggers::{TriggerStatus, WebhookServerStatus};
@@ -12,6 +13,17 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 use tauri::{AppHandle, Runtime};
 use tauri_specta::Event;
+
+/// The window's close button was pressed where no tray host shows Flowpilot's
+/// icon: ask whether to keep running (`answer_close` carries the answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct CloseAsked {
+    pub tray: TrayHost,
+}
+
+impl Event for CloseAsked {
+    const NAME: &'static str = "close-asked";
+}
 
 /// A run began.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]

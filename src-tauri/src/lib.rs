@@ -20,9 +20,10 @@ pub mod readiness;
 pub mod shell;
 pub mod state;
 mod tray;
+pub mod tray_host;
 #[cfg(target_os = "linux")]
 mod webkit;
-mod window;
+pub mod window;
 
 #[cfg(test)]
 mod tests;
@@ -64,7 +65,13 @@ pub fn run() {
         ))
         .plugin(tauri_plugin_dialog::init())
         .invoke_handler(bindings.invoke_handler())
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                window::close_requested(window, api);
+            }
+        })
         .setup(move |app| {
+            app.manage(window::CloseQuestion::default());
             bindings.mount_events(app.handle());
             start(app.handle(), hidden);
             Ok(())

@@ -101,6 +101,10 @@ impl<R: Runtime> Shell for Desktop<R> {
         self.app.exit(0);
     }
 
+    fn answer_close(&self, answer: crate::window::CloseAnswer) {
+        crate::window::answer_close(&self.app, answer);
+    }
+
     fn pick_integration_file(&self) -> oneshot::Receiver<Option<PathBuf>> {
         let (tx, rx) = oneshot::channel();
         self.app

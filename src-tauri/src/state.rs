@@ -42,6 +42,8 @@ pub trait Shell: SchedulerSink {
     fn pick_integration_export_path(&self, suggested_name: String) -> oneshot::Receiver<Option<PathBuf>>;
     /// Open `url` in the person's browser (an OAuth authorization page).
     fn open_url(&self, url: &str) -> Result<(), String>;
+    /// Act on the answer to "keep running without a tray icon?" (`close-asked`).
+    fn answer_close(&self, answer: crate::window::CloseAnswer);
 }
 
 /// How this app names itself to another process that wants to run the schedules and triggers.

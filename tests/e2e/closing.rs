@@ -1,8 +1,9 @@
 //! Closing and quitting (issue 14, item 5): the first close says Flowpilot keeps
 //! running and how to quit (asserted in `schedule`, which closes the window);
-//! Settings has "Quit Flowpilot", and the choice to quit when the window closes.
+//! Settings has "Quit Flowpilot", and the choice to quit when the window closes;
+//! on a desktop that shows no tray icons, closing the window asks first.
 
-use crate::harness::{App, WAIT, tid};
+use crate::harness::{App, Desktop, WAIT, tid};
 use std::time::Duration;
 
 fn wait_gone(app: &App, what: &str) {
@@ -50,4 +51,49 @@ fn with_keep_running_off_closing_the_window_quits() {
         !app.notifications_log()[seen..].contains("Flowpilot keeps running"),
         "told it keeps running, yet it quit"
     );
+}
+
+#[test]
+fn without_a_tray_host_closing_the_window_asks() {
+    let Some(app) = App::launch_on("no-tray", Desktop::NoTray) else {
+        return;
+    };
+    app.nav("settings");
+    app.wait_text(&tid("settings-no-tray"), "Settings saying no tray icons show", |t| {
+        t.contains("no tray icons")
+    });
+
+    // Closed with no icon to come back to: the window stays and asks.
+    app.press_close();
+    app.wait_text(&tid("confirm-dialog"), "the close question", |t| {
+        t.contains("without a tray icon")
+    });
+    assert!(!app.windows().is_empty(), "the window stays while it asks");
+    app.screenshot("close-without-tray");
+    app.click(&tid("confirm-cancel"));
+    app.wait_for("the question to go", WAIT, || {
+        (!app.exists(&tid("confirm-dialog"))).then_some(())
+    });
+    assert!(!app.windows().is_empty(), "\"Keep the window open\" keeps it open");
+    app.nav("plans");
+
+    // Asked again, "Keep running in the background": the window goes, the app stays.
+    let seen = app.notifications_log().len();
+    app.press_close();
+    app.wait_text(&tid("confirm-dialog"), "the close question again", |t| {
+        t.contains("without a tray icon")
+    });
+    // The window may be gone before WebDriver answers the click: its answer does not count.
+    let keep = app.el(&tid("confirm-keep-running"));
+    let _answer = app.wd.click(&keep);
+    app.wait_for("the window to go after \"Keep running\"", WAIT, || {
+        app.windows().is_empty().then_some(())
+    });
+    assert!(app.is_running(), "the app keeps running without its window");
+    // The first close says how to come back without a tray icon.
+    app.wait_for("the first-close notification", WAIT, || {
+        let log = app.notifications_log();
+        (log[seen..].contains("Flowpilot keeps running") && log[seen..].contains("no tray icon")).then_some(())
+    });
+    assert!(app.tray_items().is_empty(), "no tray host, no icon registered");
 }

@@ -2,6 +2,7 @@
 //! its own data folder (a fresh SQLite file), its own XDG folders (logs, WebKit
 //! storage, autostart entry), one WebDriver session, and clean-up by PID.
 
+use crate::status_notifier::StatusNotifierWatcher;
 use crate::webdriver::{Element, Session, WdError, WdResult};
 use crate::x11;
 use serde_json::{Value, json};
@@ -22,6 +23,33 @@ const SETTLE: Duration = Duration::from_millis(500);
 /// One app (one display, one driver port, a single-instance app): scenarios
 /// take turns even if the test harness runs them on several threads.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The desktop's tray host (a panel's StatusNotifierWatcher), kept across
+/// scenarios; a scenario that wants a desktop without one stops it.
+static TRAY_HOST: Mutex<Option<StatusNotifierWatcher>> = Mutex::new(None);
+
+/// What the scenario's desktop shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Desktop {
+    /// A panel shows tray icons (KDE, XFCE, GNOME with the AppIndicator extension).
+    WithTray,
+    /// No tray icons anywhere (stock GNOME).
+    NoTray,
+}
+
+/// Start or stop the tray host so the desktop is as `desktop` says.
+fn arrange_desktop(desktop: Desktop) {
+    let mut host = TRAY_HOST.lock().unwrap_or_else(|e| e.into_inner());
+    match desktop {
+        Desktop::WithTray if host.is_none() => {
+            let watcher = StatusNotifierWatcher::start()
+                .unwrap_or_else(|e| panic!("start a StatusNotifierWatcher on the session bus: {e}"));
+            *host = Some(watcher);
+        }
+        Desktop::NoTray => *host = None,
+        Desktop::WithTray => {}
+    }
+}
 
 /// The session-bus name the app holds while it runs (tauri-plugin-single-instance:
 /// the identifier in src-tauri/tauri.conf.json + `.SingleInstance`). A second app
@@ -125,10 +153,17 @@ pub struct App {
 }
 
 impl App {
-    /// Start the app for `scenario`; `None` when e2e is not enabled (skipped).
+    /// Start the app for `scenario` on a desktop with a tray; `None` when e2e is
+    /// not enabled (skipped).
     pub fn launch(scenario: &str) -> Option<App> {
+        Self::launch_on(scenario, Desktop::WithTray)
+    }
+
+    /// Start the app for `scenario` on `desktop`.
+    pub fn launch_on(scenario: &str, desktop: Desktop) -> Option<App> {
         let env = Env::get()?;
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        arrange_desktop(desktop);
         let started = Instant::now();
         let dir = env.work.join(scenario);
         let _ = std::fs::remove_dir_all(&dir);
@@ -574,6 +609,15 @@ impl App {
     /// Close the app's window the way a window manager does on a click on its
     /// close button, and wait until it is no longer mapped.
     pub fn close_window(&self) {
+        self.press_close();
+        self.wait_for("the window to go away after the close request", WAIT, || {
+            self.windows().is_empty().then_some(())
+        });
+    }
+
+    /// Press the window's close button (as a window manager sends it) and return
+    /// at once: the app may close the window, or ask first.
+    pub fn press_close(&self) {
         let windows = self.wait_for("the app's window on the display", WAIT, || {
             Some(self.windows()).filter(|w| !w.is_empty())
         });
@@ -585,9 +629,6 @@ impl App {
                 Err(e) => self.fail(&format!("close window {:#x}: {e}", w.id)),
             }
         }
-        self.wait_for("the window to go away after the close request", WAIT, || {
-            self.windows().is_empty().then_some(())
-        });
     }
 
     /// `flowpilot-cli --json` on this app's data folder (the same SQLite file).
@@ -616,6 +657,12 @@ impl App {
     }
 
     /// What dbus-monitor has seen on the session bus so far.
+    /// The tray icons registered with the desktop's tray host so far (none without one).
+    pub fn tray_items(&self) -> Vec<String> {
+        let host = TRAY_HOST.lock().unwrap_or_else(|e| e.into_inner());
+        host.as_ref().map(StatusNotifierWatcher::items).unwrap_or_default()
+    }
+
     pub fn notifications_log(&self) -> String {
         std::fs::read_to_string(&self.env.notifications).unwrap_or_default()
     }

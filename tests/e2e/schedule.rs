@@ -74,6 +74,10 @@ fn a_plan_scheduled_every_3_seconds_runs_with_the_window_closed_and_its_failure_
         .as_u64()
         .unwrap_or(0);
     let seen = app.notifications_log().len();
+    // The desktop shows tray icons and Flowpilot's is there, so closing asks nothing.
+    app.wait_for("the tray icon registered with the desktop's tray host", WAIT, || {
+        (!app.tray_items().is_empty()).then_some(())
+    });
     app.close_window();
     assert!(
         app.is_running(),

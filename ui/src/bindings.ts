@@ -18,6 +18,10 @@ export const commands = {
 	takeOpenRun: () => typedError<string | null, IpcError>(__TAURI_INVOKE("take_open_run")),
 	/**  Quit Flowpilot: schedules and triggers stop until it is started again. */
 	quitApp: () => typedError<null, IpcError>(__TAURI_INVOKE("quit_app")),
+	/**  Whether this desktop shows Flowpilot's tray icon (asked now: a panel may start later). */
+	trayHost: () => typedError<TrayHost, IpcError>(__TAURI_INVOKE("tray_host")),
+	/**  The answer to the `close-asked` question: stay, close and keep running, or quit. */
+	answerClose: (answer: CloseAnswer) => typedError<null, IpcError>(__TAURI_INVOKE("answer_close", { answer })),
 	listPlans: () => typedError<PlanSummary[], IpcError>(__TAURI_INVOKE("list_plans")),
 	getPlan: (id: string) => typedError<PlanDetail, IpcError>(__TAURI_INVOKE("get_plan", { id })),
 	/**  Validate and store a new plan (the plan file format); `invalid_plan` lists every problem. */
@@ -214,6 +218,7 @@ export const commands = {
 
 /** Events */
 export const events = {
+	closeAsked: makeEvent<CloseAsked, CloseAsked>("close-asked"),
 	itemProgress: makeEvent<ItemProgress, ItemProgress>("item-progress"),
 	notice: makeEvent<Notice, Notice>("notice"),
 	openRun: makeEvent<OpenRun, OpenRun>("open-run"),
@@ -347,6 +352,23 @@ export type CheckReport = {
 	more_waiting: boolean,
 	error: string | null,
 	note: string | null,
+};
+
+/**  The person's answer to "keep running without a tray icon?". */
+export type CloseAnswer = 
+/**  Keep the window open. */
+"stay" | 
+/**  Close the window; schedules and triggers keep running. */
+"keep_running" | 
+/**  Quit Flowpilot. */
+"quit";
+
+/**
+ *  The window's close button was pressed where no tray host shows Flowpilot's
+ *  icon: ask whether to keep running (`answer_close` carries the answer).
+ */
+export type CloseAsked = {
+	tray: TrayHost,
 };
 
 /**
@@ -1514,6 +1536,13 @@ export type TelegramTrigger = {
 	run_existing?: number,
 	overlap?: EventOverlap,
 };
+
+/**  What the desktop offers for the tray icon. */
+export type TrayHost = 
+/**  A panel shows tray icons: Flowpilot's icon, with Open and Quit, is there. */
+"shown" | 
+/**  Nothing shows tray icons (or the session bus cannot be asked). */
+"missing";
 
 /**  What starts a plan besides a person. */
 export type Trigger = 

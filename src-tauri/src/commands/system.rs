@@ -2,6 +2,8 @@ use super::blocking;
 use crate::dto::Health;
 use crate::error::IpcError;
 use crate::state::Backend;
+use crate::tray_host::{self, TrayHost};
+use crate::window::CloseAnswer;
 use flowpilot_engine::registry::ProviderInfo;
 use tauri::State;
 
@@ -33,5 +35,20 @@ pub async fn take_open_run(backend: State<'_, Backend>) -> Result<Option<String>
 pub async fn quit_app(backend: State<'_, Backend>) -> Result<(), IpcError> {
     tracing::info!("Quit chosen in the window");
     backend.get()?.shell.quit();
+    Ok(())
+}
+
+/// Whether this desktop shows Flowpilot's tray icon (asked now: a panel may start later).
+#[tauri::command]
+#[specta::specta]
+pub async fn tray_host() -> Result<TrayHost, IpcError> {
+    Ok(tauri::async_runtime::spawn_blocking(tray_host::detect).await?)
+}
+
+/// The answer to the `close-asked` question: stay, close and keep running, or quit.
+#[tauri::command]
+#[specta::specta]
+pub async fn answer_close(backend: State<'_, Backend>, answer: CloseAnswer) -> Result<(), IpcError> {
+    backend.get()?.shell.answer_close(answer);
     Ok(())
 }

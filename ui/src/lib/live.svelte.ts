@@ -5,6 +5,7 @@ import type { ItemProgress, RunStatus, StepProgress, StepRecord, StepStatus, Tri
 import { commands, events } from "../bindings";
 import { call } from "./api";
 import { showNotice } from "./notify.svelte";
+import { askOnClose } from "./close-question";
 
 export type LiveStep = {
   stepNumber: number;
@@ -159,6 +160,11 @@ export async function startLive(): Promise<void> {
     add(
       events.openRun.listen((e) => {
         live.openRun = e.payload.run_id;
+      }),
+    ),
+    add(
+      events.closeAsked.listen(() => {
+        void askOnClose();
       }),
     ),
   ]);

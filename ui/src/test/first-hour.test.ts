@@ -12,6 +12,7 @@ import Settings from "../screens/Settings.svelte";
 import type { PlanFile, PlanIssue, StepRecord, Value } from "../bindings";
 import { navigate, router } from "../lib/router.svelte";
 import { startLive } from "../lib/live.svelte";
+import { emit } from "@tauri-apps/api/event";
 import { showError } from "../lib/notify.svelte";
 import { allByTestId, byTestId, createMockBackend, param, stepCard, typeInto, waitForCall } from "./helpers";
 
@@ -246,5 +247,46 @@ describe("closing and quitting", () => {
     expect(backend.state.calls.some((c) => c.cmd === "quit_app")).toBe(false);
     await fireEvent.click(byTestId(dialog, "confirm-ok"));
     await waitForCall(backend.state.calls, "quit_app");
+  });
+
+  it("without a tray host, Settings says so and closing the window asks", async () => {
+    const backend = createMockBackend();
+    backend.state.trayHost = "missing";
+    backend.install();
+    await startLive();
+    render(ConfirmDialog);
+    const { container } = render(Settings);
+    const note = await waitFor(() => byTestId(container, "settings-no-tray"));
+    expect(note.textContent).toContain("no tray icons");
+
+    // Cancel keeps the window open (the backend hears "stay").
+    await emit("close-asked", { tray: "missing" });
+    let dialog: Element = await waitFor(() => byTestId(document.body, "confirm-dialog"));
+    expect(dialog.textContent).toContain("without a tray icon");
+    await fireEvent.click(byTestId(dialog, "confirm-cancel"));
+    expect((await waitForCall(backend.state.calls, "answer_close")).answer).toBe("stay");
+
+    // "Keep running in the background".
+    backend.state.calls.length = 0;
+    await emit("close-asked", { tray: "missing" });
+    dialog = await waitFor(() => byTestId(document.body, "confirm-dialog"));
+    await fireEvent.click(byTestId(dialog, "confirm-keep-running"));
+    expect((await waitForCall(backend.state.calls, "answer_close")).answer).toBe("keep_running");
+
+    // "Quit Flowpilot".
+    backend.state.calls.length = 0;
+    await emit("close-asked", { tray: "missing" });
+    dialog = await waitFor(() => byTestId(document.body, "confirm-dialog"));
+    await fireEvent.click(byTestId(dialog, "confirm-quit"));
+    expect((await waitForCall(backend.state.calls, "answer_close")).answer).toBe("quit");
+  });
+
+  it("with a tray host, Settings has no such note", async () => {
+    const backend = createMockBackend();
+    backend.install();
+    const { container } = render(Settings);
+    await waitForCall(backend.state.calls, "tray_host");
+    await waitFor(() => byTestId(container, "settings-keep-running"));
+    expect(container.querySelector('[data-testid="settings-no-tray"]')).toBeNull();
   });
 });

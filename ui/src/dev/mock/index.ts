@@ -55,6 +55,8 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
     ...triggerHandlers(state, plans, triggers),
     ...integrationHandlers(state),
     quit_app: () => null,
+    tray_host: () => state.trayHost,
+    answer_close: () => null,
     get_settings: () => state.settings,
     set_settings: (a) => {
       state.settings = a.settings as Settings;

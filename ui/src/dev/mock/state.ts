@@ -1,5 +1,5 @@
 // The fake backend's state, and the helpers every part of it uses.
-import type { Connection, CredentialInfo, IntegrationDefinition, PlanFile, PlanIssue, PlanVersion, ProviderInfo, RunRow, Settings, StepRecord, Value } from "../../bindings";
+import type { Connection, CredentialInfo, IntegrationDefinition, PlanFile, PlanIssue, PlanVersion, ProviderInfo, RunRow, Settings, StepRecord, TrayHost, Value } from "../../bindings";
 import providersFixture from "../../test/fixtures/providers.json";
 import { checkPlan } from "../schema-check";
 
@@ -18,6 +18,8 @@ export type MockState = {
   /** OAuth 2.0 connections' states, by integration (absent: never connected). */
   connections: Record<string, Connection>;
   calls: { cmd: string; args: Record<string, unknown> }[];
+  /** Whether the desktop shows tray icons. */
+  trayHost: TrayHost;
 };
 
 export const providers = providersFixture as unknown as ProviderInfo[];
@@ -44,6 +46,7 @@ export function initialState(keychain: boolean): MockState {
     integrations: [],
     connections: {},
     calls: [],
+    trayHost: "shown",
   };
 }
 
