@@ -102,6 +102,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             integrations::test_integration_action,
             integrations::start_oauth_connect,
             integrations::finish_oauth_connect,
+            integrations::cancel_oauth_connect,
             schedules::list_schedules,
             schedules::get_schedule,
             schedules::set_schedule,

@@ -22,6 +22,7 @@ mod editor;
 mod first_hour;
 mod flow;
 mod import;
+mod integration_builder;
 mod schedule;
 mod screens;
 mod smoke;

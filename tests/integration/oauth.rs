@@ -4,7 +4,7 @@
 //! before the request or after a 401, and marked "needs reconnecting" when
 //! the refresh is refused.
 
-use flowpilot_core::api::{Flowpilot, Options, ResolvedPlan};
+use flowpilot_core::api::{ApiError, ErrorCode as ApiErrorCode, Flowpilot, Options, ResolvedPlan};
 use flowpilot_core::secrets::Keychain;
 use flowpilot_core::store::ConnectionState;
 use flowpilot_engine::integration::definition::OAuth2Auth;
@@ -209,4 +209,76 @@ async fn the_server_holds_the_code_to_the_pkce_verifier() {
         matches!(&refused, Err(oauth::OAuthError::Refused(e)) if e.contains("invalid_grant")),
         "{refused:?}"
     );
+}
+
+/// The port of a redirect URI (`http://127.0.0.1:<port>/callback`).
+fn port_of(redirect_uri: &str) -> u16 {
+    reqwest::Url::parse(redirect_uri)
+        .ok()
+        .and_then(|u| u.port())
+        .expect("a loopback redirect with a port")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_waiting_for_the_browser_is_cancelled_and_its_port_freed() {
+    let server = OAuth2Server::start().await;
+    let dir = tempfile::tempdir().expect("test setup");
+    let app = open(dir.path());
+    app.save_integration(definition(&server)).expect("test setup");
+    app.set_credential("acme", "client_id", Sensitive::new(OAUTH_CLIENT_ID.into()))
+        .expect("test setup");
+    app.set_credential("acme", "client_secret", Sensitive::new(OAUTH_CLIENT_SECRET.into()))
+        .expect("test setup");
+    let start = app.start_oauth_connect("acme").await.expect("test setup");
+    let port = port_of(&start.redirect_uri);
+    let finishing = {
+        let app = app.clone();
+        // As long as the app waits: only the cancel can end it within the test.
+        tokio::spawn(async move { app.finish_oauth_connect("acme", Duration::from_secs(300)).await })
+    };
+    // The listener answers another path only once `finish` serves it: it is waiting.
+    let probe = format!("http://127.0.0.1:{port}/favicon.ico");
+    assert_eq!(reqwest::get(&probe).await.expect("test setup").status(), 404);
+
+    assert!(app.cancel_oauth_connect("acme"), "a connection was under way");
+    let ended = tokio::time::timeout(Duration::from_secs(10), finishing)
+        .await
+        .expect("the wait ends as soon as it is cancelled")
+        .expect("test setup");
+    assert!(matches!(ended, Err(ApiError::Cancelled(_))), "{ended:?}");
+    assert_eq!(ApiError::Cancelled(String::new()).code(), ApiErrorCode::Cancelled);
+
+    // The port is free: the browser's late return finds nobody, and we can listen there.
+    let late = format!("{}?code=late&state=whatever", start.redirect_uri);
+    assert!(reqwest::get(&late).await.is_err(), "nothing listens on {port} any more");
+    let again = tokio::net::TcpListener::bind(("127.0.0.1", port)).await;
+    assert!(again.is_ok(), "port {port} was freed: {again:?}");
+    drop(again);
+    assert!(!app.cancel_oauth_connect("acme"), "nothing left to cancel");
+    assert_eq!(server.token_requests().authorization_code, 0);
+    assert!(
+        !app.list_credentials()
+            .expect("test setup")
+            .iter()
+            .any(|c| c.field == "oauth_access_token")
+    );
+
+    // Cancelled before `finish` began: the listener goes too, and `finish` finds nothing.
+    let begun = app.start_oauth_connect("acme").await.expect("test setup");
+    assert!(app.cancel_oauth_connect("acme"));
+    let free = tokio::net::TcpListener::bind(("127.0.0.1", port_of(&begun.redirect_uri))).await;
+    assert!(free.is_ok(), "{free:?}");
+    drop(free);
+    let nothing = app.finish_oauth_connect("acme", Duration::from_secs(1)).await;
+    assert!(matches!(nothing, Err(ApiError::NotFound { .. })), "{nothing:?}");
+
+    // And connecting again afterwards works as ever.
+    let start = app.start_oauth_connect("acme").await.expect("test setup");
+    let finishing = {
+        let app = app.clone();
+        tokio::spawn(async move { app.finish_oauth_connect("acme", Duration::from_secs(20)).await })
+    };
+    let (_, callback) = server.browse(&start.authorize_url).await;
+    assert_eq!(callback.map(|c| c.0), Some(200));
+    finishing.await.expect("test setup").expect("connected after a cancel");
 }

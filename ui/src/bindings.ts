@@ -157,6 +157,11 @@ export const commands = {
 	startOauthConnect: (name: string) => typedError<OAuthStart, IpcError>(__TAURI_INVOKE("start_oauth_connect", { name })),
 	/**  Wait (up to 5 minutes) for the browser to come back, and store the tokens. */
 	finishOauthConnect: (name: string) => typedError<null, IpcError>(__TAURI_INVOKE("finish_oauth_connect", { name })),
+	/**
+	 *  Stop connecting: the waiting `finish_oauth_connect` ends as cancelled and its
+	 *  port is freed. Whether a connection was under way.
+	 */
+	cancelOauthConnect: (name: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("cancel_oauth_connect", { name })),
 	/**  Every plan with a cron trigger: next run, last result, paused or not. */
 	listSchedules: () => typedError<ScheduledJob[], IpcError>(__TAURI_INVOKE("list_schedules")),
 	/**  A plan's schedule; None if it has no cron trigger. */
@@ -575,7 +580,9 @@ export type ErrorCode = "invalid_plan" |
 /**  An integration definition with problems (they come located, in `issues`). */
 "invalid_integration" | "not_found" | "conflict" | "keychain_unavailable" | "keychain" | "bad_input" | "storage" | 
 /**  A replay that cannot be made as asked (a step's output is gone, the plan changed). */
-"refused" | "internal";
+"refused" | 
+/**  The person stopped it (an OAuth connection waiting for the browser). */
+"cancelled" | "internal";
 
 /**  What to do with an event (a call, a new item) that comes while a run of the plan still runs. */
 export type EventOverlap = 

@@ -117,3 +117,11 @@ pub async fn finish_oauth_connect(backend: State<'_, Backend>, name: String) -> 
     let flow = backend.get()?.flow.clone();
     Ok(flow.finish_oauth_connect(&name, CONNECT_WAIT).await?)
 }
+
+/// Stop connecting: the waiting `finish_oauth_connect` ends as cancelled and its
+/// port is freed. Whether a connection was under way.
+#[tauri::command]
+#[specta::specta]
+pub async fn cancel_oauth_connect(backend: State<'_, Backend>, name: String) -> Result<bool, IpcError> {
+    Ok(backend.get()?.flow.cancel_oauth_connect(&name))
+}

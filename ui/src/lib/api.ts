@@ -26,6 +26,7 @@ const CODES: readonly ErrorCode[] = [
   "bad_input",
   "storage",
   "refused",
+  "cancelled",
   "internal",
 ];
 

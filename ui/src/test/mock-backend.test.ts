@@ -61,3 +61,24 @@ describe("the fake's checks come from the generated schemas", () => {
     expect(check.issues[0].kind).toBe("syntax");
   });
 });
+
+describe("the fake answers the integration form's calls", () => {
+  it("validates, gets, saves and cancels a connection like the commands", async () => {
+    const { createMockBackend } = await import("../dev/mock-backend");
+    const { commands } = await import("../bindings");
+    const backend = createMockBackend();
+    backend.install();
+    const def = {
+      name: "crm", title: "", format_version: 1, base_url: "https://crm.example.com",
+      actions: { add: { title: "Add", method: "POST" as const, path: "/add", params: { type: "object" } } },
+    };
+    const checked = await commands.validateIntegration(def);
+    expect(checked.status === "ok" && checked.data.map((i) => [i.path, i.kind])).toEqual([["title", "empty"]]);
+    expect((await commands.saveIntegration({ ...def, title: "CRM" })).status).toBe("ok");
+    const got = await commands.getIntegration("crm");
+    expect(got.status === "ok" && got.data.definition?.title).toBe("CRM");
+    // Nothing under way: nothing cancelled.
+    const none = await commands.cancelOauthConnect("crm");
+    expect(none).toEqual({ status: "ok", data: false });
+  });
+});

@@ -2,6 +2,8 @@
 //! a random port (RFC 8252), the authorization URL with PKCE and a `state` for
 //! the browser, then the callback — its `state` checked — and the code
 //! exchanged for tokens, which go to the keychain as entries of their own.
+//! A connection can be cancelled while it waits: its listener is dropped and
+//! its port freed at once.
 
 use super::{ApiError, Flowpilot, Result};
 use crate::store::ConnectionState;
@@ -14,6 +16,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// A connection begun: open `authorize_url` in the browser, then finish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -33,12 +36,22 @@ struct PendingConnect {
     client: ClientCredentials,
 }
 
-/// Connections waiting for their callback, by integration.
+/// Connections begun, by integration: those not yet waiting for their
+/// callback (their listener kept here), and the cancel of each one waiting.
 #[derive(Default)]
-pub(super) struct Pending(Mutex<HashMap<String, PendingConnect>>);
+pub(super) struct Pending(Mutex<Connects>);
+
+#[derive(Default)]
+struct Connects {
+    begun: HashMap<String, PendingConnect>,
+    /// The connection whose `finish` is waiting, by integration: its number
+    /// (so an older wait never forgets a newer one's cancel) and its cancel.
+    waiting: HashMap<String, (u64, CancellationToken)>,
+    next: u64,
+}
 
 impl Pending {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingConnect>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connects> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -85,7 +98,9 @@ impl Flowpilot {
             authorize_url: start.url,
             redirect_uri: redirect_uri.clone(),
         };
-        self.connects.lock().insert(
+        // Beginning again replaces a connection begun before, which stops waiting.
+        self.cancel_oauth_connect(name);
+        self.connects.lock().begun.insert(
             name.to_string(),
             PendingConnect {
                 listener,
@@ -102,13 +117,32 @@ impl Flowpilot {
     /// Wait (at most `wait`) for the browser to come back to the connection
     /// begun for `name`, check its `state`, exchange the code and store the tokens.
     pub async fn finish_oauth_connect(&self, name: &str, wait: Duration) -> Result<()> {
-        let pending = self.connects.lock().remove(name).ok_or_else(|| ApiError::NotFound {
-            what: "connection in progress for",
-            key: name.to_string(),
-        })?;
-        let code = tokio::time::timeout(wait, callback(&pending))
-            .await
-            .map_err(|_| ApiError::BadInput(format!("the browser did not come back within {} s", wait.as_secs())))??;
+        let (pending, id, cancel) = {
+            let mut connects = self.connects.lock();
+            let pending = connects.begun.remove(name).ok_or_else(|| ApiError::NotFound {
+                what: "connection in progress for",
+                key: name.to_string(),
+            })?;
+            connects.next += 1;
+            let id = connects.next;
+            let cancel = CancellationToken::new();
+            connects.waiting.insert(name.to_string(), (id, cancel.clone()));
+            (pending, id, cancel)
+        };
+        let waited = tokio::select! {
+            () = cancel.cancelled() => Err(ApiError::Cancelled(format!("connecting {name} was cancelled"))),
+            answer = tokio::time::timeout(wait, callback(&pending)) => answer
+                .map_err(|_| ApiError::BadInput(format!("the browser did not come back within {} s", wait.as_secs())))
+                .and_then(|code| code),
+        };
+        {
+            let mut connects = self.connects.lock();
+            if connects.waiting.get(name).is_some_and(|(mine, _)| *mine == id) {
+                connects.waiting.remove(name);
+            }
+        }
+        // Past here the listener is no longer needed: dropping it frees the port.
+        let code = waited?;
         let http = flowpilot_engine::http_client::default_http_client();
         let tokens = oauth::exchange_code(
             &http,
@@ -137,6 +171,23 @@ impl Flowpilot {
             .set_connection_state(name, ConnectionState::Connected, None, now)?;
         tracing::info!(integration = name, "connected");
         Ok(())
+    }
+
+    /// Stop connecting `name`: a connection waiting for the browser ends with
+    /// [`ApiError::Cancelled`], and its loopback listener is closed (the port
+    /// is free again). Whether one was under way.
+    pub fn cancel_oauth_connect(&self, name: &str) -> bool {
+        let mut connects = self.connects.lock();
+        let begun = connects.begun.remove(name).is_some();
+        let waiting = connects
+            .waiting
+            .remove(name)
+            .map(|(_, cancel)| cancel.cancel())
+            .is_some();
+        if begun || waiting {
+            tracing::info!(integration = name, "connection cancelled");
+        }
+        begun || waiting
     }
 
     fn oauth_auth(&self, name: &str) -> Result<OAuth2Auth> {

@@ -53,6 +53,8 @@ pub enum ErrorCode {
     Storage,
     /// A replay that cannot be made as asked (a step's output is gone, the plan changed).
     Refused,
+    /// The person stopped it (an OAuth connection waiting for the browser).
+    Cancelled,
     Internal,
 }
 
@@ -72,6 +74,9 @@ pub enum ApiError {
     Io { path: PathBuf, message: String },
     #[error("internal error: {0}")]
     Internal(String),
+    /// Stopped on request before it was done.
+    #[error("{0}")]
+    Cancelled(String),
     #[error(transparent)]
     Draft(#[from] DraftError),
     #[error(transparent)]
@@ -113,6 +118,7 @@ impl ApiError {
             Self::Secrets(_) => ErrorCode::Keychain,
             Self::BadInput(_) | Self::Io { .. } => ErrorCode::BadInput,
             Self::Internal(_) => ErrorCode::Internal,
+            Self::Cancelled(_) => ErrorCode::Cancelled,
             Self::Draft(e) => drafting::error_code(e),
             Self::Replay(_) => ErrorCode::Refused,
             Self::InvalidIntegration(_) => ErrorCode::InvalidIntegration,

@@ -74,8 +74,10 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
         state.calls.push({ cmd, args });
         const h = overrides[cmd] ?? handlers[cmd];
         if (!h) throw { code: "internal", message: `mock: no command ${cmd}` };
+        const copy = (result: unknown) => (result === undefined ? null : JSON.parse(JSON.stringify(result)));
         const result = h(JSON.parse(JSON.stringify(args)) as Record<string, unknown>);
-        return result === undefined ? null : JSON.parse(JSON.stringify(result));
+        // A command that waits (finishing an OAuth connection) answers later.
+        return result instanceof Promise ? result.then(copy) : copy(result);
       },
       { shouldMockEvents: true },
     );

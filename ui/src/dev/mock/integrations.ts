@@ -104,6 +104,8 @@ export function integrationHandlers(state: MockState): Record<string, Handler> {
   }
   /** Connections begun with start_oauth_connect and not finished. */
   const connecting = new Set<string>();
+  /** Finishes waiting for the browser, by integration: their cancel. */
+  const waiting = new Map<string, () => void>();
 
   return {
     list_integrations: () => [
@@ -154,10 +156,22 @@ export function integrationHandlers(state: MockState): Record<string, Handler> {
     finish_oauth_connect: (a) => {
       const name = String(a.name);
       if (!connecting.delete(name)) fail("not_found", `no connection in progress for \`${name}\``);
+      if (state.browserWaits) {
+        // Waits for a browser that does not come back: only a cancel ends it.
+        return new Promise((_, reject) => waiting.set(name, () => reject({ code: "cancelled", message: `connecting ${name} was cancelled` })));
+      }
       state.connections[name] = { connected: true, state: "connected", detail: null };
       state.credentials = state.credentials.filter((c) => !(c.provider === name && c.field === "access_token"));
       state.credentials.push({ provider: name, field: "access_token", updated_at: now() });
       return null;
+    },
+    cancel_oauth_connect: (a) => {
+      const name = String(a.name);
+      const begun = connecting.delete(name);
+      const cancel = waiting.get(name);
+      waiting.delete(name);
+      cancel?.();
+      return begun || cancel !== undefined;
     },
   };
 }

@@ -17,6 +17,8 @@ export type MockState = {
   integrations: IntegrationDefinition[];
   /** OAuth 2.0 connections' states, by integration (absent: never connected). */
   connections: Record<string, Connection>;
+  /** Whether finishing a connection waits for a browser that never comes (until cancelled); else it connects at once. */
+  browserWaits: boolean;
   calls: { cmd: string; args: Record<string, unknown> }[];
   /** Whether the desktop shows tray icons. */
   trayHost: TrayHost;
@@ -45,6 +47,7 @@ export function initialState(keychain: boolean): MockState {
     keychain,
     integrations: [],
     connections: {},
+    browserWaits: false,
     calls: [],
     trayHost: "shown",
   };
