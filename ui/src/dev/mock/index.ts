@@ -73,7 +73,9 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
         const h = overrides[cmd] ?? handlers[cmd];
         if (!h) throw { code: "internal", message: `mock: no command ${cmd}` };
         const result = h(JSON.parse(JSON.stringify(args)) as Record<string, unknown>);
-        return result === undefined ? null : JSON.parse(JSON.stringify(result));
+        const copy = (r: unknown) => (r === undefined ? null : JSON.parse(JSON.stringify(r)));
+        // A handler may answer later (a command that waits, as listening for a test event does).
+        return result instanceof Promise ? result.then(copy) : copy(result);
       },
       { shouldMockEvents: true },
     );
