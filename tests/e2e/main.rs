@@ -19,6 +19,7 @@ mod closing;
 mod credentials;
 mod draft;
 mod editor;
+mod feed_trigger;
 mod first_hour;
 mod flow;
 mod import;

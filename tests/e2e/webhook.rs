@@ -1,7 +1,8 @@
 //! A plan started by a webhook, built in the real window: the editor's "When it
 //! runs" gets "When a URL is called", the saved plan shows its URL, and a call
 //! to that URL (over HTTP, from outside the app) starts a run whose step sees
-//! the call's body, shown in the run detail as what started it.
+//! the call's body, shown in the run detail as what started it. Before that,
+//! "Listen for a test event" shows a call without starting a run.
 
 use crate::harness::{App, WAIT, runtime, tid};
 use flowpilot_tests::target::Target;
@@ -50,6 +51,28 @@ fn a_webhook_plan_built_in_the_editor_runs_when_its_url_is_called() {
             .filter(|u| u.starts_with("http://127.0.0.1:") && u.contains("/hooks/"))
     });
     app.screenshot_at(&tid("trigger-section"), "webhook-trigger");
+
+    // "Listen for a test event": the next call is shown and starts no run.
+    crate::flow::click_centered(&app, &tid("trigger-listen"));
+    app.wait_text(&tid("trigger-listening"), "the editor to wait for a call", |t| {
+        t.contains(&url)
+    });
+    let test_call = rt.block_on(async {
+        reqwest::Client::new()
+            .post(&url)
+            .json(&json!({"message": "just a test"}))
+            .send()
+            .await
+    });
+    let test_call = test_call.unwrap_or_else(|e| app.fail(&format!("call the webhook URL {url}: {e}")));
+    assert_eq!(test_call.status().as_u16(), 200);
+    app.wait_text(&tid("trigger-sample-value"), "the test call to be shown", |t| {
+        t.contains("just a test")
+    });
+    assert!(!app.exists(&tid("trigger-listening")));
+    let listed = app.cli_json(&["runs", "list", "--plan", PLAN, "--json"]);
+    assert_eq!(listed["total"], 0, "the test call started a run: {listed:#}");
+    assert!(target.requests_to("/echo").is_empty());
 
     // Called from outside, as a sender would: 202 with the run's id, then the run posts.
     let answer = rt.block_on(async {

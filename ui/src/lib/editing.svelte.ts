@@ -13,6 +13,8 @@ import {
   toPlanFile, toWire, type JsonObject, type TestState,
 } from "./plan";
 import { holdsJson, itemOptions, listOptions, refOptions, sampleOf, type RefGroup } from "./refs";
+import { TriggerSampling } from "./trigger-sample.svelte";
+import { triggerKind } from "./triggers";
 
 /** A step as the editor holds it: its spec and a key that follows it when it moves. */
 export type KeyedStep = { key: number; spec: StepSpec };
@@ -87,6 +89,8 @@ export class PlanEditing {
   starting = $state(false);
   dryRun = $state<RunOutcome | null>(null);
   dryRunning = $state(false);
+  /** The event trigger's sample (fetched, a test event, or the last run's), for the picker and tests. */
+  sample = new TriggerSampling();
 
   // ---- loading ----
 
@@ -104,6 +108,9 @@ export class PlanEditing {
     this.fromDraft = false;
     this.dryRun = null;
     this.validateOn = false;
+    void this.sample.stop();
+    this.sample.clear();
+    this.sample.lastRunEvent = null;
   }
 
   /** Show `doc` in the editor (keys anew). */
@@ -310,7 +317,9 @@ export class PlanEditing {
   /** Take a finished run's records as the previews' "last run". */
   async adoptRun(runId: string, planId = this.currentId): Promise<void> {
     const detail = await call(commands.getRun(runId));
-    if (this.currentId === planId) this.lastRun = { runId, records: this.finalRecords(detail.steps) };
+    if (this.currentId !== planId) return;
+    this.lastRun = { runId, records: this.finalRecords(detail.steps) };
+    this.sample.lastRunEvent = detail.trigger;
   }
 
   resultFor(index: number): { record: StepRecord; source: string } | null {
@@ -342,6 +351,8 @@ export class PlanEditing {
         parse: jsonText ? () => void this.insertParseStep(j) : undefined,
       };
     });
+    const trigger = this.sample.refGroup(triggerKind(this.meta.trigger));
+    if (trigger) groups.unshift(opts.lists ? { ...trigger, options: listOptions(trigger.options) } : trigger);
     const spec = this.steps[index]?.spec;
     if (opts.item !== false && !opts.lists && spec && typeof spec.for_each === "string" && spec.for_each.trim() !== "") {
       const list = sampleOf(spec.for_each, (step) => this.outputOf(step));
@@ -372,7 +383,9 @@ export class PlanEditing {
       };
     });
     try {
-      const record = await call(commands.executeStep(step, previous));
+      // With the trigger's sample as `${trigger}`, when the plan has one.
+      const event = this.sample.eventFor(triggerKind(this.meta.trigger))?.event;
+      const record = await call(event ? commands.executeStepWithTrigger(step, previous, event) : commands.executeStep(step, previous));
       this.tests[key] = { running: false, record };
     } catch (e) {
       const err = toIpcError(e);

@@ -31,6 +31,8 @@ export type RefGroup = {
   jsonText?: boolean;
   /** Insert a `logic.json_parse` step after this one (for `jsonText`). */
   parse?: () => void;
+  /** What to say when there are no values yet (the default speaks of earlier steps). */
+  empty?: string;
 };
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -98,6 +100,18 @@ export function refOptions(stepIndex: number, output: Value | undefined, limit =
     { ref: refFor(stepIndex), label: "output", preview: output === undefined ? null : previewText(output), depth: 0, value: output },
   ];
   walk(output, (p) => refFor(stepIndex, p), "output", options, limit, maxDepth);
+  return options;
+}
+
+/**
+ * References into any value of the run's scope (`trigger.item`): the whole, then
+ * paths into it, previewed with `value` when known.
+ */
+export function refsInto(root: string, value: Value | undefined, limit = 40, maxDepth = 3): RefOption[] {
+  const options: RefOption[] = [
+    { ref: `\${${root}}`, label: root, preview: value === undefined ? null : previewText(value), depth: 0, value },
+  ];
+  walk(value, (p) => `\${${root}${p}}`, root, options, limit, maxDepth);
   return options;
 }
 

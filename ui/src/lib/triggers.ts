@@ -1,6 +1,7 @@
 // The trigger types a plan can have, in the order the editor offers them, with a
-// fresh trigger of each and the plan list's words for them.
-import type { PlanIssue, ScheduledJob, Trigger, TriggerStatus } from "../bindings";
+// fresh trigger of each. (A trigger in words comes from the engine: the plan
+// summary's `trigger_description`, or `describeTrigger`.)
+import type { PlanIssue, Trigger, TriggerStatus } from "../bindings";
 
 export type TriggerKind = Trigger["type"];
 export type EventKind = Exclude<TriggerKind, "manual" | "cron">;
@@ -73,38 +74,6 @@ export function isEventKind(kind: TriggerKind): kind is EventKind {
 /** The event triggers that look for new items every so often ("Check now" applies). */
 export function isPolling(kind: TriggerKind): boolean {
   return kind === "email" || kind === "feed" || kind === "telegram" || kind === "poll";
-}
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host || url;
-  } catch {
-    return url;
-  }
-}
-
-/** What starts a plan, in words, for the plan list. */
-export function triggerWords(t: Trigger, schedule?: ScheduledJob | null): string {
-  switch (t.type) {
-    case "manual":
-      return "By hand";
-    case "cron":
-      return schedule?.description ?? t.cron_expression;
-    case "webhook":
-      return "When its URL is called";
-    case "email": {
-      const box = t.mailbox && t.mailbox !== "INBOX" ? ` in ${t.mailbox}` : "";
-      return t.username ? `When an email arrives for ${t.username}${box}` : `When an email arrives${box}`;
-    }
-    case "feed":
-      return t.url ? `When ${hostOf(t.url)} has a new item` : "When a feed has a new item";
-    case "telegram":
-      return t.command ? `When the bot gets ${t.command}` : "When the bot gets a message";
-    case "poll":
-      return t.url ? `When ${hostOf(t.url)} lists a new item` : "When an API lists a new item";
-    default:
-      return (t as { type: string }).type;
-  }
 }
 
 /** Where an event trigger stands, in words. */

@@ -8,9 +8,10 @@ import { fireEvent, render, waitFor } from "@testing-library/svelte";
 import { emit } from "@tauri-apps/api/event";
 import ConfirmDialog from "../components/ConfirmDialog.svelte";
 import PlanEditor from "../screens/PlanEditor.svelte";
+import PlansList from "../screens/PlansList.svelte";
 import type { PlanFile, PlanIssue, Trigger, TriggerStatus } from "../bindings";
 import { startLive } from "../lib/live.svelte";
-import { TRIGGER_KINDS, triggerWords } from "../lib/triggers";
+import { TRIGGER_KINDS } from "../lib/triggers";
 import { byTestId, createMockBackend, typeInto, waitForCall } from "./helpers";
 
 const PLAN: PlanFile = {
@@ -73,12 +74,10 @@ describe("event trigger kinds", () => {
     for (const k of TRIGGER_KINDS) {
       const t = k.fresh();
       expect(t.type).toBe(k.kind);
-      expect(triggerWords(t)).not.toMatch(/^(webhook|email|feed|telegram|poll)$/);
     }
     expect(TRIGGER_KINDS.find((k) => k.kind === "email")?.fresh()).toEqual({
       type: "email", host: "", port: 993, security: "tls", username: "", credential: "", mailbox: "INBOX", interval_s: 120,
     });
-    expect(triggerWords({ type: "feed", url: "https://blog.example.com/feed.xml" })).toBe("When blog.example.com has a new item");
   });
 });
 
@@ -231,5 +230,46 @@ describe("a saved, on plan's event trigger status", () => {
     await waitFor(() => byTestId(status, "trigger-turn-on"));
     expect(status.querySelector('[data-testid="trigger-event-status"]')).toBeNull();
     expect(backend.state.calls.some((c) => c.cmd === "get_trigger")).toBe(false);
+  });
+});
+
+describe("the plan list says the trigger in words", () => {
+  it("the backend's words link to the trigger, an event plan shows where its trigger stands, a manual plan a neutral link", async () => {
+    const backend = createMockBackend({
+      plans: [
+        { ...PLAN, name: "Feed", status: "active", trigger: { type: "feed", url: "https://blog.example.com/feed.xml", interval_s: 600 } },
+        { ...PLAN, name: "Hook", status: "active", trigger: { type: "webhook", respond: "async" } },
+        { ...PLAN, name: "Mail off", trigger: { type: "email", host: "h", username: "me@example.com", credential: "c", mailbox: "INBOX" } },
+        { ...PLAN, name: "By hand" },
+      ] as never[],
+    });
+    // The words come from the engine (trigger_words.rs); the list shows them as they come.
+    backend.install({
+      list_plans: () => (backend.handlers.list_plans({}) as { trigger: Trigger }[]).map((p) => ({ ...p, trigger_description: `Words for ${p.trigger.type}` })),
+    });
+    const { container } = render(PlansList);
+    const row = (name: string) => container.querySelector<HTMLElement>(`[data-plan-name="${name}"]`)!;
+    await waitFor(() => expect(container.querySelectorAll('[data-testid="plan-row"]')).toHaveLength(4));
+    expect(byTestId(row("Feed"), "plan-schedule").textContent).toBe("Words for feed");
+    expect(byTestId(row("Hook"), "plan-schedule").textContent).toBe("Words for webhook");
+    expect(byTestId(row("Mail off"), "plan-schedule").textContent).toBe("Words for email");
+    await waitFor(() => expect(byTestId(row("Feed"), "plan-trigger-status").textContent).toMatch(/^Next check in /));
+    expect(byTestId(row("Hook"), "plan-trigger-status").textContent).toBe("On each call");
+    expect(row("Mail off").querySelector('[data-testid="plan-trigger-status"]')).toBeNull();
+    const change = byTestId(row("By hand"), "plan-trigger-change");
+    expect(change.textContent).toBe("Change…");
+    expect(container.textContent).not.toContain("Schedule…");
+
+    // A failing trigger, as the backend reports it, shows at once.
+    await startLive();
+    const feedId = row("Feed").getAttribute("data-plan-id")!;
+    const failing = { ...(backend.handlers.get_trigger({ planId: feedId }) as TriggerStatus), health: "failing", last_error: "HTTP 503" };
+    await emit("trigger-changed", { plan_id: feedId, status: failing });
+    await waitFor(() => expect(byTestId(row("Feed"), "plan-trigger-status").textContent).toBe("Failing"));
+    expect(byTestId(row("Feed"), "plan-trigger-status").getAttribute("title")).toBe("HTTP 503");
+
+    // The search finds a plan by its trigger's words.
+    typeInto(byTestId(container, "plans-search"), "words for webhook");
+    await waitFor(() => expect(container.querySelectorAll('[data-testid="plan-row"]')).toHaveLength(1));
   });
 });

@@ -76,7 +76,7 @@ export function createMockBackend(seed: { plans?: Value[]; runs?: boolean; keych
         if (!h) throw { code: "internal", message: `mock: no command ${cmd}` };
         const copy = (result: unknown) => (result === undefined ? null : JSON.parse(JSON.stringify(result)));
         const result = h(JSON.parse(JSON.stringify(args)) as Record<string, unknown>);
-        // A command that waits (finishing an OAuth connection) answers later.
+        // A handler may answer later (a command that waits: an OAuth connection, listening for a test event).
         return result instanceof Promise ? result.then(copy) : copy(result);
       },
       { shouldMockEvents: true },

@@ -147,6 +147,11 @@ export function runHandlers(state: MockState, plans: Plans, runs: Runs): Record<
       mustBeValid({ name: "step test", steps: [step] });
       return stepRecord("test", 0, step, "success");
     },
+    execute_step_with_trigger: (a) => {
+      const step = a.step as PlanFile["steps"][number];
+      mustBeValid({ name: "step test", steps: [step] });
+      return stepRecord("test", 0, step, "success");
+    },
     cancel_run: (a) => {
       const r = state.runs.find((x) => x.run.id === a.runId);
       if (!r || r.run.status !== "running") return false;

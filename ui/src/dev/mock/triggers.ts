@@ -31,11 +31,11 @@ export function describeTrigger(t: Trigger): string {
       return `On the schedule \`${t.cron_expression}\``;
     }
   }
-  if (t.type === "webhook") return "When its URL is called";
-  if (t.type === "email") return `When an email arrives in ${t.mailbox ?? "INBOX"} of ${t.username || "the mailbox"}`;
-  if (t.type === "feed") return `When ${t.url || "the feed"} has a new item`;
-  if (t.type === "telegram") return t.command ? `When the bot gets ${t.command}` : "When the bot gets a message";
-  return `When ${t.url || "the API"} lists a new item`;
+  if (t.type === "webhook") return "When this URL is called";
+  if (t.type === "email") return `When an email arrives in ${t.mailbox ?? "INBOX"}`;
+  if (t.type === "feed") return `When the feed ${t.url} has a new item`;
+  if (t.type === "telegram") return `When the Telegram bot gets ${t.command || "a message"}`;
+  return `When a new item appears at ${t.url}`;
 }
 
 const WEBHOOK_BASE = "http://127.0.0.1:8737";
