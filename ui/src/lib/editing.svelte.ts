@@ -12,7 +12,7 @@ import {
   canonical, clone, emptyPlan, isCron, isWarning, parsePath, relocateStepIssues, remapStep, refersTo, setIn,
   toPlanFile, toWire, type JsonObject, type TestState,
 } from "./plan";
-import { holdsJson, itemOptions, listOptions, refOptions, sampleOf, type RefGroup } from "./refs";
+import { holdsJson, itemOptions, listOptions, refFor, refOptions, referencedSteps, sampleOf, stepName, type RefGroup } from "./refs";
 
 /** A step as the editor holds it: its spec and a key that follows it when it moves. */
 export type KeyedStep = { key: number; spec: StepSpec };
@@ -254,7 +254,7 @@ export class PlanEditing {
 
   /** Insert a `logic.json_parse` step reading step `index`'s output right after it. */
   insertParseStep(index: number): number {
-    const key = this.addStep({ provider: "logic", action: "json_parse", params: { input: `\${steps.${index}.output}` } }, index + 1);
+    const key = this.addStep({ provider: "logic", action: "json_parse", params: { input: refFor(stepName(index, this.steps[index]?.spec.id)) } }, index + 1);
     showNotice(`Added step ${index + 2}: it parses the text of step ${index + 1}. Test it, then pick its fields.`);
     return key;
   }
@@ -332,7 +332,7 @@ export class PlanEditing {
       const res = this.resultFor(j);
       const output = res?.record.output;
       const jsonText = holdsJson(output);
-      const options = refOptions(j, output);
+      const options = refOptions(stepName(j, s.spec.id), output);
       return {
         key: `step-${j}`,
         title: `Step ${j + 1}: ${s.spec.provider || "?"}.${s.spec.action || "?"}${s.spec.id ? ` (${s.spec.id})` : ""}`,
@@ -362,6 +362,21 @@ export class PlanEditing {
     const key = s.key;
     this.tests[key] = { running: true };
     const step = this.wire.steps[index];
+    // An earlier step this one uses has no result yet: say which to test first
+    // (rather than the engine's "path not found (found null)").
+    const untested = this.untestedInputs(index, step);
+    if (untested.length > 0) {
+      const names = untested.map((j) => `step ${j + 1}`);
+      this.tests[key] = {
+        running: false,
+        error: {
+          code: "bad_input",
+          message: `This step uses the output of ${names.join(" and ")}, which has no result yet: test ${names[0]} first.`,
+          issues: null,
+        },
+      };
+      return;
+    }
     const previous = this.steps.slice(0, index).map((p, j) => {
       const r = this.resultFor(j)?.record;
       return {
@@ -384,6 +399,16 @@ export class PlanEditing {
         this.tests[key] = { running: false, error: err };
       }
     }
+  }
+
+  /** Earlier steps (indexes) that `step` refers to and that have no result to test with. */
+  private untestedInputs(index: number, step: unknown): number[] {
+    const out: number[] = [];
+    for (const name of referencedSteps(step)) {
+      const j = /^\d+$/.test(name) ? Number(name) : this.steps.findIndex((s) => s.spec.id === name);
+      if (j >= 0 && j < index && !this.resultFor(j)) out.push(j);
+    }
+    return out.sort((a, b) => a - b);
   }
 
   // ---- save, run, dry run ----
