@@ -75,14 +75,14 @@ fn a_condition_and_a_loop_built_with_the_picker_run_and_a_failed_run_replays_fro
     add_step(&app, 1, "logic", "set", "farewell");
     app.fill(&step(1, "param-value"), "\"bye\"");
     click_centered(&app, &step(1, "step-when-add"));
-    pick(&app, 1, "when-left", "${steps.0.output.message}");
+    pick(&app, 1, "when-left", "${steps.fetch.output.message}");
     app.select(&step(1, "when-op"), "eq");
     app.fill(&step(1, "when-right"), "goodbye");
 
     // 3. For each item of the list: the item itself.
     add_step(&app, 2, "logic", "set", "each");
     click_centered(&app, &step(2, "step-for-each-add"));
-    pick(&app, 2, "for-each-list", "${steps.0.output.items}");
+    pick(&app, 2, "for-each-list", "${steps.fetch.output.items}");
     pick(&app, 2, "value", "${item}");
 
     app.wait_for("no field errors in the editor", WAIT, || {
@@ -97,10 +97,10 @@ fn a_condition_and_a_loop_built_with_the_picker_run_and_a_failed_run_replays_fro
     let steps = &file["steps"];
     assert_eq!(
         steps[1]["when"],
-        json!({"left": "${steps.0.output.message}", "op": "eq", "right": "goodbye"}),
+        json!({"left": "${steps.fetch.output.message}", "op": "eq", "right": "goodbye"}),
         "{file:#}"
     );
-    assert_eq!(steps[2]["for_each"], "${steps.0.output.items}", "{file:#}");
+    assert_eq!(steps[2]["for_each"], "${steps.fetch.output.items}", "{file:#}");
     assert_eq!(steps[2]["params"]["value"], "${item}", "{file:#}");
 
     // Run it: step 2 is skipped with the values it compared, step 3 ran three items.

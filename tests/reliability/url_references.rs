@@ -85,7 +85,7 @@ async fn a_line_break_from_a_reference_is_an_error_naming_the_step_and_nothing_i
         assert!(record.message.contains("line break"), "{}", record.message);
         assert_eq!(run.outcome.status, RunStatus::Failed);
         let said = run.outcome.error.clone().unwrap_or_default();
-        assert!(said.contains("step 2 of 2 (http.request)"), "{said}");
+        assert!(said.contains("(step 2 of 2, http.request)"), "{said}");
     }
     assert!(target.requests().is_empty(), "{:#?}", target.requests());
 }

@@ -945,6 +945,8 @@ export type PlanFile = {
 	/**  The sentence the plan was drafted from, if it was drafted. */
 	original_prompt?: string | null,
 	description?: string | null,
+	/**  Words to find the plan by in the list ("reports", "work"). */
+	tags?: string[],
 	/**  The steps, run in order. A step may use what earlier steps produced. */
 	steps: StepSpec[],
 	/**
@@ -1026,6 +1028,8 @@ export type PlanSummary = {
 	trigger_description: string,
 	version: number,
 	step_count: number,
+	/**  The plan file's tags (none: empty). */
+	tags: string[],
 	created_at: string,
 	updated_at: string,
 	last_run_status: RunStatus | null,

@@ -30,6 +30,7 @@ use crate::api::CredentialField;
 
 mod prompt;
 mod reply;
+mod timing;
 pub use prompt::plan_schema;
 use prompt::{repair_message, system_prompt};
 use reply::{assemble, check_reply};
@@ -210,7 +211,9 @@ pub async fn draft(
                 .push(format!("the repair request failed, so this is the first draft: {e}")),
         }
     }
-    Ok(assemble(checked, attempts, session.notes, &registry))
+    let mut notes = session.notes;
+    notes.extend(timing::missing_trigger_note(prompt, &checked.plan));
+    Ok(assemble(checked, attempts, notes, &registry))
 }
 
 /// The providers that can draft plans (those with a chat action).

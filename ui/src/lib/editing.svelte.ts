@@ -12,7 +12,7 @@ import {
   canonical, clone, emptyPlan, isCron, isWarning, parsePath, relocateStepIssues, remapStep, refersTo, setIn,
   toPlanFile, toWire, type JsonObject, type TestState,
 } from "./plan";
-import { holdsJson, itemOptions, listOptions, refOptions, sampleOf, type RefGroup } from "./refs";
+import { holdsJson, itemOptions, listOptions, refFor, refOptions, sampleOf, stepName, testFirst, type RefGroup } from "./refs";
 import { TriggerSampling } from "./trigger-sample.svelte";
 import { triggerKind } from "./triggers";
 
@@ -261,7 +261,7 @@ export class PlanEditing {
 
   /** Insert a `logic.json_parse` step reading step `index`'s output right after it. */
   insertParseStep(index: number): number {
-    const key = this.addStep({ provider: "logic", action: "json_parse", params: { input: `\${steps.${index}.output}` } }, index + 1);
+    const key = this.addStep({ provider: "logic", action: "json_parse", params: { input: refFor(stepName(index, this.steps[index]?.spec.id)) } }, index + 1);
     showNotice(`Added step ${index + 2}: it parses the text of step ${index + 1}. Test it, then pick its fields.`);
     return key;
   }
@@ -341,7 +341,7 @@ export class PlanEditing {
       const res = this.resultFor(j);
       const output = res?.record.output;
       const jsonText = holdsJson(output);
-      const options = refOptions(j, output);
+      const options = refOptions(stepName(j, s.spec.id), output);
       return {
         key: `step-${j}`,
         title: `Step ${j + 1}: ${s.spec.provider || "?"}.${s.spec.action || "?"}${s.spec.id ? ` (${s.spec.id})` : ""}`,
@@ -373,6 +373,13 @@ export class PlanEditing {
     const key = s.key;
     this.tests[key] = { running: true };
     const step = this.wire.steps[index];
+    // An earlier step this one uses has no result yet: say which to test first
+    // (rather than the engine's "path not found (found null)").
+    const first = testFirst(step, index, (name) => this.steps.findIndex((p) => p.spec.id === name), (j) => !!this.resultFor(j));
+    if (first) {
+      this.tests[key] = { running: false, error: { code: "bad_input", message: first, issues: null } };
+      return;
+    }
     const previous = this.steps.slice(0, index).map((p, j) => {
       const r = this.resultFor(j)?.record;
       return {

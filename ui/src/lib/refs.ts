@@ -41,8 +41,42 @@ export function keySegment(key: string): string {
   return IDENT.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
-export function refFor(stepIndex: number, path = ""): string {
-  return `\${steps.${stepIndex}.output${path}}`;
+/** A reference to an earlier step's output: by its id when it has one (ids survive reordering), else its index. */
+export function refFor(step: number | string, path = ""): string {
+  return `\${steps.${step}.output${path}}`;
+}
+
+/** How a step is named in references: its id when it has a usable one, else its index. */
+export function stepName(index: number, id: unknown): number | string {
+  return typeof id === "string" && /^[A-Za-z0-9_-]+$/.test(id.trim()) && !/^\d+$/.test(id.trim()) ? id.trim() : index;
+}
+
+/**
+ * What to say when `step` (at `index`) uses an earlier step that has no result
+ * to test with ("test step 1 first"); null when every input has one.
+ * `indexOfId` finds a step by id; `hasResult` says whether step j has a result.
+ */
+export function testFirst(step: unknown, index: number, indexOfId: (id: string) => number, hasResult: (j: number) => boolean): string | null {
+  const untested = new Set<number>();
+  for (const name of referencedSteps(step)) {
+    const j = /^\d+$/.test(name) ? Number(name) : indexOfId(name);
+    if (j >= 0 && j < index && !hasResult(j)) untested.add(j);
+  }
+  if (untested.size === 0) return null;
+  const names = [...untested].sort((a, b) => a - b).map((j) => `step ${j + 1}`);
+  return `This step uses the output of ${names.join(" and ")}, which has no result yet: test ${names[0]} first.`;
+}
+
+/** The earlier steps (ids or indexes, as written) that `value` refers to with `${steps.X…}`. */
+export function referencedSteps(value: unknown, out = new Set<string>()): Set<string> {
+  if (typeof value === "string") {
+    for (const m of value.matchAll(/(^|[^$])\$\{steps\.([A-Za-z0-9_-]+)/g)) out.add(m[2]);
+  } else if (Array.isArray(value)) {
+    for (const v of value) referencedSteps(v, out);
+  } else if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) referencedSteps(v, out);
+  }
+  return out;
 }
 
 export function previewText(v: Value | undefined, max = 80): string {
@@ -95,11 +129,11 @@ function walk(
  * The references a step can insert for an earlier step: the whole output, then
  * paths into it. Text is never looked into, even when it holds JSON.
  */
-export function refOptions(stepIndex: number, output: Value | undefined, limit = 40, maxDepth = 3): RefOption[] {
+export function refOptions(step: number | string, output: Value | undefined, limit = 40, maxDepth = 3): RefOption[] {
   const options: RefOption[] = [
-    { ref: refFor(stepIndex), label: "output", preview: output === undefined ? null : previewText(output), depth: 0, value: output },
+    { ref: refFor(step), label: "output", preview: output === undefined ? null : previewText(output), depth: 0, value: output },
   ];
-  walk(output, (p) => refFor(stepIndex, p), "output", options, limit, maxDepth);
+  walk(output, (p) => refFor(step, p), "output", options, limit, maxDepth);
   return options;
 }
 

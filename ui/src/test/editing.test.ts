@@ -105,4 +105,23 @@ describe("PlanEditing", () => {
     expect(bad?.[0].kind).toBe("syntax");
     expect(ed.meta.name).toBe("From JSON");
   });
+
+  it("the picker names an earlier step by its id when it has one", async () => {
+    const { ed } = await loaded();
+    const groups = ed.refGroupsFor(2);
+    expect(groups[0].options[0].ref).toBe("${steps.fetch.output}");
+    expect(groups[1].options[0].ref).toBe("${steps.1.output}");
+  });
+
+  it("testing a step whose input step has no result says which step to test first, and calls nothing", async () => {
+    const { backend, ed } = await loaded();
+    await ed.testStep(1);
+    const t = ed.tests[ed.steps[1].key];
+    expect(t && !t.running && "error" in t ? t.error.message : "").toContain("test step 1 first");
+    expect(backend.state.calls.some((c) => c.cmd === "execute_step")).toBe(false);
+    // Once step 1 has a result, step 2 runs with it.
+    await ed.testStep(0);
+    await ed.testStep(1);
+    await waitForCall(backend.state.calls, "execute_step", (a) => (a.previous as unknown[]).length === 1);
+  });
 });

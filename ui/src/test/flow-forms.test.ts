@@ -77,9 +77,9 @@ describe("Only if…", () => {
     await fireEvent.click(byTestId(card, "step-when-add"));
     const when = await waitFor(() => byTestId(card, "step-when"));
     await fireEvent.click(byTestId(when.querySelector<HTMLElement>(".value")!, "ref-picker"));
-    const option = allByTestId(card, "ref-option").find((b) => b.getAttribute("data-ref") === "${steps.0.output}")!;
+    const option = allByTestId(card, "ref-option").find((b) => b.getAttribute("data-ref") === "${steps.fetch.output}")!;
     await fireEvent.click(option);
-    expect(byTestId<HTMLInputElement>(when, "when-left").value).toBe("${steps.0.output}");
+    expect(byTestId<HTMLInputElement>(when, "when-left").value).toBe("${steps.fetch.output}");
     await fireEvent.click(byTestId(when, "when-and"));
 
     await waitFor(() => expect(allByTestId(when, "field-error")).toHaveLength(2));

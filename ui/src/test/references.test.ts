@@ -54,13 +54,13 @@ describe("reference picker", () => {
     await fireEvent.click(byTestId(param(root, 2, "url").field, "ref-picker"));
     const menu = byTestId(stepCard(root, 2), "ref-menu");
     const refs = allByTestId(menu, "ref-option").map((b) => b.getAttribute("data-ref"));
-    expect(refs).toContain("${steps.0.output}");
-    expect(refs).toContain("${steps.0.output[0]}");
-    expect(refs).toContain("${steps.0.output[0].name}");
-    expect(refs).toContain("${steps.0.output[0].assets.count}");
+    expect(refs).toContain("${steps.fetch.output}");
+    expect(refs).toContain("${steps.fetch.output[0]}");
+    expect(refs).toContain("${steps.fetch.output[0].name}");
+    expect(refs).toContain("${steps.fetch.output[0].assets.count}");
     expect(refs).toContain("${steps.1.output}");
     expect(refs.some((r) => r?.startsWith("${steps.2"))).toBe(false);
-    const nameOption = allByTestId(menu, "ref-option").find((b) => b.getAttribute("data-ref") === "${steps.0.output[0].name}")!;
+    const nameOption = allByTestId(menu, "ref-option").find((b) => b.getAttribute("data-ref") === "${steps.fetch.output[0].name}")!;
     expect(byTestId(nameOption, "ref-preview").textContent).toBe('"v2.12.0"');
     expect(menu.textContent).toContain("Values from the last run");
   });
@@ -87,10 +87,10 @@ describe("reference picker", () => {
     const { root, backend } = await setup();
     const input = param(root, 1, "input");
     await fireEvent.click(byTestId(input.field, "ref-picker"));
-    await fireEvent.click(allByTestId(stepCard(root, 1), "ref-option").find((b) => b.getAttribute("data-ref") === "${steps.0.output}")!);
-    await waitFor(() => expect((input.control as HTMLTextAreaElement).value).toBe("${steps.0.output}"));
-    const args = await waitForCall(backend.state.calls, "validate_plan", (a) => JSON.stringify(a.plan).includes('"input":"${steps.0.output}"'));
-    expect((args.plan as { steps: { params: { input: string } }[] }).steps[1].params.input).toBe("${steps.0.output}");
+    await fireEvent.click(allByTestId(stepCard(root, 1), "ref-option").find((b) => b.getAttribute("data-ref") === "${steps.fetch.output}")!);
+    await waitFor(() => expect((input.control as HTMLTextAreaElement).value).toBe("${steps.fetch.output}"));
+    const args = await waitForCall(backend.state.calls, "validate_plan", (a) => JSON.stringify(a.plan).includes('"input":"${steps.fetch.output}"'));
+    expect((args.plan as { steps: { params: { input: string } }[] }).steps[1].params.input).toBe("${steps.fetch.output}");
   });
 
   it("Test step passes earlier results and shows its own", async () => {
@@ -122,13 +122,13 @@ describe("only what the engine resolves", () => {
     await fireEvent.click(byTestId(param(root, 1, "value").field, "ref-picker"));
     const menu = byTestId(stepCard(root, 1), "ref-menu");
     const refs = allByTestId(menu, "ref-option").map((b) => b.getAttribute("data-ref"));
-    expect(refs).toEqual(["${steps.0.output}"]);
+    expect(refs).toEqual(["${steps.ask.output}"]);
     expect(byTestId(menu, "ref-json-text").textContent).toContain("text holding JSON");
 
     await fireEvent.click(byTestId(menu, "ref-parse"));
     await waitFor(() => expect(root.querySelectorAll('[data-testid="step"]')).toHaveLength(3));
     expect(byTestId<HTMLSelectElement>(stepCard(root, 1), "step-action").value).toBe("json_parse");
-    expect((param(root, 1, "input").control as HTMLTextAreaElement).value).toBe("${steps.0.output}");
+    expect((param(root, 1, "input").control as HTMLTextAreaElement).value).toBe("${steps.ask.output}");
     const args = await waitForCall(backend.state.calls, "validate_plan", (a) => JSON.stringify(a.plan).includes("json_parse"));
     const steps = (args.plan as { steps: { action: string; params: Record<string, unknown> }[] }).steps;
     expect(steps.map((x) => x.action)).toEqual(["chat_completion", "json_parse", "set"]);
@@ -147,7 +147,7 @@ describe("only what the engine resolves", () => {
     await waitFor(() => param(root, 2, "value"));
     await fireEvent.click(byTestId(param(root, 1, "value").field, "ref-picker"));
     const inLoop = allByTestId(stepCard(root, 1), "ref-option").map((b) => b.getAttribute("data-ref"));
-    expect(inLoop).toEqual(expect.arrayContaining(["${item}", "${item.name}", "${item.id}", "${item_index}", "${steps.0.output}"]));
+    expect(inLoop).toEqual(expect.arrayContaining(["${item}", "${item.name}", "${item.id}", "${item_index}", "${steps.fetch.output}"]));
 
     await fireEvent.click(byTestId(param(root, 2, "value").field, "ref-picker"));
     const after = allByTestId(stepCard(root, 2), "ref-option").map((b) => b.getAttribute("data-ref"));

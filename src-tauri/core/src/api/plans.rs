@@ -363,6 +363,7 @@ pub(crate) fn check_step_after(
         name: "step test".into(),
         original_prompt: None,
         description: None,
+        tags: Vec::new(),
         steps,
         trigger: Default::default(),
         status: PlanStatus::Draft,

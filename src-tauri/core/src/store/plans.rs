@@ -34,6 +34,8 @@ pub struct PlanSummary {
     pub trigger_description: String,
     pub version: u32,
     pub step_count: usize,
+    /// The plan file's tags (none: empty).
+    pub tags: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_run_status: Option<RunStatus>,
@@ -224,7 +226,7 @@ impl Store {
             let mut stmt = tx.prepare(
                 "SELECT p.id, p.name, p.description, p.status, p.trigger_json, p.version,
                         json_array_length(p.plan_json, '$.steps'), p.created_at, p.updated_at,
-                        last.status, last.started_at
+                        last.status, last.started_at, COALESCE(json_extract(p.plan_json, '$.tags'), '[]')
                  FROM plans p
                  LEFT JOIN runs last ON last.id = (
                      SELECT r.id FROM runs r WHERE r.plan_id = p.id
@@ -248,6 +250,7 @@ impl Store {
                     updated_at: get_ts(row, 8)?,
                     last_run_status: get_opt_run_status(row, 9)?,
                     last_run_at: get_opt_ts(row, 10)?,
+                    tags: get_json(row, 11)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

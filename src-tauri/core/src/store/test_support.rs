@@ -23,6 +23,7 @@ pub fn plan_file(name: &str) -> PlanFile {
         name: name.to_string(),
         original_prompt: Some(format!("please do {name}")),
         description: Some(format!("{name}, described")),
+        tags: vec!["test".into()],
         steps: vec![StepSpec {
             id: Some("fetch".into()),
             ..StepSpec::new("http", "get", json!({"url": "https://example.invalid/"}))

@@ -172,13 +172,14 @@ impl Executor {
                 _ if spec.continue_on_error => {}
                 _ => {
                     status = RunStatus::Failed;
-                    // Said to people: steps count from 1, as in the notices and the UI.
+                    // Said to people, the cause first (lists cut long lines at the
+                    // end); steps count from 1, as in the notices and the UI.
                     run_error = Some(format!(
-                        "step {} of {count} ({}.{}) failed: {}",
+                        "{} (step {} of {count}, {}.{})",
+                        record.message,
                         index + 1,
                         spec.provider,
-                        spec.action,
-                        record.message
+                        spec.action
                     ));
                 }
             }

@@ -26,6 +26,10 @@ pub struct PlanFile {
     pub original_prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Words to find the plan by in the list ("reports", "work").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20), inner(length(min = 1, max = 40)))]
+    pub tags: Vec<String>,
     /// The steps, run in order. A step may use what earlier steps produced.
     #[schemars(length(min = 1))]
     pub steps: Vec<StepSpec>,

@@ -54,6 +54,7 @@ export function createPlans(state: MockState) {
       trigger_description: describeTrigger(doc.trigger ?? { type: "manual" }),
       version: p.versions.length,
       step_count: doc.steps.length,
+      tags: doc.tags ?? [],
       created_at: p.created_at,
       updated_at: p.versions[p.versions.length - 1].saved_at,
       last_run_status: last?.run.status ?? null,

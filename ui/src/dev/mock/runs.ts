@@ -86,7 +86,7 @@ export function createRuns(state: MockState, plans: Plans) {
         if (n === failAt) entry.steps.push(stepRecord(runId, n, s, "retrying", 1), stepRecord(runId, n, s, "error", 2));
         else entry.steps.push(taken(n) ?? stepRecord(runId, n, s, "success"));
       });
-      finish(failAt >= 0 ? "failed" : "success", failAt >= 0 ? `step ${failAt + 1} failed: HTTP 503` : null);
+      finish(failAt >= 0 ? "failed" : "success", failAt >= 0 ? `HTTP 503 (step ${failAt + 1} of ${steps.length}, http.request)` : null);
       return runId;
     }
     void emit("run-started", { run_id: runId, plan_name: doc.name, step_count: steps.length, started_at: startedAt });
