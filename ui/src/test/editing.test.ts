@@ -124,4 +124,13 @@ describe("PlanEditing", () => {
     await ed.testStep(1);
     await waitForCall(backend.state.calls, "execute_step", (a) => (a.previous as unknown[]).length === 1);
   });
+
+  it("tags typed in the About section reach the plan as a list; emptied, they leave it", async () => {
+    const { ed } = await loaded();
+    ed.editMeta((m) => (m.tags = ["reports", "work"]));
+    expect(ed.doc.tags).toEqual(["reports", "work"]);
+    expect(ed.dirty).toBe(true);
+    ed.editMeta((m) => delete m.tags);
+    expect(ed.dirty).toBe(false);
+  });
 });

@@ -47,6 +47,24 @@ describe("plans list", () => {
     expect(byTestId<HTMLInputElement>(container, "import-file-input").type).toBe("file");
   });
 
+  it("tags show on each plan; clicking one shows only the plans with it", async () => {
+    const step = { provider: "logic", action: "set", params: { value: 1 } };
+    const backend = createMockBackend({
+      plans: [
+        { name: "Weekly report", tags: ["reports", "work"], steps: [step] },
+        { name: "Holiday photos", tags: ["home"], steps: [step] },
+      ],
+    });
+    backend.install();
+    const { container } = render(PlansList);
+    await waitFor(() => expect(allByTestId(container, "plan-row")).toHaveLength(2));
+    const chips = allByTestId(container, "plan-tag").map((c) => c.textContent).sort();
+    expect(chips).toEqual(["home", "reports", "work"]);
+    await fireEvent.click(allByTestId(container, "plan-tag").find((c) => c.textContent === "reports")!);
+    await waitFor(() => expect(allByTestId(container, "plan-row").map((r) => r.getAttribute("data-plan-name"))).toEqual(["Weekly report"]));
+    expect(byTestId<HTMLInputElement>(container, "plans-search").value).toBe("reports");
+  });
+
   it("delete asks first", async () => {
     const backend = createMockBackend({ plans: [THREE_STEP_PLAN] });
     backend.install();
