@@ -45,14 +45,20 @@ fn open(dir: &std::path::Path) -> Arc<Flowpilot> {
     )
 }
 
-/// A facade with the integration saved, its client set, and connected.
-async fn connected(server: &OAuth2Server, dir: &std::path::Path) -> Arc<Flowpilot> {
+/// A facade with the integration saved and its OAuth client set, not connected yet.
+fn with_client(server: &OAuth2Server, dir: &std::path::Path) -> Arc<Flowpilot> {
     let app = open(dir);
     app.save_integration(definition(server)).expect("test setup");
     app.set_credential("acme", "client_id", Sensitive::new(OAUTH_CLIENT_ID.into()))
         .expect("test setup");
     app.set_credential("acme", "client_secret", Sensitive::new(OAUTH_CLIENT_SECRET.into()))
         .expect("test setup");
+    app
+}
+
+/// A facade with the integration saved, its client set, and connected.
+async fn connected(server: &OAuth2Server, dir: &std::path::Path) -> Arc<Flowpilot> {
+    let app = with_client(server, dir);
     let start = app.start_oauth_connect("acme").await.expect("test setup");
     assert!(start.redirect_uri.starts_with("http://127.0.0.1:"));
     let finishing = {
@@ -153,12 +159,7 @@ async fn a_refused_refresh_marks_the_integration_as_needing_reconnection() {
 async fn a_callback_with_another_state_is_refused() {
     let server = OAuth2Server::start().await;
     let dir = tempfile::tempdir().expect("test setup");
-    let app = open(dir.path());
-    app.save_integration(definition(&server)).expect("test setup");
-    app.set_credential("acme", "client_id", Sensitive::new(OAUTH_CLIENT_ID.into()))
-        .expect("test setup");
-    app.set_credential("acme", "client_secret", Sensitive::new(OAUTH_CLIENT_SECRET.into()))
-        .expect("test setup");
+    let app = with_client(&server, dir.path());
     let start = app.start_oauth_connect("acme").await.expect("test setup");
     let finishing = {
         let app = app.clone();
@@ -223,12 +224,7 @@ fn port_of(redirect_uri: &str) -> u16 {
 async fn a_connection_waiting_for_the_browser_is_cancelled_and_its_port_freed() {
     let server = OAuth2Server::start().await;
     let dir = tempfile::tempdir().expect("test setup");
-    let app = open(dir.path());
-    app.save_integration(definition(&server)).expect("test setup");
-    app.set_credential("acme", "client_id", Sensitive::new(OAUTH_CLIENT_ID.into()))
-        .expect("test setup");
-    app.set_credential("acme", "client_secret", Sensitive::new(OAUTH_CLIENT_SECRET.into()))
-        .expect("test setup");
+    let app = with_client(&server, dir.path());
     let start = app.start_oauth_connect("acme").await.expect("test setup");
     let port = port_of(&start.redirect_uri);
     let finishing = {

@@ -14,6 +14,7 @@ import {
 } from "./plan";
 import { holdsJson, itemOptions, listOptions, refFor, refOptions, sampleOf, stepName, testFirst, type RefGroup } from "./refs";
 import { TriggerSampling } from "./trigger-sample.svelte";
+import { rememberSmtp } from "./smtp-memory";
 import { triggerKind } from "./triggers";
 
 /** A step as the editor holds it: its spec and a key that follows it when it moves. */
@@ -420,6 +421,7 @@ export class PlanEditing {
       this.currentId = row.id;
       this.version = row.version;
       const stored = toPlanFile(row.plan);
+      rememberSmtp(stored);
       this.savedDoc = clone(stored);
       this.baseline = canonical(toWire(stored));
       // Adopt the stored form unless the person typed on while it was saving (keys stay).
@@ -521,6 +523,7 @@ export class PlanEditing {
     try {
       const row = await call(commands.setPlanOn(this.currentId, on));
       const stored = toPlanFile(row.plan);
+      rememberSmtp(stored);
       this.savedDoc = clone(stored);
       this.meta.status = stored.status;
       this.baseline = canonical(toWire(stored));

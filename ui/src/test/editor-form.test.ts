@@ -4,6 +4,12 @@ import { fireEvent, render, waitFor } from "@testing-library/svelte";
 import PlanEditor from "../screens/PlanEditor.svelte";
 import { THREE_STEP_PLAN, byTestId, createMockBackend, param, stepCard, typeInto, waitForCall } from "./helpers";
 
+/** The SMTP settings step `i`'s form holds (its JSON box). */
+function stepOf(root: HTMLElement, i: number): unknown {
+  const text = (param(root, i, "smtp").control as HTMLTextAreaElement).value;
+  return text.trim() === "" ? null : JSON.parse(text);
+}
+
 async function openEditor(plans = [THREE_STEP_PLAN]) {
   const backend = createMockBackend({ plans });
   backend.install();
@@ -43,6 +49,26 @@ describe("the generated step form", () => {
     expect(JSON.parse(payload.value)).toEqual({ text: "x" });
     // boolean → checkbox
     expect((param(root, 1, "all").control as HTMLInputElement).type).toBe("checkbox");
+  });
+
+  it("a new email step starts with the SMTP settings of the last saved plan that sent email", async () => {
+    localStorage.clear();
+    const { root } = await openEditor();
+    const provider = byTestId<HTMLSelectElement>(stepCard(root, 1), "step-provider");
+    provider.value = "email";
+    await fireEvent.change(provider);
+    await waitFor(() => param(root, 1, "to"));
+    // Nothing remembered yet: the SMTP box starts empty.
+    expect(JSON.stringify(stepOf(root, 1))).not.toContain("smtp.example.com");
+
+    const { rememberSmtp } = await import("../lib/smtp-memory");
+    const smtp = { host: "smtp.example.com", port: 587, security: "starttls", username: "me@example.com", credential: "mail" };
+    rememberSmtp({ name: "Sent", steps: [{ provider: "email", action: "send", params: { to: "a@example.com", subject: "s", smtp } }] });
+    provider.value = "logic";
+    await fireEvent.change(provider);
+    provider.value = "email";
+    await fireEvent.change(provider);
+    await waitFor(() => expect(stepOf(root, 1)).toEqual(smtp));
   });
 
   it("numbers, nullable numbers and a changed action's form", async () => {

@@ -5,6 +5,7 @@ import App from "../App.svelte";
 import PlansList from "../screens/PlansList.svelte";
 import RunDetail from "../screens/RunDetail.svelte";
 import Credentials from "../screens/Credentials.svelte";
+import Settings from "../screens/Settings.svelte";
 import ErrorRegion from "../components/ErrorRegion.svelte";
 import { examples } from "../lib/examples";
 import { showError } from "../lib/notify.svelte";
@@ -104,6 +105,25 @@ describe("plans list", () => {
     expect(pending).toMatchObject({ fileName: "bad.json", issues: [{ path: "steps[0].params.url", message: "is required" }] });
     expect(backend.state.calls.filter((c) => c.cmd === "import_plan_text")).toHaveLength(1);
     expect(backend.state.calls.some((c) => c.cmd === "create_plan")).toBe(false);
+  });
+});
+
+describe("settings", () => {
+  it("Webhooks: says when calls are received, shows the server, and saves a public address", async () => {
+    const backend = createMockBackend();
+    backend.install();
+    const { container } = render(Settings);
+    const box = await waitFor(() => byTestId(container, "settings-webhooks"));
+    expect(box.textContent).toContain("only while Flowpilot runs");
+    await waitFor(() => expect(byTestId(box, "settings-webhook-status").textContent).toContain("127.0.0.1:8737"));
+    typeInto(byTestId(box, "settings-webhook-public"), "https://hooks.example.com");
+    await fireEvent.click(byTestId(container, "settings-save"));
+    const saved = await waitForCall(backend.state.calls, "set_settings");
+    expect((saved.settings as { webhooks: { public_base_url: string; port: number } }).webhooks).toEqual({
+      port: 8737,
+      bind_address: "127.0.0.1",
+      public_base_url: "https://hooks.example.com",
+    });
   });
 });
 

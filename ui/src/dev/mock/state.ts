@@ -43,6 +43,7 @@ export function initialState(keychain: boolean): MockState {
       auto_pause_after: 5,
       catch_up_window_hours: 24,
       keep_running_when_closed: true,
+      webhooks: { port: 8737, bind_address: "127.0.0.1", public_base_url: null },
     },
     keychain,
     integrations: [],
