@@ -133,15 +133,8 @@ fn a_feed_plan_built_in_the_editor_runs_once_for_a_new_item_and_never_for_the_ol
 
     // The run's page shows the item as what started it.
     let run_id = run["id"].as_str().unwrap_or_default().to_string();
-    let go = format!("location.hash = '#/runs/{run_id}'");
-    app.wd
-        .execute(&go, vec![])
-        .unwrap_or_else(|e| app.fail(&format!("open the run's page: {e}")));
-    let event = app.el(&tid("run-trigger-event"));
-    app.click(&format!("{} summary", tid("run-trigger-event")));
-    app.wait_for("the run detail to show the new item", WAIT, || {
-        app.wd.text(&event).ok().filter(|t| t.contains("Fresh off the press"))
-    });
+    app.open_run(&run_id);
+    app.run_trigger_event_shows("Fresh off the press");
     app.screenshot("feed-trigger-run");
     assert_eq!(runs(&app)["total"], 1, "a second run started");
     assert_eq!(app.shown_error(), None);

@@ -458,6 +458,23 @@ impl App {
         }
     }
 
+    /// Open run `run_id`'s page by its address (as a notification's "Open run" does).
+    pub fn open_run(&self, run_id: &str) {
+        let go = format!("location.hash = '#/runs/{run_id}'");
+        self.wd
+            .execute(&go, vec![])
+            .unwrap_or_else(|e| self.fail(&format!("open the run's page: {e}")));
+    }
+
+    /// On a run's page: open "What started this run" and wait until it shows `expected`.
+    pub fn run_trigger_event_shows(&self, expected: &str) {
+        let event = self.el(&tid("run-trigger-event"));
+        self.click(&format!("{} summary", tid("run-trigger-event")));
+        self.wait_for(&format!("the run detail to show {expected:?} as what started it"), WAIT, || {
+            self.wd.text(&event).ok().filter(|t| t.contains(expected))
+        });
+    }
+
     /// Open the editor on the plan `name` from the Plans screen.
     pub fn edit_plan(&self, name: &str) {
         self.nav("plans");

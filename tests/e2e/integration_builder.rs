@@ -156,10 +156,7 @@ fn an_integration_built_with_the_form_is_used_by_a_plan_and_sends_its_key_and_bo
         done.then_some(listed)
     });
     let run_id = runs["runs"][0]["id"].as_str().unwrap_or_default().to_string();
-    let go = format!("location.hash = '#/runs/{run_id}'");
-    app.wd
-        .execute(&go, vec![])
-        .unwrap_or_else(|e| app.fail(&format!("open the run's page: {e}")));
+    app.open_run(&run_id);
     app.wait_for("the run detail to show the step's output", WAIT, || {
         app.page_text().contains("ada@example.com").then_some(())
     });

@@ -100,15 +100,8 @@ fn a_webhook_plan_built_in_the_editor_runs_when_its_url_is_called() {
     let run = &runs["runs"][0];
     assert_eq!(run["trigger_kind"], "webhook", "{runs:#}");
     let run_id = run["id"].as_str().unwrap_or_default().to_string();
-    let go = format!("location.hash = '#/runs/{run_id}'");
-    app.wd
-        .execute(&go, vec![])
-        .unwrap_or_else(|e| app.fail(&format!("open the run's page: {e}")));
-    let event = app.el(&tid("run-trigger-event"));
-    app.click(&format!("{} summary", tid("run-trigger-event")));
-    app.wait_for("the run detail to show the call's body", WAIT, || {
-        app.wd.text(&event).ok().filter(|t| t.contains("deploy finished"))
-    });
+    app.open_run(&run_id);
+    app.run_trigger_event_shows("deploy finished");
     app.screenshot("webhook-run");
     assert_eq!(app.shown_error(), None);
 }
