@@ -470,9 +470,11 @@ impl App {
     pub fn run_trigger_event_shows(&self, expected: &str) {
         let event = self.el(&tid("run-trigger-event"));
         self.click(&format!("{} summary", tid("run-trigger-event")));
-        self.wait_for(&format!("the run detail to show {expected:?} as what started it"), WAIT, || {
-            self.wd.text(&event).ok().filter(|t| t.contains(expected))
-        });
+        self.wait_for(
+            &format!("the run detail to show {expected:?} as what started it"),
+            WAIT,
+            || self.wd.text(&event).ok().filter(|t| t.contains(expected)),
+        );
     }
 
     /// Open the editor on the plan `name` from the Plans screen.
