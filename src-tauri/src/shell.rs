@@ -101,7 +101,7 @@ impl<R: Runtime> Shell for Desktop<R> {
         self.app.exit(0);
     }
 
-    fn answer_close(&self, answer: crate::window::CloseAnswer) {
+    fn answer_close(&self, answer: crate::tray_host::CloseAnswer) {
         crate::window::answer_close(&self.app, answer);
     }
 

@@ -43,7 +43,7 @@ pub trait Shell: SchedulerSink {
     /// Open `url` in the person's browser (an OAuth authorization page).
     fn open_url(&self, url: &str) -> Result<(), String>;
     /// Act on the answer to "keep running without a tray icon?" (`close-asked`).
-    fn answer_close(&self, answer: crate::window::CloseAnswer);
+    fn answer_close(&self, answer: crate::tray_host::CloseAnswer);
 }
 
 /// How this app names itself to another process that wants to run the schedules and triggers.

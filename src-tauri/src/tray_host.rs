@@ -30,6 +30,18 @@ impl TrayHost {
     }
 }
 
+/// The person's answer to "keep running without a tray icon?" (`window::close_requested` asks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseAnswer {
+    /// Keep the window open.
+    Stay,
+    /// Close the window; schedules and triggers keep running.
+    KeepRunning,
+    /// Quit Flowpilot.
+    Quit,
+}
+
 /// Ask the session bus now (a panel may start after Flowpilot, so never cached).
 #[cfg(target_os = "linux")]
 pub fn detect() -> TrayHost {

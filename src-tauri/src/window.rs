@@ -6,10 +6,8 @@ use crate::events::{self, CloseAsked};
 use crate::notify;
 use crate::readiness::{self, Milestone};
 use crate::state::Backend;
-use crate::tray_host::{self, TrayHost};
+use crate::tray_host::{self, CloseAnswer, TrayHost};
 use flowpilot_core::notices::{Notice, NoticeKind};
-use serde::{Deserialize, Serialize};
-use specta::Type;
 use std::sync::Mutex;
 use tauri::webview::PageLoadEvent;
 use tauri::{AppHandle, CloseRequestApi, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, Window};
@@ -115,18 +113,6 @@ impl CloseQuestion {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
         std::mem::replace(&mut *now, next)
     }
-}
-
-/// The person's answer to "keep running without a tray icon?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum CloseAnswer {
-    /// Keep the window open.
-    Stay,
-    /// Close the window; schedules and triggers keep running.
-    KeepRunning,
-    /// Quit Flowpilot.
-    Quit,
 }
 
 /// The window's close button was pressed. Where no tray host shows Flowpilot's

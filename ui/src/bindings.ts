@@ -359,7 +359,7 @@ export type CheckReport = {
 	note: string | null,
 };
 
-/**  The person's answer to "keep running without a tray icon?". */
+/**  The person's answer to "keep running without a tray icon?" (`window::close_requested` asks). */
 export type CloseAnswer = 
 /**  Keep the window open. */
 "stay" | 

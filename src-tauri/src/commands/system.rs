@@ -2,8 +2,7 @@ use super::blocking;
 use crate::dto::Health;
 use crate::error::IpcError;
 use crate::state::Backend;
-use crate::tray_host::{self, TrayHost};
-use crate::window::CloseAnswer;
+use crate::tray_host::{self, CloseAnswer, TrayHost};
 use flowpilot_engine::registry::ProviderInfo;
 use tauri::State;
 
