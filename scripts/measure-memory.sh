@@ -20,7 +20,12 @@ runs=${1:-1000}
 profile=${PROFILE:-debug}
 app=${FLOWPILOT_APP:-$PWD/target/$profile/flowpilot}
 cli=${FLOWPILOT_CLI:-$PWD/target/$profile/flowpilot-cli}
-[ -x "$app" ] && [ -x "$cli" ] || { echo "build first (missing $app or $cli)" >&2; exit 1; }
+# A panel's tray host, so closing the window closes it (on a desktop without one the app asks first).
+watcher=${FLOWPILOT_TRAY_HOST:-$PWD/target/$profile/status-notifier-watcher}
+[ -x "$app" ] && [ -x "$cli" ] && [ -x "$watcher" ] || {
+  echo "build first: cargo build --workspace (missing $app, $cli or $watcher)" >&2
+  exit 1
+}
 
 # Everything below runs on a private session bus with a virtual display.
 if [ -z "${FLOWPILOT_MEASURE_INNER:-}" ]; then
@@ -63,9 +68,10 @@ xvfb=$!
 export DISPLAY=$display
 app_pid=""
 wm=""
+tray=""
 cleanup() {
-  for pid in $app_pid $wm $xvfb; do kill "$pid" 2>/dev/null || true; done
-  for pid in $app_pid $wm $xvfb; do wait "$pid" 2>/dev/null || true; done
+  for pid in $app_pid $tray $wm $xvfb; do kill "$pid" 2>/dev/null || true; done
+  for pid in $app_pid $tray $wm $xvfb; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -73,6 +79,11 @@ for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.
 # A window manager, so closing the window is a real close request.
 openbox >/dev/null 2>&1 &
 wm=$!
+# A panel that shows tray icons (its StatusNotifierWatcher), as on KDE, XFCE or GNOME with AppIndicator.
+"$watcher" >"$work/tray.out" 2>&1 &
+tray=$!
+for _ in $(seq 200); do grep -q '^ready' "$work/tray.out" 2>/dev/null && break; sleep 0.05; done
+grep -q '^ready' "$work/tray.out" || { echo "the tray host did not start:" >&2; cat "$work/tray.out" >&2; exit 1; }
 # A desktop session has the accessibility bus running; here the app's first GTK
 # call would start it (D-Bus activation), which is no part of the app's start.
 dbus-send --session --print-reply --dest=org.a11y.Bus /org/a11y/bus org.a11y.Bus.GetAddress >/dev/null 2>&1 || true

@@ -2,9 +2,9 @@
 //! its own data folder (a fresh SQLite file), its own XDG folders (logs, WebKit
 //! storage, autostart entry), one WebDriver session, and clean-up by PID.
 
-use crate::status_notifier::StatusNotifierWatcher;
 use crate::webdriver::{Element, Session, WdError, WdResult};
 use crate::x11;
+use flowpilot_tests::status_notifier::StatusNotifierWatcher;
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,6 @@
 //! The scenarios find the UI by its `data-testid` contract (see `harness::tid`).
 
 mod harness;
-mod status_notifier;
 mod webdriver;
 mod x11;
 

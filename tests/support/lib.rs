@@ -15,6 +15,7 @@
 //! | [`signatures`] | webhook deliveries signed as GitHub, Stripe and Standard Webhooks sign them |
 //! | [`dovecot`], [`smtp`], [`servers`] | real Dovecot IMAP and aiosmtpd started as children; skip or fail per `FLOWPILOT_REQUIRE_SERVERS` |
 //! | [`mail`], [`imap_client`] | RFC 5322 test mail; a raw IMAP client to look at Dovecot |
+//! | [`status_notifier`] | a desktop panel's tray host (StatusNotifierWatcher) on the session bus |
 
 pub mod cli;
 pub mod discord;
@@ -34,6 +35,7 @@ pub mod servers;
 pub mod signatures;
 pub mod slack;
 pub mod smtp;
+pub mod status_notifier;
 pub mod target;
 pub mod telegram;
 

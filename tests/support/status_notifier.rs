@@ -1,9 +1,10 @@
-//! A desktop panel's StatusNotifierWatcher on the scenarios' session bus, so the
-//! app's tray icon has somewhere to go, as on KDE, XFCE or GNOME with the
-//! AppIndicator extension. Without one (stock GNOME) the app asks before its
-//! window closes; `closing::without_a_tray_host_closing_the_window_asks` runs
-//! with none. The watcher answers the calls libayatana-appindicator makes and
-//! records the items that registered, so a scenario can see the icon arrive.
+//! A desktop panel's StatusNotifierWatcher on the session bus, so the app's tray
+//! icon has somewhere to go, as on KDE, XFCE or GNOME with the AppIndicator
+//! extension. Without one (stock GNOME) the app asks before its window closes.
+//! The end-to-end scenarios serve it in-process (`closing::without_a_tray_host…`
+//! runs with none); scripts/measure-memory.sh runs the `status-notifier-watcher`
+//! binary, so closing the window there closes it as on such a desktop. It answers
+//! the calls libayatana-appindicator makes and records the items that registered.
 
 use std::sync::{Arc, Mutex};
 use zbus::blocking::{Connection, connection};
