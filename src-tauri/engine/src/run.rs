@@ -222,9 +222,20 @@ pub enum RunEvent {
     RunFinished { outcome: RunOutcome },
 }
 
+/// What [`RunObserver::record`] returns: done once the observer has dealt with the event.
+pub type Recorded<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
 /// Receives run events; the store writes them, the app forwards them to the UI.
 pub trait RunObserver: Send + Sync {
     fn on_event(&self, event: &RunEvent);
+
+    /// The event, for an observer that waits for something (a durable write)
+    /// without holding a thread while it waits: the executor awaits it before
+    /// the run goes on. By default [`RunObserver::on_event`], at once.
+    fn record<'a>(&'a self, event: &'a RunEvent) -> Recorded<'a> {
+        self.on_event(event);
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// Ignores everything.

@@ -4,7 +4,7 @@
 use super::runs::{not_running, run_not_found, run_status};
 use super::{Result, Store, conversion_error, extended_code, get_json, get_ts, get_u64, sql_int, to_json, ts};
 use flowpilot_engine::{ErrorCode, StepRecord, StepStatus};
-use rusqlite::{Row, Transaction};
+use rusqlite::{Row, Transaction, params};
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,59 +46,110 @@ fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
     })
 }
 
+/// A step record as its row is written: its JSON already made, owned, so the
+/// write can wait in the writer's queue (and be tried again) without the record.
+pub(super) struct StepRow {
+    pub run_id: String,
+    step_number: i64,
+    step_id: Option<String>,
+    provider: String,
+    action: String,
+    status: &'static str,
+    attempt: u32,
+    message: String,
+    latency_ms: i64,
+    output_preview: String,
+    output: Option<String>,
+    metadata: String,
+    error: Option<String>,
+    timestamp: String,
+    items: Option<String>,
+    input: Option<String>,
+}
+
+impl StepRow {
+    pub fn new(record: &StepRecord) -> Result<Self> {
+        let json = |what: &'static str, value: &Value| match value {
+            Value::Null => Ok(None),
+            other => to_json(what, other).map(Some),
+        };
+        Ok(Self {
+            run_id: record.run_id.clone(),
+            step_number: sql_int(record.step_number),
+            step_id: record.step_id.clone(),
+            provider: record.provider.clone(),
+            action: record.action.clone(),
+            status: record.status.as_str(),
+            attempt: record.attempt,
+            message: record.message.clone(),
+            latency_ms: sql_int(record.latency_ms),
+            output_preview: record.output_preview.clone(),
+            output: json("a step's output", &record.output)?,
+            metadata: to_json("a step's metadata", &record.metadata)?,
+            error: record.error.map(|e| e.as_string()),
+            timestamp: ts(&record.timestamp),
+            items: record
+                .items
+                .as_ref()
+                .map(|items| to_json("a step's items", items))
+                .transpose()?,
+            input: json("a step's input", &record.input)?,
+        })
+    }
+}
+
 /// Insert a step row; with `only_if_running`, only while its run is `running`.
 /// Returns whether a row was written.
-pub(super) fn insert_step(tx: &Transaction<'_>, record: &StepRecord, only_if_running: bool) -> Result<bool> {
-    let output = match &record.output {
-        Value::Null => None,
-        other => Some(to_json("a step's output", other)?),
-    };
-    let metadata = to_json("a step's metadata", &record.metadata)?;
-    let items = match &record.items {
-        None => None,
-        Some(items) => Some(to_json("a step's items", items)?),
-    };
-    let input = match &record.input {
-        Value::Null => None,
-        other => Some(to_json("a step's input", other)?),
-    };
+pub(super) fn insert_step(tx: &Transaction<'_>, row: &StepRow, only_if_running: bool) -> Result<bool> {
     let guard = if only_if_running {
         "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND status = 'running')"
     } else {
         ""
     };
-    // Bound one by one so the output's JSON (up to 10 MB) can be dropped once
-    // SQLite has its own copy, before it builds the row: one copy fewer at once.
     let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO step_logs (run_id, step_number, step_id, provider, action, status, attempt, message,
                                 latency_ms, output_preview, output, metadata, error, timestamp, items, input)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 {guard}"
     ))?;
-    stmt.raw_bind_parameter(1, &record.run_id)?;
-    stmt.raw_bind_parameter(2, sql_int(record.step_number))?;
-    stmt.raw_bind_parameter(3, &record.step_id)?;
-    stmt.raw_bind_parameter(4, &record.provider)?;
-    stmt.raw_bind_parameter(5, &record.action)?;
-    stmt.raw_bind_parameter(6, record.status.as_str())?;
-    stmt.raw_bind_parameter(7, record.attempt)?;
-    stmt.raw_bind_parameter(8, &record.message)?;
-    stmt.raw_bind_parameter(9, sql_int(record.latency_ms))?;
-    stmt.raw_bind_parameter(10, &record.output_preview)?;
-    stmt.raw_bind_parameter(11, &output)?;
-    drop(output);
-    stmt.raw_bind_parameter(12, &metadata)?;
-    stmt.raw_bind_parameter(13, record.error.map(|e| e.as_string()))?;
-    stmt.raw_bind_parameter(14, ts(&record.timestamp))?;
-    stmt.raw_bind_parameter(15, &items)?;
-    stmt.raw_bind_parameter(16, &input)?;
-    let written = stmt.raw_execute();
+    let written = stmt.execute(params![
+        row.run_id,
+        row.step_number,
+        row.step_id,
+        row.provider,
+        row.action,
+        row.status,
+        row.attempt,
+        row.message,
+        row.latency_ms,
+        row.output_preview,
+        row.output,
+        row.metadata,
+        row.error,
+        row.timestamp,
+        row.items,
+        row.input,
+    ]);
     match written {
         Ok(n) => Ok(n > 0),
         Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
-            Err(run_not_found(&record.run_id))
+            Err(run_not_found(&row.run_id))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The write of [`Store::append_step`].
+fn append_job(record: &StepRecord) -> Result<super::writer::Job> {
+    let row = StepRow::new(record)?;
+    Ok(Box::new(move |tx| {
+        if !insert_step(tx, &row, true)? {
+            return Err(not_running(tx, &row.run_id));
+        }
+        // The attempt that was in flight has its row now.
+        tx.prepare_cached("UPDATE runs SET in_flight = NULL WHERE id = ?1")?
+            .execute([&row.run_id])?;
+        Ok(())
+    }))
 }
 
 impl Store {
@@ -107,14 +158,15 @@ impl Store {
     /// Errors: [`StoreError::RunFinished`] if the run is no longer running (the
     /// row is not written), [`StoreError::NotFound`] if there is no such run.
     pub fn append_step(&self, record: &StepRecord) -> Result<()> {
-        self.write(|tx| {
-            if !insert_step(tx, record, true)? {
-                return Err(not_running(tx, &record.run_id));
-            }
-            // The attempt that was in flight has its row now.
-            tx.execute("UPDATE runs SET in_flight = NULL WHERE id = ?1", [&record.run_id])?;
-            Ok(())
-        })
+        self.write_grouped(append_job(record)?)
+    }
+
+    /// [`Store::append_step`], without holding a thread while the write waits
+    /// for its commit.
+    pub fn append_step_async(&self, record: &StepRecord) -> impl Future<Output = Result<()>> + Send + 'static {
+        let job = append_job(record);
+        let written = job.map(|job| self.write_grouped_async(job));
+        async move { written?.await }
     }
 
     /// Every step row of a run (retries included), in the order written.
