@@ -120,9 +120,9 @@ fn seed(path: &Path) {
             .expect("prepare");
         let mut step = tx
             .prepare(
-                "INSERT INTO step_logs (run_id, step_number, step_id, provider, action, status, attempt, message,
-                                        latency_ms, output_preview, output, metadata, timestamp)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, '', ?7, ?8, ?9, '{}', ?10)",
+                "INSERT INTO step_logs (run_id, id, step_number, step_id, provider, action, status, attempt, message,
+                                        latency_ms, output, metadata, timestamp)
+                 VALUES (?1, ?2 + 1, ?2, ?3, ?4, ?5, ?6, 1, '', ?7, ?8, '{}', ?9)",
             )
             .expect("prepare");
         let now = Utc::now();
@@ -160,7 +160,6 @@ fn seed(path: &Path) {
                     action,
                     status,
                     ((r * 7 + s * 13) % 900) as i64,
-                    output,
                     output,
                     at(s as i64 * 10)
                 ])

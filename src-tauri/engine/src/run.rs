@@ -331,6 +331,12 @@ pub fn preview(output: &Value) -> String {
             owned.as_str()
         }
     };
+    preview_text(text)
+}
+
+/// The first [`PREVIEW_CHARS`] characters of a text: the preview of an output
+/// that is this string, or whose compact JSON is this text.
+pub fn preview_text(text: &str) -> String {
     match text.char_indices().nth(PREVIEW_CHARS) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),

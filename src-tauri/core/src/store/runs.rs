@@ -150,7 +150,7 @@ fn mark_interrupted(tx: &Transaction<'_>, owner: Option<&str>) -> Result<usize> 
     for (id, in_flight) in runs {
         marked += tx.execute(
             "UPDATE runs
-             SET status = 'interrupted',
+             SET status = 'interrupted', owner = NULL,
                  finished_at = MAX(started_at,
                                    COALESCE((SELECT MAX(s.timestamp) FROM step_logs s WHERE s.run_id = runs.id), started_at),
                                    COALESCE(?3, started_at)),
@@ -228,7 +228,7 @@ fn finish_job(outcome: &RunOutcome, last_step: Option<&StepRecord>) -> Result<su
     Ok(Box::new(move |tx| {
         let updated = tx
             .prepare_cached(
-                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4, in_flight = NULL
+                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4, in_flight = NULL, owner = NULL
                  WHERE id = ?1 AND status = 'running'",
             )?
             .execute(params![run_id, status, finished_at, error])?;

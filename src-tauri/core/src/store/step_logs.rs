@@ -3,6 +3,7 @@
 
 use super::runs::{not_running, run_not_found, run_status};
 use super::{Result, Store, conversion_error, extended_code, get_json, get_ts, get_u64, sql_int, to_json, ts};
+use flowpilot_engine::run::preview_text;
 use flowpilot_engine::{ErrorCode, StepRecord, StepStatus};
 use rusqlite::{Row, Transaction, params};
 use serde_json::Value;
@@ -14,9 +15,28 @@ struct BadStepStatus(String);
 const STEP_COLUMNS: &str = "run_id, step_number, step_id, provider, action, status, attempt, message, latency_ms,
      output_preview, output, metadata, error, timestamp, items, input";
 
+/// The preview of an output that is `value`, whose JSON is `json`: what a
+/// step's preview is unless the step made it otherwise (then it is stored).
+fn derived_preview(value: &Value, json: Option<&str>) -> String {
+    match (value, json) {
+        (Value::String(s), _) => preview_text(s),
+        (Value::Null, _) | (_, None) => String::new(),
+        (_, Some(json)) => preview_text(json),
+    }
+}
+
 fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
     let status: String = row.get(5)?;
-    let output: Option<String> = row.get(10)?;
+    let output_text: Option<String> = row.get(10)?;
+    let output = match &output_text {
+        None => Value::Null,
+        Some(text) => serde_json::from_str(text).map_err(|e| conversion_error(10, e))?,
+    };
+    let output_preview = match row.get::<_, Option<String>>(9)? {
+        Some(stored) => stored,
+        None => derived_preview(&output, output_text.as_deref()),
+    };
+    drop(output_text);
     Ok(StepRecord {
         run_id: row.get(0)?,
         step_number: super::get_usize(row, 1)?,
@@ -27,11 +47,8 @@ fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
         attempt: row.get(6)?,
         message: row.get(7)?,
         latency_ms: get_u64(row, 8)?,
-        output_preview: row.get(9)?,
-        output: match output {
-            None => Value::Null,
-            Some(text) => serde_json::from_str(&text).map_err(|e| conversion_error(10, e))?,
-        },
+        output_preview,
+        output,
         metadata: get_json(row, 11)?,
         error: row.get::<_, Option<String>>(12)?.map(|code| ErrorCode::parse(&code)),
         timestamp: get_ts(row, 13)?,
@@ -58,7 +75,8 @@ pub(super) struct StepRow {
     attempt: u32,
     message: String,
     latency_ms: i64,
-    output_preview: String,
+    /// `None` when it is the output's own beginning.
+    output_preview: Option<String>,
     output: Option<String>,
     metadata: String,
     error: Option<String>,
@@ -73,6 +91,8 @@ impl StepRow {
             Value::Null => Ok(None),
             other => to_json(what, other).map(Some),
         };
+        let output = json("a step's output", &record.output)?;
+        let derived = derived_preview(&record.output, output.as_deref());
         Ok(Self {
             run_id: record.run_id.clone(),
             step_number: sql_int(record.step_number),
@@ -83,8 +103,8 @@ impl StepRow {
             attempt: record.attempt,
             message: record.message.clone(),
             latency_ms: sql_int(record.latency_ms),
-            output_preview: record.output_preview.clone(),
-            output: json("a step's output", &record.output)?,
+            output_preview: (record.output_preview != derived).then(|| record.output_preview.clone()),
+            output,
             metadata: to_json("a step's metadata", &record.metadata)?,
             error: record.error.map(|e| e.as_string()),
             timestamp: ts(&record.timestamp),
@@ -106,10 +126,12 @@ pub(super) fn insert_step(tx: &Transaction<'_>, row: &StepRow, only_if_running: 
     } else {
         ""
     };
+    // Ids count per run: the rows of a run, in the order written.
     let mut stmt = tx.prepare_cached(&format!(
-        "INSERT INTO step_logs (run_id, step_number, step_id, provider, action, status, attempt, message,
+        "INSERT INTO step_logs (run_id, id, step_number, step_id, provider, action, status, attempt, message,
                                 latency_ms, output_preview, output, metadata, error, timestamp, items, input)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 {guard}"
+         SELECT ?1, COALESCE((SELECT MAX(id) FROM step_logs WHERE run_id = ?1), 0) + 1,
+                ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 {guard}"
     ))?;
     let written = stmt.execute(params![
         row.run_id,
