@@ -114,13 +114,13 @@ fn seed(path: &Path) {
     {
         let mut run = tx
             .prepare(
-                "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, status, started_at, finished_at, error)
-                 VALUES (?1, NULL, ?2, 'cron', ?3, ?4, ?5, ?6)",
+                "INSERT INTO runs (seq, id, plan_id, plan_name, trigger_kind, status, started_at, finished_at, error)
+                 VALUES (?7, ?1, NULL, ?2, 'cron', ?3, ?4, ?5, ?6)",
             )
             .expect("prepare");
         let mut step = tx
             .prepare(
-                "INSERT INTO step_logs (run_id, id, step_number, step_id, provider, action, status, attempt, message,
+                "INSERT INTO step_logs (run, id, step_number, step_id, provider, action, status, attempt, message,
                                         latency_ms, output, metadata, timestamp)
                  VALUES (?1, ?2 + 1, ?2, ?3, ?4, ?5, ?6, 1, '', ?7, ?8, '{}', ?9)",
             )
@@ -145,7 +145,8 @@ fn seed(path: &Path) {
                 if failed { "failed" } else { "success" },
                 at(0),
                 at(100),
-                failed.then_some("step 10 of 10 failed")
+                failed.then_some("step 10 of 10 failed"),
+                r as i64 + 1
             ])
             .expect("run");
             for s in 0..STEPS {
@@ -153,7 +154,7 @@ fn seed(path: &Path) {
                 let status = if failed && s == STEPS - 1 { "error" } else { "success" };
                 let output = format!("{{\"n\":{s},\"ok\":true}}");
                 step.execute(params![
-                    id,
+                    r as i64 + 1,
                     s as i64,
                     format!("s{s}"),
                     provider,

@@ -174,16 +174,21 @@ CREATE TABLE integration_connections (
 ) STRICT;
 "#,
     ),
-    // Smaller step rows (issue 12): kept in their run's order inside the table
-    // itself, so no index by run beside it; no index by time (the Dashboard
-    // reaches step rows through the runs of its window); the output's preview
-    // NULL when it is just the output's beginning (made again when read); and
-    // a finished run no longer names the store that ran it (only a running
-    // run's owner matters). Ids count per run from here on.
+    // Smaller step rows (issue 12): a step row names its run by a number
+    // (`runs.seq`), not the run's text id; the table is kept in its runs'
+    // order by itself, so no index by run beside it; no index by time (the
+    // Dashboard reaches step rows through the runs of its window); the
+    // output's preview is NULL when it is just the output's beginning (made
+    // again when read); a finished run no longer names the store that ran it
+    // (only a running run's owner matters). Ids count per run from here on.
     M::up(
         r#"
+ALTER TABLE runs ADD COLUMN seq INTEGER;
+UPDATE runs SET seq = rowid;
+CREATE UNIQUE INDEX runs_seq ON runs (seq);
+UPDATE runs SET owner = NULL WHERE status <> 'running';
 CREATE TABLE step_logs_by_run (
-    run_id         TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    run            INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,
     id             INTEGER NOT NULL,
     step_number    INTEGER NOT NULL CHECK (step_number >= 0),
     step_id        TEXT,
@@ -201,25 +206,24 @@ CREATE TABLE step_logs_by_run (
     timestamp      TEXT NOT NULL,
     items          TEXT,
     input          TEXT,
-    PRIMARY KEY (run_id, id)
+    PRIMARY KEY (run, id)
 ) STRICT, WITHOUT ROWID;
 INSERT INTO step_logs_by_run
-    (run_id, id, step_number, step_id, provider, action, status, attempt, message,
+    (run, id, step_number, step_id, provider, action, status, attempt, message,
      latency_ms, output_preview, output, metadata, error, timestamp, items, input)
-SELECT run_id, id, step_number, step_id, provider, action, status, attempt, message, latency_ms,
+SELECT r.seq, s.id, s.step_number, s.step_id, s.provider, s.action, s.status, s.attempt, s.message, s.latency_ms,
        CASE
-           WHEN output IS NULL AND output_preview = '' THEN NULL
-           WHEN output IS NOT NULL AND json_valid(output) AND json_type(output) = 'text'
-                AND length(output_preview) < 500 AND output_preview = json_extract(output, '$') THEN NULL
-           WHEN output IS NOT NULL AND json_valid(output) AND json_type(output) <> 'text'
-                AND length(output) < 500 AND output_preview = output THEN NULL
-           ELSE output_preview
+           WHEN s.output IS NULL AND s.output_preview = '' THEN NULL
+           WHEN s.output IS NOT NULL AND json_valid(s.output) AND json_type(s.output) = 'text'
+                AND length(s.output_preview) < 500 AND s.output_preview = json_extract(s.output, '$') THEN NULL
+           WHEN s.output IS NOT NULL AND json_valid(s.output) AND json_type(s.output) <> 'text'
+                AND length(s.output) < 500 AND s.output_preview = s.output THEN NULL
+           ELSE s.output_preview
        END,
-       output, metadata, error, timestamp, items, input
-FROM step_logs;
+       s.output, s.metadata, s.error, s.timestamp, s.items, s.input
+FROM step_logs s JOIN runs r ON r.id = s.run_id;
 DROP TABLE step_logs;
 ALTER TABLE step_logs_by_run RENAME TO step_logs;
-UPDATE runs SET owner = NULL WHERE status <> 'running';
 "#,
     ),
 ];
@@ -317,9 +321,9 @@ mod tests {
         assert_eq!(rows[0].items, Some(Vec::new()));
         let conn = store.lock();
         conn.execute(
-            "INSERT INTO step_logs (run_id, id, step_number, provider, action, status, attempt, message,
+            "INSERT INTO step_logs (run, id, step_number, provider, action, status, attempt, message,
                                     latency_ms, output_preview, timestamp)
-                 VALUES ('r1', 2, 1, 'webhook', 'post_request', 'unknown', 1, 'may have', 5, '', '2026-01-01T00:00:00.600Z')",
+                 VALUES ((SELECT seq FROM runs WHERE id = 'r1'), 2, 1, 'webhook', 'post_request', 'unknown', 1, 'may have', 5, '', '2026-01-01T00:00:00.600Z')",
             [],
         )
         .unwrap();

@@ -152,7 +152,7 @@ fn mark_interrupted(tx: &Transaction<'_>, owner: Option<&str>) -> Result<usize> 
             "UPDATE runs
              SET status = 'interrupted', owner = NULL,
                  finished_at = MAX(started_at,
-                                   COALESCE((SELECT MAX(s.timestamp) FROM step_logs s WHERE s.run_id = runs.id), started_at),
+                                   COALESCE((SELECT MAX(s.timestamp) FROM step_logs s WHERE s.run = runs.seq), started_at),
                                    COALESCE(?3, started_at)),
                  error = ?2
              WHERE id = ?1 AND status = 'running'",
@@ -171,8 +171,8 @@ fn mark_interrupted(tx: &Transaction<'_>, owner: Option<&str>) -> Result<usize> 
 pub(super) fn insert_run(tx: &Transaction<'_>, run: &NewRun, owner: &str, trigger_event: Option<&str>) -> Result<()> {
     let inserted = tx.execute(
         "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, owner,
-                           plan_version, replay_of, trigger_event)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10)",
+                           plan_version, replay_of, trigger_event, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs))",
         params![
             run.id,
             run.plan_id,

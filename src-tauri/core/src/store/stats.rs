@@ -52,7 +52,7 @@ impl Store {
         self.read(|tx| {
             let mut stmt = tx.prepare(&format!(
                 "SELECT s.provider, COUNT(*), SUM(s.status = 'success'), AVG(s.latency_ms), MAX(s.latency_ms)
-                 FROM runs r JOIN step_logs s ON s.run_id = r.id
+                 FROM runs r JOIN step_logs s ON s.run = r.seq
                  WHERE r.started_at >= ?1 AND s.{FINAL_ROWS}
                  GROUP BY s.provider
                  ORDER BY s.provider"
@@ -81,8 +81,8 @@ impl Store {
     pub fn slowest_steps(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<SlowStep>> {
         self.read(|tx| {
             let mut stmt = tx.prepare(&format!(
-                "SELECT s.run_id, r.plan_name, s.step_number, s.provider, s.action, s.latency_ms
-                 FROM runs r JOIN step_logs s ON s.run_id = r.id
+                "SELECT r.id, r.plan_name, s.step_number, s.provider, s.action, s.latency_ms
+                 FROM runs r JOIN step_logs s ON s.run = r.seq
                  WHERE r.started_at >= ?1 AND s.{FINAL_ROWS}
                  ORDER BY s.latency_ms DESC, r.started_at, s.id
                  LIMIT ?2"

@@ -2,7 +2,7 @@
 //! retried), in the seeds' fields, plus a `for_each` step's compact item rows.
 
 use super::runs::{not_running, run_not_found, run_status};
-use super::{Result, Store, conversion_error, extended_code, get_json, get_ts, get_u64, sql_int, to_json, ts};
+use super::{Result, Store, conversion_error, get_json, get_ts, get_u64, sql_int, to_json, ts};
 use flowpilot_engine::run::preview_text;
 use flowpilot_engine::{ErrorCode, StepRecord, StepStatus};
 use rusqlite::{Row, Transaction, params};
@@ -12,8 +12,8 @@ use serde_json::Value;
 #[error("unknown step status `{0}`")]
 struct BadStepStatus(String);
 
-const STEP_COLUMNS: &str = "run_id, step_number, step_id, provider, action, status, attempt, message, latency_ms,
-     output_preview, output, metadata, error, timestamp, items, input";
+const STEP_COLUMNS: &str = "r.id, s.step_number, s.step_id, s.provider, s.action, s.status, s.attempt, s.message,
+     s.latency_ms, s.output_preview, s.output, s.metadata, s.error, s.timestamp, s.items, s.input";
 
 /// The preview of an output that is `value`, whose JSON is `json`: what a
 /// step's preview is unless the step made it otherwise (then it is stored).
@@ -122,16 +122,17 @@ impl StepRow {
 /// Returns whether a row was written.
 pub(super) fn insert_step(tx: &Transaction<'_>, row: &StepRow, only_if_running: bool) -> Result<bool> {
     let guard = if only_if_running {
-        "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND status = 'running')"
+        "AND r.status = 'running'"
     } else {
         ""
     };
-    // Ids count per run: the rows of a run, in the order written.
+    // A row names its run by number; ids count per run, in the order written.
     let mut stmt = tx.prepare_cached(&format!(
-        "INSERT INTO step_logs (run_id, id, step_number, step_id, provider, action, status, attempt, message,
+        "INSERT INTO step_logs (run, id, step_number, step_id, provider, action, status, attempt, message,
                                 latency_ms, output_preview, output, metadata, error, timestamp, items, input)
-         SELECT ?1, COALESCE((SELECT MAX(id) FROM step_logs WHERE run_id = ?1), 0) + 1,
-                ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 {guard}"
+         SELECT r.seq, COALESCE((SELECT MAX(id) FROM step_logs WHERE run = r.seq), 0) + 1,
+                ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+         FROM runs r WHERE r.id = ?1 {guard}"
     ))?;
     let written = stmt.execute(params![
         row.run_id,
@@ -151,13 +152,8 @@ pub(super) fn insert_step(tx: &Transaction<'_>, row: &StepRow, only_if_running: 
         row.items,
         row.input,
     ]);
-    match written {
-        Ok(n) => Ok(n > 0),
-        Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
-            Err(run_not_found(&row.run_id))
-        }
-        Err(e) => Err(e.into()),
-    }
+    // No row when the run is missing (or, guarded, finished): the caller says which.
+    Ok(written? > 0)
 }
 
 /// The write of [`Store::append_step`].
@@ -198,7 +194,7 @@ impl Store {
                 return Err(run_not_found(run_id));
             }
             let mut stmt = tx.prepare(&format!(
-                "SELECT {STEP_COLUMNS} FROM step_logs WHERE run_id = ?1 ORDER BY id"
+                "SELECT {STEP_COLUMNS} FROM step_logs s JOIN runs r ON r.seq = s.run WHERE r.id = ?1 ORDER BY s.id"
             ))?;
             let rows = stmt.query_map([run_id], step_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -273,7 +273,9 @@ mod tests {
         };
         let insert = |row: super::super::step_logs::StepRow| -> Job {
             Box::new(move |tx| {
-                super::super::step_logs::insert_step(tx, &row, false)?;
+                if !super::super::step_logs::insert_step(tx, &row, false)? {
+                    return Err(super::super::runs::not_running(tx, &row.run_id));
+                }
                 Ok(())
             })
         };
