@@ -44,8 +44,8 @@ impl Store {
         self.write_grouped(started_job(run_id, step)?)
     }
 
-    /// [`Store::mark_step_started`], without holding a thread while the write
-    /// waits for its commit.
+    /// [`Store::mark_step_started`] as a future: committed at once when no
+    /// other write is, else awaited (not blocking) with the next group.
     pub fn mark_step_started_async(
         &self,
         run_id: &str,

@@ -9,8 +9,8 @@
 //! - Every write runs in an `IMMEDIATE` transaction; the connection sits behind
 //!   a mutex, so a [`Store`] is `Send + Sync` and can be shared in an `Arc`.
 //! - The writes of running runs (a step starting, a step's row, a run's end)
-//!   are group-committed by a writer thread (`writer.rs`): concurrent runs share
-//!   one commit, and each caller goes on only once its own write is committed.
+//!   are group-committed (`writer.rs`): concurrent runs share one commit, and
+//!   each caller goes on only once its own write is committed.
 //! - Durable means committed with `journal_mode = WAL` and `synchronous = NORMAL`:
 //!   a committed write survives the process crashing or being killed; a power
 //!   loss or OS crash may lose the last commits before a checkpoint (never
@@ -209,7 +209,7 @@ impl StoreError {
 /// crash's (see [`Store::recover_orphaned_runs`]).
 #[derive(Debug)]
 pub struct Store {
-    /// Declared first, so dropped first: it commits what is queued and stops.
+    /// The writes of running runs waiting to be committed together.
     writer: writer::Writer,
     /// The connection, the file, how often a locked write is tried.
     shared: Arc<writer::Shared>,
@@ -286,7 +286,7 @@ impl Store {
             path: path.to_path_buf(),
         });
         let store = Store {
-            writer: writer::Writer::start(shared.clone())?,
+            writer: writer::Writer::default(),
             shared,
             owner,
         };
@@ -345,7 +345,7 @@ impl Store {
         self.writer.write_blocking(&self.shared, job)
     }
 
-    /// [`Store::write_grouped`] without holding a thread while it waits.
+    /// [`Store::write_grouped`] as a future that awaits another's commit without blocking.
     fn write_grouped_async(&self, job: writer::Job) -> impl Future<Output = Result<()>> + Send + 'static {
         self.writer.write(&self.shared, job)
     }

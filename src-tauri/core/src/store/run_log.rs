@@ -160,7 +160,7 @@ fn run_id(event: &RunEvent) -> &str {
 }
 
 impl RunLog {
-    /// [`RunLog::write`], without holding a thread while the write waits for its commit.
+    /// [`RunLog::write`], awaiting a commit under way without blocking.
     async fn write_async(&self, event: &RunEvent) -> Result<(), StoreError> {
         match event {
             RunEvent::StepStarted {
@@ -234,8 +234,9 @@ impl RunObserver for RunLog {
         self.written(event, written);
     }
 
-    /// The executor's way in: the run waits for its row's commit without
-    /// holding a thread, so concurrent runs share commits.
+    /// The executor's way in: a run whose write comes while another run's
+    /// commit is under way awaits it without blocking its thread, and the
+    /// writes that gathered meanwhile are committed together.
     fn record<'a>(&'a self, event: &'a RunEvent) -> Recorded<'a> {
         Box::pin(async move {
             let failed_run = self.failed_run(event);

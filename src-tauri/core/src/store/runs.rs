@@ -342,8 +342,8 @@ impl Store {
         self.write_grouped(finish_job(outcome, last_step)?)
     }
 
-    /// [`Store::finish_run`], without holding a thread while the write waits
-    /// for its commit.
+    /// [`Store::finish_run`] as a future: committed at once when no other
+    /// write is, else awaited (not blocking) with the next group.
     pub fn finish_run_async(
         &self,
         outcome: &RunOutcome,

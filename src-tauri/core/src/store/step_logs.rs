@@ -179,8 +179,8 @@ impl Store {
         self.write_grouped(append_job(record)?)
     }
 
-    /// [`Store::append_step`], without holding a thread while the write waits
-    /// for its commit.
+    /// [`Store::append_step`] as a future: committed at once when no other
+    /// write is, else awaited (not blocking) with the next group.
     pub fn append_step_async(&self, record: &StepRecord) -> impl Future<Output = Result<()>> + Send + 'static {
         let job = append_job(record);
         let written = job.map(|job| self.write_grouped_async(job));
