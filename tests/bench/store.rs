@@ -2,10 +2,12 @@
 //!
 //! 1. Floor: one SQLite commit of one small row, on a file with the store's
 //!    pragmas (WAL, `synchronous = NORMAL`).
-//! 2. Storage per 10-step run with small outputs: the file's used bytes
+//! 2. The store's part of a step alone: the step in flight and the step's row,
+//!    each committed, one run after another.
+//! 3. Storage per 10-step run with small outputs: the file's used bytes
 //!    (pages in use × page size, after a checkpoint) grown by 1,000 runs of a
 //!    10-step plan through the facade, per run.
-//! 3. A database with 1,000,000 step-log rows (100,000 runs of 10 steps, seeded
+//! 4. A database with 1,000,000 step-log rows (100,000 runs of 10 steps, seeded
 //!    straight into a real file over the last 30 days): opening the facade on
 //!    it (the app's start, as far as the store goes), the first page of Runs,
 //!    and the Dashboard's figures for the last 24 hours and the last 30 days.
@@ -15,9 +17,9 @@
 use chrono::{Duration as Days, SecondsFormat, Utc};
 use flowpilot_core::api::{DB_FILE, Flowpilot, Options, ResolvedPlan};
 use flowpilot_core::secrets::Keychain;
-use flowpilot_core::store::{Page, RunFilter};
+use flowpilot_core::store::{InFlightStep, NewRun, Page, RunFilter, Store};
 use flowpilot_engine::run::NoObserver;
-use flowpilot_engine::{Plan, RunStatus};
+use flowpilot_engine::{Plan, RunOutcome, RunStatus, StepRecord, StepStatus};
 use rusqlite::{Connection, params};
 use serde_json::json;
 use std::path::Path;
@@ -73,6 +75,73 @@ fn commit_floor(dir: &Path) -> f64 {
         conn.execute_batch("COMMIT").expect("commit");
     }
     t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+}
+
+/// The store's part of a step, alone: the step in flight, then its row, each
+/// committed, one run after another (as the engine writes them), in µs a step.
+fn log_writes_per_step(dir: &Path) -> f64 {
+    let store = Store::open(dir.join("writes.db")).expect("store");
+    let runs = 200;
+    let t = Instant::now();
+    for r in 0..runs {
+        let id = format!("run-{r}");
+        let now = Utc::now();
+        store
+            .create_run(&NewRun {
+                id: id.clone(),
+                plan_id: None,
+                plan_name: "writes".into(),
+                trigger_kind: "bench".into(),
+                scheduled_for: None,
+                plan_version: None,
+                replay_of: None,
+                started_at: now,
+            })
+            .expect("run");
+        for n in 0..STEPS {
+            let step = InFlightStep {
+                step_number: n,
+                provider: "logic".into(),
+                action: "set".into(),
+                attempt: 1,
+                started_at: now,
+            };
+            store.mark_step_started(&id, &step).expect("in flight");
+            let record = StepRecord {
+                run_id: id.clone(),
+                step_number: n,
+                step_id: Some(format!("s{n}")),
+                provider: "logic".into(),
+                action: "set".into(),
+                status: StepStatus::Success,
+                attempt: 1,
+                message: "value set".into(),
+                latency_ms: 0,
+                output_preview: format!("{{\"n\":{n}}}"),
+                output: json!({"n": n}),
+                input: json!({"value": {"n": n}}),
+                metadata: serde_json::Map::new(),
+                error: None,
+                items: None,
+                timestamp: now,
+            };
+            if n + 1 < STEPS {
+                store.append_step(&record).expect("row");
+            } else {
+                let outcome = RunOutcome {
+                    run_id: id.clone(),
+                    plan_name: "writes".into(),
+                    status: RunStatus::Success,
+                    started_at: now,
+                    finished_at: now,
+                    error: None,
+                    steps: Vec::new(),
+                };
+                store.finish_run(&outcome, Some(&record)).expect("finish");
+            }
+        }
+    }
+    t.elapsed().as_secs_f64() * 1e6 / (runs * STEPS) as f64
 }
 
 async fn storage_per_run(dir: &Path) -> f64 {
@@ -223,6 +292,8 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let floor = commit_floor(dir.path());
     println!("one-row SQLite commit (WAL, synchronous=NORMAL, the floor): {floor:8.1} µs");
+    let writes = log_writes_per_step(dir.path());
+    println!("durable log writes per step (in flight + row), one run at a time: {writes:8.1} µs");
     let storage_dir = dir.path().join("storage");
     let bytes = storage_per_run(&storage_dir).await;
     println!("storage per 10-step run, small outputs:         {bytes:8.0} bytes");
