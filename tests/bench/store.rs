@@ -189,9 +189,9 @@ fn seed(path: &Path) {
             .expect("prepare");
         let mut step = tx
             .prepare(
-                "INSERT INTO step_logs (run, id, step_number, step_id, provider, action, status, attempt, message,
+                "INSERT INTO step_logs (run, step_number, step_id, provider, action, status, attempt, message,
                                         latency_ms, output, metadata, timestamp)
-                 VALUES (?1, ?2 + 1, ?2, ?3, ?4, ?5, ?6, 1, '', ?7, ?8, '{}', ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, '', ?7, ?8, '{}', ?9)",
             )
             .expect("prepare");
         let now = Utc::now();

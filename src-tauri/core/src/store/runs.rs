@@ -220,7 +220,7 @@ fn finish_job(outcome: &RunOutcome, last_step: Option<&StepRecord>) -> Result<su
             found: step.run_id.clone(),
         });
     }
-    let last = last_step.map(StepRow::new).transpose()?;
+    let mut last = last_step.map(StepRow::new).transpose()?;
     let run_id = outcome.run_id.clone();
     let status = outcome.status.as_str();
     let finished_at = ts(&outcome.finished_at);
@@ -235,7 +235,7 @@ fn finish_job(outcome: &RunOutcome, last_step: Option<&StepRecord>) -> Result<su
         if updated == 0 {
             return Err(not_running(tx, &run_id));
         }
-        if let Some(row) = &last {
+        if let Some(row) = last.as_mut() {
             insert_step(tx, row, false)?;
         }
         Ok(())

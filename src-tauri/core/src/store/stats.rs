@@ -84,7 +84,7 @@ impl Store {
                 "SELECT r.id, r.plan_name, s.step_number, s.provider, s.action, s.latency_ms
                  FROM runs r JOIN step_logs s ON s.run = r.seq
                  WHERE r.started_at >= ?1 AND s.{FINAL_ROWS}
-                 ORDER BY s.latency_ms DESC, r.started_at, s.id
+                 ORDER BY s.latency_ms DESC, s.id
                  LIMIT ?2"
             ))?;
             let rows = stmt.query_map(rusqlite::params![ts(&since), sql_int(limit)], |row| {

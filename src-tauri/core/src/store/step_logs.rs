@@ -5,7 +5,7 @@ use super::runs::{not_running, run_not_found, run_status};
 use super::{Result, Store, conversion_error, get_json, get_ts, get_u64, sql_int, to_json, ts};
 use flowpilot_engine::run::preview_text;
 use flowpilot_engine::{ErrorCode, StepRecord, StepStatus};
-use rusqlite::{Row, Transaction, params};
+use rusqlite::{Row, Transaction};
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +78,8 @@ pub(super) struct StepRow {
     /// `None` when it is the output's own beginning.
     output_preview: Option<String>,
     output: Option<String>,
+    /// The output was handed to SQLite (and dropped here).
+    output_given: bool,
     metadata: String,
     error: Option<String>,
     timestamp: String,
@@ -105,6 +107,7 @@ impl StepRow {
             latency_ms: sql_int(record.latency_ms),
             output_preview: (record.output_preview != derived).then(|| record.output_preview.clone()),
             output,
+            output_given: false,
             metadata: to_json("a step's metadata", &record.metadata)?,
             error: record.error.map(|e| e.as_string()),
             timestamp: ts(&record.timestamp),
@@ -120,47 +123,54 @@ impl StepRow {
 
 /// Insert a step row; with `only_if_running`, only while its run is `running`.
 /// Returns whether a row was written.
-pub(super) fn insert_step(tx: &Transaction<'_>, row: &StepRow, only_if_running: bool) -> Result<bool> {
+///
+/// The output's JSON (up to 10 MB) is handed to SQLite and dropped here before
+/// SQLite builds the row, one copy fewer at once; so a row is inserted once:
+/// a second try (a whole batch tried again) fails as busy, never writes it
+/// without its output.
+pub(super) fn insert_step(tx: &Transaction<'_>, row: &mut StepRow, only_if_running: bool) -> Result<bool> {
+    if row.output_given {
+        let busy = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY);
+        return Err(rusqlite::Error::SqliteFailure(busy, Some("a step row's write was tried twice".into())).into());
+    }
     let guard = if only_if_running {
         "AND r.status = 'running'"
     } else {
         ""
     };
-    // A row names its run by number; ids count per run, in the order written.
+    // A row names its run by number.
     let mut stmt = tx.prepare_cached(&format!(
-        "INSERT INTO step_logs (run, id, step_number, step_id, provider, action, status, attempt, message,
+        "INSERT INTO step_logs (run, step_number, step_id, provider, action, status, attempt, message,
                                 latency_ms, output_preview, output, metadata, error, timestamp, items, input)
-         SELECT r.seq, COALESCE((SELECT MAX(id) FROM step_logs WHERE run = r.seq), 0) + 1,
-                ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+         SELECT r.seq, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
          FROM runs r WHERE r.id = ?1 {guard}"
     ))?;
-    let written = stmt.execute(params![
-        row.run_id,
-        row.step_number,
-        row.step_id,
-        row.provider,
-        row.action,
-        row.status,
-        row.attempt,
-        row.message,
-        row.latency_ms,
-        row.output_preview,
-        row.output,
-        row.metadata,
-        row.error,
-        row.timestamp,
-        row.items,
-        row.input,
-    ]);
+    stmt.raw_bind_parameter(1, &row.run_id)?;
+    stmt.raw_bind_parameter(2, row.step_number)?;
+    stmt.raw_bind_parameter(3, &row.step_id)?;
+    stmt.raw_bind_parameter(4, &row.provider)?;
+    stmt.raw_bind_parameter(5, &row.action)?;
+    stmt.raw_bind_parameter(6, row.status)?;
+    stmt.raw_bind_parameter(7, row.attempt)?;
+    stmt.raw_bind_parameter(8, &row.message)?;
+    stmt.raw_bind_parameter(9, row.latency_ms)?;
+    stmt.raw_bind_parameter(10, &row.output_preview)?;
+    stmt.raw_bind_parameter(11, &row.output)?;
+    row.output_given = row.output.take().is_some();
+    stmt.raw_bind_parameter(12, &row.metadata)?;
+    stmt.raw_bind_parameter(13, &row.error)?;
+    stmt.raw_bind_parameter(14, &row.timestamp)?;
+    stmt.raw_bind_parameter(15, &row.items)?;
+    stmt.raw_bind_parameter(16, &row.input)?;
     // No row when the run is missing (or, guarded, finished): the caller says which.
-    Ok(written? > 0)
+    Ok(stmt.raw_execute()? > 0)
 }
 
 /// The write of [`Store::append_step`].
 fn append_job(record: &StepRecord) -> Result<super::writer::Job> {
-    let row = StepRow::new(record)?;
+    let mut row = StepRow::new(record)?;
     Ok(Box::new(move |tx| {
-        if !insert_step(tx, &row, true)? {
+        if !insert_step(tx, &mut row, true)? {
             return Err(not_running(tx, &row.run_id));
         }
         // The attempt that was in flight has its row now.

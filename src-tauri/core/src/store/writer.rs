@@ -270,9 +270,9 @@ mod tests {
         let row = |run: &str, n| {
             super::super::step_logs::StepRow::new(&step(run, n, "http", StepStatus::Success, 1, t(1))).unwrap()
         };
-        let insert = |row: super::super::step_logs::StepRow| -> Job {
+        let insert = |mut row: super::super::step_logs::StepRow| -> Job {
             Box::new(move |tx| {
-                if !super::super::step_logs::insert_step(tx, &row, false)? {
+                if !super::super::step_logs::insert_step(tx, &mut row, false)? {
                     return Err(super::super::runs::not_running(tx, &row.run_id));
                 }
                 Ok(())
