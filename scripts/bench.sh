@@ -111,20 +111,70 @@ row_engine_overhead() {
     missing "engine overhead per step, durable log included" "the overhead bench printed no '10-step plan through the facade' line"
     return
   fi
-  emit "engine overhead per step, durable log included" "$overhead µs" "HTTP round trip $http µs"
+  emit "engine overhead per step, durable log included" "$overhead µs" \
+    "HTTP round trip $http µs; one-row SQLite commit $(store_figure 'one-row SQLite commit'); the store's writes a step, alone, $(store_figure 'durable log writes per step')"
 }
 
-# Hooks for the rows whose measurement is still to be written: replace the
-# body with the measurement and an `emit`.
-row_webhook_sync() { missing "webhook sync, 0-step plan, median / p95" "hook: row_webhook_sync"; }
-row_webhook_throughput() { missing "webhook, 10-step plan, 4 clients" "hook: row_webhook_throughput"; }
-row_cli_run() { missing "flowpilot-cli run, 1-step logic plan, whole process" "hook: row_cli_run"; }
-row_storage_per_run() { missing "storage per 10-step run" "hook: row_storage_per_run"; }
-row_million_rows() { missing "1M step-log rows: Runs page / Dashboard stats / app start" "hook: row_million_rows"; }
+# ---- the webhook (cargo bench --bench triggers) ----
+bench_triggers() {
+  echo "==> cargo bench --workspace --bench triggers" >&2
+  cargo bench --workspace --bench triggers | tee "$work/triggers.txt" >&2
+}
+row_webhook_sync() {
+  local line
+  line=$(grep -m1 'webhook sync, trivial plan' "$work/triggers.txt" || true)
+  emit "webhook sync, 0-step plan, median / p95" \
+    "$(sed -n 's/.*median *\([0-9.]*\) ms, p95 *\([0-9.]*\) ms .*(floor.*/\1 \/ \2 ms (a 1-step logic plan)/p' <<<"$line")" \
+    "HTTP round trip $(sed -n 's/.*floor.*median *\([0-9.]*\) ms, p95 *\([0-9.]*\) ms).*/\1 \/ \2 ms/p' <<<"$line")"
+}
+row_webhook_throughput() {
+  local line
+  line=$(grep -m1 'clients, 10 GETs' "$work/triggers.txt" || true)
+  emit "webhook, 10-step plan, 4 clients" \
+    "$(sed -n 's/.*10 GETs: *\([0-9.]*\) runs\/s.*/\1 runs\/s/p' <<<"$line")" \
+    "$(sed -n 's/.*(floor, \(.*\))$/\1/p' <<<"$line")"
+}
+
+# ---- the store (cargo bench --bench store) ----
+bench_store() {
+  echo "==> cargo bench --workspace --bench store" >&2
+  cargo bench --workspace --bench store | tee "$work/store.txt" >&2
+}
+store_figure() { grep -m1 "$1" "$work/store.txt" | sed -n 's/.*: *\([0-9.]*\) *\(ms\|bytes\|µs\).*/\1 \2/p'; }
+row_storage_per_run() {
+  emit "storage per 10-step run" "$(store_figure 'storage per 10-step run')" ""
+}
+row_million_rows() {
+  emit "1M step-log rows: Runs page / Dashboard stats / app start" \
+    "$(store_figure 'first page of Runs') / $(store_figure 'Dashboard stats, 24 h') (30 days: $(store_figure 'Dashboard stats, 30 days')) / $(store_figure 'facade open')" ""
+}
+
+# ---- the CLI: a 1-step logic plan, the whole process ----
+# The median of 50 runs, by the shell's clock; the floor is the same binary
+# printing its version (process start, no store, no runtime).
+median_ms() { # command... -> median wall time in ms over 50 runs
+  local i start samples=()
+  for i in $(seq 50); do
+    start=$EPOCHREALTIME
+    "$@" >/dev/null 2>&1 || true
+    samples+=("$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", (b - a) * 1000}')")
+  done
+  printf '%s\n' "${samples[@]}" | sort -n | awk '{v[NR] = $1} END {printf "%.1f", v[int((NR + 1) / 2)]}'
+}
+row_cli_run() {
+  local cli=target/release/flowpilot-cli plan="$work/one-step.json"
+  echo '{"name": "one step", "steps": [{"provider": "logic", "action": "set", "params": {"value": 1}}]}' >"$plan"
+  FLOWPILOT_DATA_DIR="$work/cli-data" "$cli" run "$plan" >/dev/null 2>&1 || true # the schema, once
+  emit "flowpilot-cli run, 1-step logic plan, whole process" \
+    "$(FLOWPILOT_DATA_DIR="$work/cli-data" median_ms "$cli" run "$plan") ms" \
+    "\`flowpilot-cli --version\` $(median_ms "$cli" --version) ms"
+}
 
 build
 measure_tray
 bench_engine
+bench_triggers
+bench_store
 row_hidden
 row_window_closed
 row_window_open

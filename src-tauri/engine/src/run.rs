@@ -222,9 +222,20 @@ pub enum RunEvent {
     RunFinished { outcome: RunOutcome },
 }
 
+/// What [`RunObserver::record`] returns: done once the observer has dealt with the event.
+pub type Recorded<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
 /// Receives run events; the store writes them, the app forwards them to the UI.
 pub trait RunObserver: Send + Sync {
     fn on_event(&self, event: &RunEvent);
+
+    /// The event, for an observer that waits for something (a durable write)
+    /// without holding a thread while it waits: the executor awaits it before
+    /// the run goes on. By default [`RunObserver::on_event`], at once.
+    fn record<'a>(&'a self, event: &'a RunEvent) -> Recorded<'a> {
+        self.on_event(event);
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// Ignores everything.
@@ -320,6 +331,12 @@ pub fn preview(output: &Value) -> String {
             owned.as_str()
         }
     };
+    preview_text(text)
+}
+
+/// The first [`PREVIEW_CHARS`] characters of a text: the preview of an output
+/// that is this string, or whose compact JSON is this text.
+pub fn preview_text(text: &str) -> String {
     match text.char_indices().nth(PREVIEW_CHARS) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),

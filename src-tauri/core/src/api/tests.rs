@@ -133,7 +133,8 @@ async fn an_output_cut_at_the_cap_cannot_be_taken_over() {
     {
         let conn = app.store.lock();
         conn.execute(
-            "UPDATE step_logs SET output = ?1 WHERE run_id = ?2 AND step_number = 0",
+            "UPDATE step_logs SET output = ?1
+             WHERE run = (SELECT seq FROM runs WHERE id = ?2) AND step_number = 0",
             rusqlite::params![
                 serde_json::to_string(&json!("xxxx…[truncated: output was 20000000 bytes]")).unwrap(),
                 failed.run_id

@@ -41,18 +41,34 @@ impl Store {
     /// attempt), before it runs: after a crash the run says which step was in
     /// flight. Cleared when the step's row is written.
     pub fn mark_step_started(&self, run_id: &str, step: &InFlightStep) -> Result<()> {
-        let json = to_json("the step in flight", step)?;
-        self.write(|tx| {
-            let updated = tx.execute(
-                "UPDATE runs SET in_flight = ?2 WHERE id = ?1 AND status = 'running'",
-                params![run_id, json],
-            )?;
-            if updated == 0 {
-                return Err(not_running(tx, run_id));
-            }
-            Ok(())
-        })
+        self.write_grouped(started_job(run_id, step)?)
     }
+
+    /// [`Store::mark_step_started`] as a future: committed at once when no
+    /// other write is, else awaited (not blocking) with the next group.
+    pub fn mark_step_started_async(
+        &self,
+        run_id: &str,
+        step: &InFlightStep,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        let written = started_job(run_id, step).map(|job| self.write_grouped_async(job));
+        async move { written?.await }
+    }
+}
+
+/// The write of [`Store::mark_step_started`].
+fn started_job(run_id: &str, step: &InFlightStep) -> Result<super::writer::Job> {
+    let json = to_json("the step in flight", step)?;
+    let run_id = run_id.to_string();
+    Ok(Box::new(move |tx| {
+        let updated = tx
+            .prepare_cached("UPDATE runs SET in_flight = ?2 WHERE id = ?1 AND status = 'running'")?
+            .execute(params![run_id, json])?;
+        if updated == 0 {
+            return Err(not_running(tx, &run_id));
+        }
+        Ok(())
+    }))
 }
 
 #[cfg(test)]

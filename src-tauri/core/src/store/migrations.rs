@@ -174,6 +174,59 @@ CREATE TABLE integration_connections (
 ) STRICT;
 "#,
     ),
+    // Smaller step rows (issue 12): a step row names its run by a number
+    // (`runs.seq`), not the run's text id, so its index by run is small too;
+    // no index by time (the Dashboard reaches step rows through the runs of
+    // its window); the output's preview is NULL when it is just the output's
+    // beginning (made again when read); a finished run no longer names the
+    // store that ran it (only a running run's owner matters). (A table kept
+    // in its runs' order by itself, WITHOUT ROWID, was no smaller and took
+    // 20 MiB more memory to write a 10 MB output.)
+    M::up(
+        r#"
+ALTER TABLE runs ADD COLUMN seq INTEGER;
+UPDATE runs SET seq = rowid;
+CREATE UNIQUE INDEX runs_seq ON runs (seq);
+UPDATE runs SET owner = NULL WHERE status <> 'running';
+CREATE TABLE step_logs_by_run (
+    id             INTEGER PRIMARY KEY,
+    run            INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,
+    step_number    INTEGER NOT NULL CHECK (step_number >= 0),
+    step_id        TEXT,
+    provider       TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    status         TEXT NOT NULL
+                   CHECK (status IN ('success', 'error', 'retrying', 'timeout', 'skipped', 'unknown')),
+    attempt        INTEGER NOT NULL CHECK (attempt >= 0),
+    message        TEXT NOT NULL,
+    latency_ms     INTEGER NOT NULL CHECK (latency_ms >= 0),
+    output_preview TEXT,
+    output         TEXT,
+    metadata       TEXT NOT NULL DEFAULT '{}',
+    error          TEXT,
+    timestamp      TEXT NOT NULL,
+    items          TEXT,
+    input          TEXT
+) STRICT;
+INSERT INTO step_logs_by_run
+    (run, id, step_number, step_id, provider, action, status, attempt, message,
+     latency_ms, output_preview, output, metadata, error, timestamp, items, input)
+SELECT r.seq, s.id, s.step_number, s.step_id, s.provider, s.action, s.status, s.attempt, s.message, s.latency_ms,
+       CASE
+           WHEN s.output IS NULL AND s.output_preview = '' THEN NULL
+           WHEN s.output IS NOT NULL AND json_valid(s.output) AND json_type(s.output) = 'text'
+                AND length(s.output_preview) < 500 AND s.output_preview = json_extract(s.output, '$') THEN NULL
+           WHEN s.output IS NOT NULL AND json_valid(s.output) AND json_type(s.output) <> 'text'
+                AND length(s.output) < 500 AND s.output_preview = s.output THEN NULL
+           ELSE s.output_preview
+       END,
+       s.output, s.metadata, s.error, s.timestamp, s.items, s.input
+FROM step_logs s JOIN runs r ON r.id = s.run_id;
+DROP TABLE step_logs;
+ALTER TABLE step_logs_by_run RENAME TO step_logs;
+CREATE INDEX step_logs_run ON step_logs (run, id);
+"#,
+    ),
 ];
 
 /// Every migration, oldest first.
@@ -269,20 +322,69 @@ mod tests {
         assert_eq!(rows[0].items, Some(Vec::new()));
         let conn = store.lock();
         conn.execute(
-            "INSERT INTO step_logs (run_id, step_number, provider, action, status, attempt, message,
+            "INSERT INTO step_logs (run, id, step_number, provider, action, status, attempt, message,
                                     latency_ms, output_preview, timestamp)
-                 VALUES ('r1', 1, 'webhook', 'post_request', 'unknown', 1, 'may have', 5, '', '2026-01-01T00:00:00.600Z')",
+                 VALUES ((SELECT seq FROM runs WHERE id = 'r1'), 2, 1, 'webhook', 'post_request', 'unknown', 1, 'may have', 5, '', '2026-01-01T00:00:00.600Z')",
             [],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn the_smaller_step_rows_keep_every_row_and_preview() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        let long = "x".repeat(600);
+        {
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            MIGRATIONS.to_version(&mut conn, 9).unwrap();
+            conn.execute_batch(
+                "INSERT INTO runs (id, plan_name, trigger_kind, status, started_at, finished_at, owner)
+                     VALUES ('r1', 'p', 'cli', 'success', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z', 'gone');",
+            )
+            .unwrap();
+            let rows: [(&str, Option<String>); 5] = [
+                (r#"{"n":1}"#, Some(r#"{"n":1}"#.into())), // the output's own text: dropped
+                ("hello", Some(r#""hello""#.into())),      // a string output: dropped
+                ("", None),                                // no output: dropped
+                ("made by the step", Some(r#"{"n":2}"#.into())), // kept
+                (&long[..], Some(serde_json::to_string(&long).unwrap())), // too long to be derived: kept
+            ];
+            for (i, (preview, output)) in rows.iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO step_logs (run_id, step_number, provider, action, status, attempt, message,
+                                            latency_ms, output_preview, output, timestamp)
+                         VALUES ('r1', ?1, 'logic', 'set', 'success', 1, '', 1, ?2, ?3, '2026-01-01T00:00:00.500Z')",
+                    rusqlite::params![i as i64, preview, output],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        let previews: Vec<String> = store
+            .step_logs("r1")
+            .unwrap()
+            .into_iter()
+            .map(|s| s.output_preview)
+            .collect();
+        assert_eq!(previews, [r#"{"n":1}"#, "hello", "", "made by the step", &long[..]]);
+        let conn = store.lock();
+        let stored: i64 = conn
+            .query_row("SELECT COUNT(output_preview) FROM step_logs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 2, "only the previews that are not the output's beginning");
+        let owners: i64 = conn
+            .query_row("SELECT COUNT(owner) FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(owners, 0, "a finished run's owner is not kept");
         let indexes: i64 = conn
             .query_row(
-                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('step_logs_run', 'step_logs_time')",
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'step_logs' AND sql IS NOT NULL",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(indexes, 2);
+        assert_eq!(indexes, 1, "by run only");
     }
 
     #[test]

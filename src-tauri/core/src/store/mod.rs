@@ -8,6 +8,13 @@
 //! - JSON columns hold `serde_json` text.
 //! - Every write runs in an `IMMEDIATE` transaction; the connection sits behind
 //!   a mutex, so a [`Store`] is `Send + Sync` and can be shared in an `Arc`.
+//! - The writes of running runs (a step starting, a step's row, a run's end)
+//!   are group-committed (`writer.rs`): concurrent runs share one commit, and
+//!   each caller goes on only once its own write is committed.
+//! - Durable means committed with `journal_mode = WAL` and `synchronous = NORMAL`:
+//!   a committed write survives the process crashing or being killed; a power
+//!   loss or OS crash may lose the last commits before a checkpoint (never
+//!   corrupts the file).
 
 mod credentials;
 mod in_flight;
@@ -25,6 +32,7 @@ mod step_logs;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod triggers;
+mod writer;
 
 pub use in_flight::{InFlightStep, interrupted_error};
 pub use integrations::{ConnectionState, StoredIntegration};
@@ -43,7 +51,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, Row, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// How long a write waits for another connection's lock, per attempt.
@@ -201,11 +209,11 @@ impl StoreError {
 /// crash's (see [`Store::recover_orphaned_runs`]).
 #[derive(Debug)]
 pub struct Store {
-    path: PathBuf,
-    conn: Mutex<Connection>,
-    /// How many times a write that found the database locked is tried.
-    write_attempts: std::sync::atomic::AtomicU32,
-    /// Declared after `conn`, so dropped after it: the lock outlives the connection.
+    /// The writes of running runs waiting to be committed together.
+    writer: writer::Writer,
+    /// The connection, the file, how often a locked write is tried.
+    shared: Arc<writer::Shared>,
+    /// Declared after the connection, so dropped after it: the lock outlives it.
     owner: owners::OwnerLock,
 }
 
@@ -268,11 +276,18 @@ impl Store {
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
         migrations::MIGRATIONS.to_latest(&mut conn)?;
 
+        // Room for the statements of every kind of write, prepared once.
+        conn.set_prepared_statement_cache_capacity(64);
+
         let owner = owners::OwnerLock::acquire(&owners::owners_dir(path))?;
-        let store = Store {
-            path: path.to_path_buf(),
+        let shared = Arc::new(writer::Shared {
             conn: Mutex::new(conn),
             write_attempts: WRITE_ATTEMPTS.into(),
+            path: path.to_path_buf(),
+        });
+        let store = Store {
+            writer: writer::Writer::default(),
+            shared,
             owner,
         };
         store.recover_orphaned_runs()?;
@@ -283,13 +298,13 @@ impl Store {
     /// Copy the WAL into the main file and truncate it (e.g. before a backup).
     pub fn checkpoint(&self) -> Result<()> {
         let conn = self.lock();
-        checkpoint(&conn).map_err(|e| e.at(&self.path))
+        checkpoint(&conn).map_err(|e| e.at(&self.shared.path))
     }
 
     /// Delete the lock files of stores that are gone (a crash leaves them
     /// behind); how many.
     pub fn sweep_stale_owners(&self) -> usize {
-        let swept = owners::sweep_stale(&owners::owners_dir(&self.path));
+        let swept = owners::sweep_stale(&owners::owners_dir(&self.shared.path));
         if swept > 0 {
             tracing::info!(count = swept, "deleted the lock files of Flowpilots that are gone");
         }
@@ -298,13 +313,14 @@ impl Store {
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
     }
 
     /// How long and how often writes wait for a lock another program holds.
     pub fn set_lock_wait(&self, wait: LockWait) -> Result<()> {
         self.lock().busy_timeout(wait.timeout)?;
-        self.write_attempts
+        self.shared
+            .write_attempts
             .store(wait.attempts.max(1), std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
@@ -313,15 +329,25 @@ impl Store {
     /// closed (nor the WAL checkpointed); the lock is released, but its file stays.
     #[cfg(test)]
     pub(crate) fn simulate_crash(self) {
-        let Store { conn, owner, .. } = self;
-        std::mem::forget(conn);
+        let Store { writer, shared, owner } = self;
+        drop(writer);
+        std::mem::forget(shared);
         owner.abandon();
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock dropped any open transaction, which
-        // rolled it back: the connection is still consistent.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared.lock()
+    }
+
+    /// A write of a running run, group-committed with the others waiting
+    /// (see `writer.rs`); returns once it is committed.
+    fn write_grouped(&self, job: writer::Job) -> Result<()> {
+        self.writer.write_blocking(&self.shared, job)
+    }
+
+    /// [`Store::write_grouped`] as a future that awaits another's commit without blocking.
+    fn write_grouped_async(&self, job: writer::Job) -> impl Future<Output = Result<()>> + Send + 'static {
+        self.writer.write(&self.shared, job)
     }
 
     /// Run `f` in an IMMEDIATE transaction; commit if it returns `Ok`. A
@@ -329,7 +355,7 @@ impl Store {
     /// the whole transaction tried again a few times, before the write fails
     /// with [`StoreError::Busy`]: a write is never dropped silently.
     fn write<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let attempts = self.write_attempts.load(std::sync::atomic::Ordering::Relaxed).max(1);
+        let attempts = self.shared.attempts();
         let mut conn = self.lock();
         let mut attempt = 1;
         loop {
@@ -349,7 +375,7 @@ impl Store {
                     std::thread::sleep(Duration::from_millis(50 * u64::from(attempt)));
                     attempt += 1;
                 }
-                other => return other.map_err(|e| e.at(&self.path)),
+                other => return other.map_err(|e| e.at(&self.shared.path)),
             }
         }
     }
@@ -363,7 +389,7 @@ impl Store {
             tx.commit()?;
             Ok(out)
         })();
-        read.map_err(|e| e.at(&self.path))
+        read.map_err(|e| e.at(&self.shared.path))
     }
 }
 

@@ -2,6 +2,7 @@
 //! they happen, and fails the run when they cannot be written.
 
 use super::{InFlightStep, Store, StoreError};
+use flowpilot_engine::run::Recorded;
 use flowpilot_engine::{Clock, RunEvent, RunObserver, RunOutcome, RunStatus, SystemClock};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -158,19 +159,52 @@ fn run_id(event: &RunEvent) -> &str {
     }
 }
 
-impl RunObserver for RunLog {
-    fn on_event(&self, event: &RunEvent) {
-        // A run whose rows could not all be written ends failed, with the reason.
-        let failed_run = match (event, self.storage_error()) {
+impl RunLog {
+    /// [`RunLog::write`], awaiting a commit under way without blocking.
+    async fn write_async(&self, event: &RunEvent) -> Result<(), StoreError> {
+        match event {
+            RunEvent::StepStarted {
+                run_id,
+                step_number,
+                provider,
+                action,
+                attempt,
+            } => {
+                let step = InFlightStep {
+                    step_number: *step_number,
+                    provider: provider.clone(),
+                    action: action.clone(),
+                    attempt: *attempt,
+                    started_at: self.clock.now(),
+                };
+                self.store.mark_step_started_async(run_id, &step).await
+            }
+            RunEvent::StepRetrying { record, .. } | RunEvent::StepFinished { record, last: false } => {
+                self.store.append_step_async(record).await
+            }
+            RunEvent::RunFinished { outcome } => self.store.finish_run_async(outcome, outcome.steps.last()).await,
+            RunEvent::RunStarted { .. } | RunEvent::ItemFinished { .. } | RunEvent::StepFinished { last: true, .. } => {
+                Ok(())
+            }
+        }
+    }
+
+    /// A run whose rows could not all be written ends failed, with the reason:
+    /// the event to write instead of `event`, if it must change.
+    fn failed_run(&self, event: &RunEvent) -> Option<RunEvent> {
+        match (event, self.storage_error()) {
             (RunEvent::RunFinished { outcome }, Some(error)) => {
                 let mut outcome = outcome.clone();
                 fail_for_storage(&mut outcome, &error);
                 Some(RunEvent::RunFinished { outcome })
             }
             _ => None,
-        };
-        let event = failed_run.as_ref().unwrap_or(event);
-        if let Err(e) = self.write(event) {
+        }
+    }
+
+    /// After `event` was written (or not): keep the error, pass the event on.
+    fn written(&self, event: &RunEvent, written: Result<(), StoreError>) {
+        if let Err(e) = written {
             if let RunEvent::RunFinished { outcome, .. } = event {
                 let mut outcome = outcome.clone();
                 fail_for_storage(&mut outcome, &format!("storage: {e}"));
@@ -189,6 +223,27 @@ impl RunObserver for RunLog {
                 _ => forward.on_event(event),
             }
         }
+    }
+}
+
+impl RunObserver for RunLog {
+    fn on_event(&self, event: &RunEvent) {
+        let failed_run = self.failed_run(event);
+        let event = failed_run.as_ref().unwrap_or(event);
+        let written = self.write(event);
+        self.written(event, written);
+    }
+
+    /// The executor's way in: a run whose write comes while another run's
+    /// commit is under way awaits it without blocking its thread, and the
+    /// writes that gathered meanwhile are committed together.
+    fn record<'a>(&'a self, event: &'a RunEvent) -> Recorded<'a> {
+        Box::pin(async move {
+            let failed_run = self.failed_run(event);
+            let event = failed_run.as_ref().unwrap_or(event);
+            let written = self.write_async(event).await;
+            self.written(event, written);
+        })
     }
 }
 

@@ -10,6 +10,7 @@
 
 use super::in_flight::{InFlightStep, interrupted_error};
 use super::owners::Probe;
+use super::step_logs::{StepRow, insert_step};
 use super::{
     Result, Store, StoreError, extended_code, get_opt_json, get_opt_ts, get_run_status, get_ts, get_u64, sql_int, ts,
 };
@@ -149,9 +150,9 @@ fn mark_interrupted(tx: &Transaction<'_>, owner: Option<&str>) -> Result<usize> 
     for (id, in_flight) in runs {
         marked += tx.execute(
             "UPDATE runs
-             SET status = 'interrupted',
+             SET status = 'interrupted', owner = NULL,
                  finished_at = MAX(started_at,
-                                   COALESCE((SELECT MAX(s.timestamp) FROM step_logs s WHERE s.run_id = runs.id), started_at),
+                                   COALESCE((SELECT MAX(s.timestamp) FROM step_logs s WHERE s.run = runs.seq), started_at),
                                    COALESCE(?3, started_at)),
                  error = ?2
              WHERE id = ?1 AND status = 'running'",
@@ -170,8 +171,8 @@ fn mark_interrupted(tx: &Transaction<'_>, owner: Option<&str>) -> Result<usize> 
 pub(super) fn insert_run(tx: &Transaction<'_>, run: &NewRun, owner: &str, trigger_event: Option<&str>) -> Result<()> {
     let inserted = tx.execute(
         "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, owner,
-                           plan_version, replay_of, trigger_event)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10)",
+                           plan_version, replay_of, trigger_event, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs))",
         params![
             run.id,
             run.plan_id,
@@ -202,6 +203,43 @@ pub(super) fn insert_run(tx: &Transaction<'_>, run: &NewRun, owner: &str, trigge
             _ => e.into(),
         }),
     }
+}
+
+/// The write of [`Store::finish_run`].
+fn finish_job(outcome: &RunOutcome, last_step: Option<&StepRecord>) -> Result<super::writer::Job> {
+    if !outcome.status.is_finished() {
+        return Err(StoreError::NotAFinalStatus {
+            id: outcome.run_id.clone(),
+        });
+    }
+    if let Some(step) = last_step
+        && step.run_id != outcome.run_id
+    {
+        return Err(StoreError::WrongRun {
+            expected: outcome.run_id.clone(),
+            found: step.run_id.clone(),
+        });
+    }
+    let mut last = last_step.map(StepRow::new).transpose()?;
+    let run_id = outcome.run_id.clone();
+    let status = outcome.status.as_str();
+    let finished_at = ts(&outcome.finished_at);
+    let error = outcome.error.clone();
+    Ok(Box::new(move |tx| {
+        let updated = tx
+            .prepare_cached(
+                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4, in_flight = NULL, owner = NULL
+                 WHERE id = ?1 AND status = 'running'",
+            )?
+            .execute(params![run_id, status, finished_at, error])?;
+        if updated == 0 {
+            return Err(not_running(tx, &run_id));
+        }
+        if let Some(row) = last.as_mut() {
+            insert_step(tx, row, false)?;
+        }
+        Ok(())
+    }))
 }
 
 impl Store {
@@ -301,38 +339,18 @@ impl Store {
     /// [`StoreError::RunFinished`] is returned (with the status it keeps);
     /// [`StoreError::NotAFinalStatus`] if `outcome.status` is `running`.
     pub fn finish_run(&self, outcome: &RunOutcome, last_step: Option<&StepRecord>) -> Result<()> {
-        if !outcome.status.is_finished() {
-            return Err(StoreError::NotAFinalStatus {
-                id: outcome.run_id.clone(),
-            });
-        }
-        if let Some(step) = last_step
-            && step.run_id != outcome.run_id
-        {
-            return Err(StoreError::WrongRun {
-                expected: outcome.run_id.clone(),
-                found: step.run_id.clone(),
-            });
-        }
-        self.write(|tx| {
-            let updated = tx.execute(
-                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4, in_flight = NULL
-                 WHERE id = ?1 AND status = 'running'",
-                params![
-                    outcome.run_id,
-                    outcome.status.as_str(),
-                    ts(&outcome.finished_at),
-                    outcome.error
-                ],
-            )?;
-            if updated == 0 {
-                return Err(not_running(tx, &outcome.run_id));
-            }
-            if let Some(step) = last_step {
-                super::step_logs::insert_step(tx, step, false)?;
-            }
-            Ok(())
-        })
+        self.write_grouped(finish_job(outcome, last_step)?)
+    }
+
+    /// [`Store::finish_run`] as a future: committed at once when no other
+    /// write is, else awaited (not blocking) with the next group.
+    pub fn finish_run_async(
+        &self,
+        outcome: &RunOutcome,
+        last_step: Option<&StepRecord>,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        let written = finish_job(outcome, last_step).map(|job| self.write_grouped_async(job));
+        async move { written?.await }
     }
 
     pub fn get_run(&self, id: &str) -> Result<RunRow> {

@@ -46,15 +46,16 @@ pub struct RunCounts {
 const FINAL_ROWS: &str = "status IN ('success', 'error', 'timeout', 'unknown')";
 
 impl Store {
-    /// Per provider, final step rows written at or after `since`, by provider name.
+    /// Per provider, the final step rows of the runs started at or after
+    /// `since` (as [`Store::runs_since`] counts runs), by provider name.
     pub fn provider_stats(&self, since: DateTime<Utc>) -> Result<Vec<ProviderStats>> {
         self.read(|tx| {
             let mut stmt = tx.prepare(&format!(
-                "SELECT provider, COUNT(*), SUM(status = 'success'), AVG(latency_ms), MAX(latency_ms)
-                 FROM step_logs
-                 WHERE timestamp >= ?1 AND {FINAL_ROWS}
-                 GROUP BY provider
-                 ORDER BY provider"
+                "SELECT s.provider, COUNT(*), SUM(s.status = 'success'), AVG(s.latency_ms), MAX(s.latency_ms)
+                 FROM runs r JOIN step_logs s ON s.run = r.seq
+                 WHERE r.started_at >= ?1 AND s.{FINAL_ROWS}
+                 GROUP BY s.provider
+                 ORDER BY s.provider"
             ))?;
             let rows = stmt.query_map([ts(&since)], |row| {
                 let total = get_u64(row, 1)?;
@@ -76,13 +77,13 @@ impl Store {
         })
     }
 
-    /// The `limit` slowest final step rows written at or after `since`, slowest first.
+    /// The `limit` slowest final step rows of the runs started at or after `since`, slowest first.
     pub fn slowest_steps(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<SlowStep>> {
         self.read(|tx| {
             let mut stmt = tx.prepare(&format!(
-                "SELECT s.run_id, r.plan_name, s.step_number, s.provider, s.action, s.latency_ms
-                 FROM step_logs s JOIN runs r ON r.id = s.run_id
-                 WHERE s.timestamp >= ?1 AND s.{FINAL_ROWS}
+                "SELECT r.id, r.plan_name, s.step_number, s.provider, s.action, s.latency_ms
+                 FROM runs r JOIN step_logs s ON s.run = r.seq
+                 WHERE r.started_at >= ?1 AND s.{FINAL_ROWS}
                  ORDER BY s.latency_ms DESC, s.id
                  LIMIT ?2"
             ))?;

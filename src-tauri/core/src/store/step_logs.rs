@@ -2,7 +2,8 @@
 //! retried), in the seeds' fields, plus a `for_each` step's compact item rows.
 
 use super::runs::{not_running, run_not_found, run_status};
-use super::{Result, Store, conversion_error, extended_code, get_json, get_ts, get_u64, sql_int, to_json, ts};
+use super::{Result, Store, conversion_error, get_json, get_ts, get_u64, sql_int, to_json, ts};
+use flowpilot_engine::run::preview_text;
 use flowpilot_engine::{ErrorCode, StepRecord, StepStatus};
 use rusqlite::{Row, Transaction};
 use serde_json::Value;
@@ -11,12 +12,31 @@ use serde_json::Value;
 #[error("unknown step status `{0}`")]
 struct BadStepStatus(String);
 
-const STEP_COLUMNS: &str = "run_id, step_number, step_id, provider, action, status, attempt, message, latency_ms,
-     output_preview, output, metadata, error, timestamp, items, input";
+const STEP_COLUMNS: &str = "r.id, s.step_number, s.step_id, s.provider, s.action, s.status, s.attempt, s.message,
+     s.latency_ms, s.output_preview, s.output, s.metadata, s.error, s.timestamp, s.items, s.input";
+
+/// The preview of an output that is `value`, whose JSON is `json`: what a
+/// step's preview is unless the step made it otherwise (then it is stored).
+fn derived_preview(value: &Value, json: Option<&str>) -> String {
+    match (value, json) {
+        (Value::String(s), _) => preview_text(s),
+        (Value::Null, _) | (_, None) => String::new(),
+        (_, Some(json)) => preview_text(json),
+    }
+}
 
 fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
     let status: String = row.get(5)?;
-    let output: Option<String> = row.get(10)?;
+    let output_text: Option<String> = row.get(10)?;
+    let output = match &output_text {
+        None => Value::Null,
+        Some(text) => serde_json::from_str(text).map_err(|e| conversion_error(10, e))?,
+    };
+    let output_preview = match row.get::<_, Option<String>>(9)? {
+        Some(stored) => stored,
+        None => derived_preview(&output, output_text.as_deref()),
+    };
+    drop(output_text);
     Ok(StepRecord {
         run_id: row.get(0)?,
         step_number: super::get_usize(row, 1)?,
@@ -27,11 +47,8 @@ fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
         attempt: row.get(6)?,
         message: row.get(7)?,
         latency_ms: get_u64(row, 8)?,
-        output_preview: row.get(9)?,
-        output: match output {
-            None => Value::Null,
-            Some(text) => serde_json::from_str(&text).map_err(|e| conversion_error(10, e))?,
-        },
+        output_preview,
+        output,
         metadata: get_json(row, 11)?,
         error: row.get::<_, Option<String>>(12)?.map(|code| ErrorCode::parse(&code)),
         timestamp: get_ts(row, 13)?,
@@ -46,59 +63,121 @@ fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
     })
 }
 
+/// A step record as its row is written: its JSON already made, owned, so the
+/// write can wait in the writer's queue (and be tried again) without the record.
+pub(super) struct StepRow {
+    pub run_id: String,
+    step_number: i64,
+    step_id: Option<String>,
+    provider: String,
+    action: String,
+    status: &'static str,
+    attempt: u32,
+    message: String,
+    latency_ms: i64,
+    /// `None` when it is the output's own beginning.
+    output_preview: Option<String>,
+    output: Option<String>,
+    /// The output was handed to SQLite (and dropped here).
+    output_given: bool,
+    metadata: String,
+    error: Option<String>,
+    timestamp: String,
+    items: Option<String>,
+    input: Option<String>,
+}
+
+impl StepRow {
+    pub fn new(record: &StepRecord) -> Result<Self> {
+        let json = |what: &'static str, value: &Value| match value {
+            Value::Null => Ok(None),
+            other => to_json(what, other).map(Some),
+        };
+        let output = json("a step's output", &record.output)?;
+        let derived = derived_preview(&record.output, output.as_deref());
+        Ok(Self {
+            run_id: record.run_id.clone(),
+            step_number: sql_int(record.step_number),
+            step_id: record.step_id.clone(),
+            provider: record.provider.clone(),
+            action: record.action.clone(),
+            status: record.status.as_str(),
+            attempt: record.attempt,
+            message: record.message.clone(),
+            latency_ms: sql_int(record.latency_ms),
+            output_preview: (record.output_preview != derived).then(|| record.output_preview.clone()),
+            output,
+            output_given: false,
+            metadata: to_json("a step's metadata", &record.metadata)?,
+            error: record.error.map(|e| e.as_string()),
+            timestamp: ts(&record.timestamp),
+            items: record
+                .items
+                .as_ref()
+                .map(|items| to_json("a step's items", items))
+                .transpose()?,
+            input: json("a step's input", &record.input)?,
+        })
+    }
+}
+
 /// Insert a step row; with `only_if_running`, only while its run is `running`.
 /// Returns whether a row was written.
-pub(super) fn insert_step(tx: &Transaction<'_>, record: &StepRecord, only_if_running: bool) -> Result<bool> {
-    let output = match &record.output {
-        Value::Null => None,
-        other => Some(to_json("a step's output", other)?),
-    };
-    let metadata = to_json("a step's metadata", &record.metadata)?;
-    let items = match &record.items {
-        None => None,
-        Some(items) => Some(to_json("a step's items", items)?),
-    };
-    let input = match &record.input {
-        Value::Null => None,
-        other => Some(to_json("a step's input", other)?),
-    };
+///
+/// The output's JSON (up to 10 MB) is handed to SQLite and dropped here before
+/// SQLite builds the row, one copy fewer at once; so a row is inserted once:
+/// a second try (a whole batch tried again) fails as busy, never writes it
+/// without its output.
+pub(super) fn insert_step(tx: &Transaction<'_>, row: &mut StepRow, only_if_running: bool) -> Result<bool> {
+    if row.output_given {
+        let busy = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY);
+        return Err(rusqlite::Error::SqliteFailure(busy, Some("a step row's write was tried twice".into())).into());
+    }
     let guard = if only_if_running {
-        "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND status = 'running')"
+        "AND r.status = 'running'"
     } else {
         ""
     };
-    // Bound one by one so the output's JSON (up to 10 MB) can be dropped once
-    // SQLite has its own copy, before it builds the row: one copy fewer at once.
+    // A row names its run by number.
     let mut stmt = tx.prepare_cached(&format!(
-        "INSERT INTO step_logs (run_id, step_number, step_id, provider, action, status, attempt, message,
+        "INSERT INTO step_logs (run, step_number, step_id, provider, action, status, attempt, message,
                                 latency_ms, output_preview, output, metadata, error, timestamp, items, input)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 {guard}"
+         SELECT r.seq, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+         FROM runs r WHERE r.id = ?1 {guard}"
     ))?;
-    stmt.raw_bind_parameter(1, &record.run_id)?;
-    stmt.raw_bind_parameter(2, sql_int(record.step_number))?;
-    stmt.raw_bind_parameter(3, &record.step_id)?;
-    stmt.raw_bind_parameter(4, &record.provider)?;
-    stmt.raw_bind_parameter(5, &record.action)?;
-    stmt.raw_bind_parameter(6, record.status.as_str())?;
-    stmt.raw_bind_parameter(7, record.attempt)?;
-    stmt.raw_bind_parameter(8, &record.message)?;
-    stmt.raw_bind_parameter(9, sql_int(record.latency_ms))?;
-    stmt.raw_bind_parameter(10, &record.output_preview)?;
-    stmt.raw_bind_parameter(11, &output)?;
-    drop(output);
-    stmt.raw_bind_parameter(12, &metadata)?;
-    stmt.raw_bind_parameter(13, record.error.map(|e| e.as_string()))?;
-    stmt.raw_bind_parameter(14, ts(&record.timestamp))?;
-    stmt.raw_bind_parameter(15, &items)?;
-    stmt.raw_bind_parameter(16, &input)?;
-    let written = stmt.raw_execute();
-    match written {
-        Ok(n) => Ok(n > 0),
-        Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
-            Err(run_not_found(&record.run_id))
+    stmt.raw_bind_parameter(1, &row.run_id)?;
+    stmt.raw_bind_parameter(2, row.step_number)?;
+    stmt.raw_bind_parameter(3, &row.step_id)?;
+    stmt.raw_bind_parameter(4, &row.provider)?;
+    stmt.raw_bind_parameter(5, &row.action)?;
+    stmt.raw_bind_parameter(6, row.status)?;
+    stmt.raw_bind_parameter(7, row.attempt)?;
+    stmt.raw_bind_parameter(8, &row.message)?;
+    stmt.raw_bind_parameter(9, row.latency_ms)?;
+    stmt.raw_bind_parameter(10, &row.output_preview)?;
+    stmt.raw_bind_parameter(11, &row.output)?;
+    row.output_given = row.output.take().is_some();
+    stmt.raw_bind_parameter(12, &row.metadata)?;
+    stmt.raw_bind_parameter(13, &row.error)?;
+    stmt.raw_bind_parameter(14, &row.timestamp)?;
+    stmt.raw_bind_parameter(15, &row.items)?;
+    stmt.raw_bind_parameter(16, &row.input)?;
+    // No row when the run is missing (or, guarded, finished): the caller says which.
+    Ok(stmt.raw_execute()? > 0)
+}
+
+/// The write of [`Store::append_step`].
+fn append_job(record: &StepRecord) -> Result<super::writer::Job> {
+    let mut row = StepRow::new(record)?;
+    Ok(Box::new(move |tx| {
+        if !insert_step(tx, &mut row, true)? {
+            return Err(not_running(tx, &row.run_id));
         }
-        Err(e) => Err(e.into()),
-    }
+        // The attempt that was in flight has its row now.
+        tx.prepare_cached("UPDATE runs SET in_flight = NULL WHERE id = ?1")?
+            .execute([&row.run_id])?;
+        Ok(())
+    }))
 }
 
 impl Store {
@@ -107,14 +186,15 @@ impl Store {
     /// Errors: [`StoreError::RunFinished`] if the run is no longer running (the
     /// row is not written), [`StoreError::NotFound`] if there is no such run.
     pub fn append_step(&self, record: &StepRecord) -> Result<()> {
-        self.write(|tx| {
-            if !insert_step(tx, record, true)? {
-                return Err(not_running(tx, &record.run_id));
-            }
-            // The attempt that was in flight has its row now.
-            tx.execute("UPDATE runs SET in_flight = NULL WHERE id = ?1", [&record.run_id])?;
-            Ok(())
-        })
+        self.write_grouped(append_job(record)?)
+    }
+
+    /// [`Store::append_step`] as a future: committed at once when no other
+    /// write is, else awaited (not blocking) with the next group.
+    pub fn append_step_async(&self, record: &StepRecord) -> impl Future<Output = Result<()>> + Send + 'static {
+        let job = append_job(record);
+        let written = job.map(|job| self.write_grouped_async(job));
+        async move { written?.await }
     }
 
     /// Every step row of a run (retries included), in the order written.
@@ -124,7 +204,7 @@ impl Store {
                 return Err(run_not_found(run_id));
             }
             let mut stmt = tx.prepare(&format!(
-                "SELECT {STEP_COLUMNS} FROM step_logs WHERE run_id = ?1 ORDER BY id"
+                "SELECT {STEP_COLUMNS} FROM step_logs s JOIN runs r ON r.seq = s.run WHERE r.id = ?1 ORDER BY s.id"
             ))?;
             let rows = stmt.query_map([run_id], step_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -74,13 +74,15 @@ impl Executor {
                 ),
             ));
         }
-        ctx.observer.on_event(&RunEvent::StepStarted {
-            run_id: ctx.run_id.to_string(),
-            step_number: index,
-            provider: spec.provider.clone(),
-            action: spec.action.clone(),
-            attempt: 1,
-        });
+        ctx.observer
+            .record(&RunEvent::StepStarted {
+                run_id: ctx.run_id.to_string(),
+                step_number: index,
+                provider: spec.provider.clone(),
+                action: spec.action.clone(),
+                attempt: 1,
+            })
+            .await;
 
         let total = items.len();
         let concurrency = usize::from(each.options.concurrency.clamp(1, 8));

@@ -88,12 +88,14 @@ impl Executor {
         let started_at = self.clock.now();
         let plan_name = req.plan.name().to_string();
         let count = req.plan.steps().len();
-        observer.on_event(&RunEvent::RunStarted {
-            run_id: req.run_id.clone(),
-            plan_name: plan_name.clone(),
-            step_count: count,
-            started_at,
-        });
+        observer
+            .record(&RunEvent::RunStarted {
+                run_id: req.run_id.clone(),
+                plan_name: plan_name.clone(),
+                step_count: count,
+                started_at,
+            })
+            .await;
         let mut scope = Scope::new(
             json!({"name": plan_name, "step_count": count}),
             json!({"id": req.run_id, "started_at": started_at}),
@@ -116,17 +118,17 @@ impl Executor {
         // flagged so a store can write it together with the run's status.
         // The record goes out in the event and is taken back, not copied: an
         // output may be 10 MB.
-        let finish = |record: StepRecord, records: &mut Vec<StepRecord>| {
+        let finish = async |record: StepRecord, records: &mut Vec<StepRecord>| {
             let last = record.step_number + 1 == count;
             let event = RunEvent::StepFinished { record, last };
-            observer.on_event(&event);
+            observer.record(&event).await;
             if let RunEvent::StepFinished { record, .. } = event {
                 records.push(record);
             }
         };
         for (index, (spec, checked)) in req.plan.each_step().enumerate() {
             if status != RunStatus::Success {
-                finish(self.skipped(ctx.run_id, index, spec, EARLIER_FAILED), &mut records);
+                finish(self.skipped(ctx.run_id, index, spec, EARLIER_FAILED), &mut records).await;
                 continue;
             }
             if let Some(replay) = &req.replay
@@ -139,19 +141,19 @@ impl Executor {
                     .metadata
                     .insert(REUSED_FROM_RUN.into(), Value::String(replay.of_run.clone()));
                 scope.push_step(spec.id.clone(), record.as_result());
-                finish(record, &mut records);
+                finish(record, &mut records).await;
                 continue;
             }
             if cancel.is_cancelled() {
                 status = RunStatus::Cancelled;
                 run_error = Some("the run was cancelled".into());
-                finish(self.skipped(ctx.run_id, index, spec, EARLIER_FAILED), &mut records);
+                finish(self.skipped(ctx.run_id, index, spec, EARLIER_FAILED), &mut records).await;
                 continue;
             }
             let Some(timeout) = ctx.timeout(checked.timeout) else {
                 status = RunStatus::Failed;
                 run_error = Some("the run passed its deadline".into());
-                finish(self.skipped(ctx.run_id, index, spec, EARLIER_FAILED), &mut records);
+                finish(self.skipped(ctx.run_id, index, spec, EARLIER_FAILED), &mut records).await;
                 continue;
             };
             let record = if checked.for_each.is_some() {
@@ -183,7 +185,7 @@ impl Executor {
                     ));
                 }
             }
-            finish(record, &mut records);
+            finish(record, &mut records).await;
         }
 
         let error = run_error.map(|e| ctx.redactor.redact_str(&e));
@@ -200,7 +202,7 @@ impl Executor {
         drop(scope);
         // The outcome goes out in the event and is taken back, not copied.
         let event = RunEvent::RunFinished { outcome };
-        observer.on_event(&event);
+        observer.record(&event).await;
         match event {
             RunEvent::RunFinished { outcome, .. } => outcome,
             _ => unreachable_outcome(),

@@ -68,13 +68,15 @@ impl Executor {
                 };
             };
             if announce {
-                ctx.observer.on_event(&RunEvent::StepStarted {
-                    run_id: ctx.run_id.to_string(),
-                    step_number: step_ctx.step_index,
-                    provider: spec.provider.clone(),
-                    action: spec.action.clone(),
-                    attempt,
-                });
+                ctx.observer
+                    .record(&RunEvent::StepStarted {
+                        run_id: ctx.run_id.to_string(),
+                        step_number: step_ctx.step_index,
+                        provider: spec.provider.clone(),
+                        action: spec.action.clone(),
+                        attempt,
+                    })
+                    .await;
             }
             let attempt_started = Instant::now();
             let step_ctx = StepContext {
@@ -120,10 +122,12 @@ impl Executor {
                 };
                 let mut record = self.record(ctx.run_id, step_ctx.step_index, spec, failed, &ctx.redactor);
                 record.status = StepStatus::Retrying;
-                ctx.observer.on_event(&RunEvent::StepRetrying {
-                    record,
-                    retry_in_ms: millis(retry_in),
-                });
+                ctx.observer
+                    .record(&RunEvent::StepRetrying {
+                        record,
+                        retry_in_ms: millis(retry_in),
+                    })
+                    .await;
             }
             tokio::select! {
                 _ = tokio::time::sleep(retry_in) => {}
