@@ -99,22 +99,10 @@ impl RunLog {
 
     fn write(&self, event: &RunEvent) -> Result<(), StoreError> {
         match event {
-            RunEvent::StepStarted {
-                run_id,
-                step_number,
-                provider,
-                action,
-                attempt,
-            } => self.store.mark_step_started(
-                run_id,
-                &InFlightStep {
-                    step_number: *step_number,
-                    provider: provider.clone(),
-                    action: action.clone(),
-                    attempt: *attempt,
-                    started_at: self.clock.now(),
-                },
-            ),
+            RunEvent::StepStarted { run_id, .. } => match self.in_flight(event) {
+                Some(step) => self.store.mark_step_started(run_id, &step),
+                None => Ok(()),
+            },
             RunEvent::StepRetrying { record, .. } | RunEvent::StepFinished { record, last: false } => {
                 self.store.append_step(record)
             }
@@ -160,25 +148,33 @@ fn run_id(event: &RunEvent) -> &str {
 }
 
 impl RunLog {
-    /// [`RunLog::write`], awaiting a commit under way without blocking.
-    async fn write_async(&self, event: &RunEvent) -> Result<(), StoreError> {
+    /// The step a `StepStarted` event puts in flight, started now.
+    fn in_flight(&self, event: &RunEvent) -> Option<InFlightStep> {
         match event {
             RunEvent::StepStarted {
-                run_id,
                 step_number,
                 provider,
                 action,
                 attempt,
-            } => {
-                let step = InFlightStep {
-                    step_number: *step_number,
-                    provider: provider.clone(),
-                    action: action.clone(),
-                    attempt: *attempt,
-                    started_at: self.clock.now(),
-                };
-                self.store.mark_step_started_async(run_id, &step).await
-            }
+                ..
+            } => Some(InFlightStep {
+                step_number: *step_number,
+                provider: provider.clone(),
+                action: action.clone(),
+                attempt: *attempt,
+                started_at: self.clock.now(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// [`RunLog::write`], awaiting a commit under way without blocking.
+    async fn write_async(&self, event: &RunEvent) -> Result<(), StoreError> {
+        match event {
+            RunEvent::StepStarted { run_id, .. } => match self.in_flight(event) {
+                Some(step) => self.store.mark_step_started_async(run_id, &step).await,
+                None => Ok(()),
+            },
             RunEvent::StepRetrying { record, .. } | RunEvent::StepFinished { record, last: false } => {
                 self.store.append_step_async(record).await
             }
