@@ -190,8 +190,8 @@ fn seed(path: &Path) {
         let mut step = tx
             .prepare(
                 "INSERT INTO step_logs (run, step_number, step_id, provider, action, status, attempt, message,
-                                        latency_ms, output, metadata, timestamp)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, '', ?7, ?8, '{}', ?9)",
+                                        latency_ms, output, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, '', ?7, ?8, ?9)",
             )
             .expect("prepare");
         let now = Utc::now();
@@ -231,7 +231,7 @@ fn seed(path: &Path) {
                     status,
                     ((r * 7 + s * 13) % 900) as i64,
                     output,
-                    at(s as i64 * 10)
+                    (started + Days::milliseconds(s as i64 * 10)).timestamp_millis()
                 ])
                 .expect("step");
             }

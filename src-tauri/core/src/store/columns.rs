@@ -1,5 +1,5 @@
 //! Reading and writing column values: timestamps as RFC 3339 text with
-//! milliseconds, JSON as `serde_json` text, run statuses by name, counts as
+//! milliseconds (a step row's as an integer of Unix milliseconds), JSON as `serde_json` text, run statuses by name, counts as
 //! SQLite's signed integers. A value that does not read is a typed conversion
 //! error naming its column.
 
@@ -31,6 +31,21 @@ fn parse_ts(idx: usize, s: &str) -> rusqlite::Result<DateTime<Utc>> {
 pub(crate) fn get_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
     let s: String = row.get(idx)?;
     parse_ts(idx, &s)
+}
+
+/// A step row's time as stored: Unix milliseconds.
+pub(crate) fn ms(t: &DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0} ms is outside the times a date can hold")]
+struct BadMillis(i64);
+
+pub(crate) fn get_ms(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let v: i64 = row.get(idx)?;
+    DateTime::from_timestamp_millis(v)
+        .ok_or_else(|| rusqlite::Error::FromSqlConversionFailure(idx, Type::Integer, Box::new(BadMillis(v))))
 }
 
 pub(crate) fn get_opt_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {

@@ -227,6 +227,48 @@ ALTER TABLE step_logs_by_run RENAME TO step_logs;
 CREATE INDEX step_logs_run ON step_logs (run, id);
 "#,
     ),
+    // Smaller step rows, again (issue 12): a step's time is an integer of
+    // Unix milliseconds (`at_ms`, 6 bytes) instead of 24 characters of RFC
+    // 3339 text (step rows are the store's one high-volume table; runs keep
+    // their text times), and metadata is NULL when it is empty (`{}`). A
+    // run's fire key is indexed only for runs that have one (a fire's
+    // uniqueness is the same: NULLs never collide).
+    M::up(
+        r#"
+CREATE TABLE step_logs_ms (
+    id             INTEGER PRIMARY KEY,
+    run            INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,
+    step_number    INTEGER NOT NULL CHECK (step_number >= 0),
+    step_id        TEXT,
+    provider       TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    status         TEXT NOT NULL
+                   CHECK (status IN ('success', 'error', 'retrying', 'timeout', 'skipped', 'unknown')),
+    attempt        INTEGER NOT NULL CHECK (attempt >= 0),
+    message        TEXT NOT NULL,
+    latency_ms     INTEGER NOT NULL CHECK (latency_ms >= 0),
+    output_preview TEXT,
+    output         TEXT,
+    metadata       TEXT,
+    error          TEXT,
+    at_ms          INTEGER NOT NULL,
+    items          TEXT,
+    input          TEXT
+) STRICT;
+INSERT INTO step_logs_ms
+    (id, run, step_number, step_id, provider, action, status, attempt, message,
+     latency_ms, output_preview, output, metadata, error, at_ms, items, input)
+SELECT id, run, step_number, step_id, provider, action, status, attempt, message,
+       latency_ms, output_preview, output, NULLIF(metadata, '{}'), error,
+       CAST(round(unixepoch(timestamp, 'subsec') * 1000) AS INTEGER), items, input
+FROM step_logs;
+DROP TABLE step_logs;
+ALTER TABLE step_logs_ms RENAME TO step_logs;
+CREATE INDEX step_logs_run ON step_logs (run, id);
+DROP INDEX runs_plan_fire;
+CREATE UNIQUE INDEX runs_plan_fire ON runs (plan_id, scheduled_for) WHERE scheduled_for IS NOT NULL;
+"#,
+    ),
 ];
 
 /// Every migration, oldest first.
@@ -323,8 +365,8 @@ mod tests {
         let conn = store.lock();
         conn.execute(
             "INSERT INTO step_logs (run, id, step_number, provider, action, status, attempt, message,
-                                    latency_ms, output_preview, timestamp)
-                 VALUES ((SELECT seq FROM runs WHERE id = 'r1'), 2, 1, 'webhook', 'post_request', 'unknown', 1, 'may have', 5, '', '2026-01-01T00:00:00.600Z')",
+                                    latency_ms, output_preview, at_ms)
+                 VALUES ((SELECT seq FROM runs WHERE id = 'r1'), 2, 1, 'webhook', 'post_request', 'unknown', 1, 'may have', 5, '', 1767225600600)",
             [],
         )
         .unwrap();
@@ -385,6 +427,40 @@ mod tests {
             )
             .unwrap();
         assert_eq!(indexes, 1, "by run only");
+    }
+
+    #[test]
+    fn step_times_become_milliseconds_and_empty_metadata_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        {
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            MIGRATIONS.to_version(&mut conn, 10).unwrap();
+            conn.execute_batch(
+                "INSERT INTO runs (seq, id, plan_name, trigger_kind, status, started_at, finished_at)
+                     VALUES (1, 'r1', 'p', 'cli', 'success', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z');
+                 INSERT INTO step_logs (run, step_number, provider, action, status, attempt, message,
+                                        latency_ms, output, metadata, timestamp)
+                     VALUES (1, 0, 'logic', 'set', 'success', 1, '', 1, '1', '{}', '2026-01-01T00:00:00.123Z'),
+                            (1, 1, 'http', 'request', 'success', 1, '', 1, '2', '{\"status\":200}',
+                             '2026-03-04T05:06:07.999Z');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let rows = store.step_logs("r1").unwrap();
+        let times: Vec<String> = rows.iter().map(|s| crate::store::ts(&s.timestamp)).collect();
+        assert_eq!(times, ["2026-01-01T00:00:00.123Z", "2026-03-04T05:06:07.999Z"]);
+        assert!(rows[0].metadata.is_empty());
+        assert_eq!(rows[1].metadata.get("status"), Some(&serde_json::json!(200)));
+        let conn = store.lock();
+        let (ms, stored_metadata): (i64, i64) = conn
+            .query_row("SELECT MIN(at_ms), COUNT(metadata) FROM step_logs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(ms, 1_767_225_600_123);
+        assert_eq!(stored_metadata, 1, "only metadata that is not empty is stored");
     }
 
     #[test]

@@ -37,7 +37,8 @@ mod writer;
 
 use columns::conversion_error;
 pub(crate) use columns::{
-    get_json, get_opt_json, get_opt_run_status, get_opt_ts, get_run_status, get_ts, get_u64, get_usize, sql_int, ts,
+    get_json, get_ms, get_opt_json, get_opt_run_status, get_opt_ts, get_run_status, get_ts, get_u64, get_usize, ms,
+    sql_int, ts,
 };
 pub use in_flight::{InFlightStep, interrupted_error};
 pub use integrations::{ConnectionState, StoredIntegration};

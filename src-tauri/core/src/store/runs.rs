@@ -152,7 +152,8 @@ fn mark_interrupted(tx: &Transaction<'_>, owner: Option<&str>) -> Result<usize> 
             "UPDATE runs
              SET status = 'interrupted', owner = NULL,
                  finished_at = MAX(started_at,
-                                   COALESCE((SELECT MAX(s.timestamp) FROM step_logs s WHERE s.run = runs.seq), started_at),
+                                   COALESCE((SELECT strftime('%Y-%m-%dT%H:%M:%fZ', MAX(s.at_ms) / 1000.0, 'unixepoch')
+                                             FROM step_logs s WHERE s.run = runs.seq), started_at),
                                    COALESCE(?3, started_at)),
                  error = ?2
              WHERE id = ?1 AND status = 'running'",

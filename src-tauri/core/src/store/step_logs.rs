@@ -2,7 +2,7 @@
 //! retried), in the seeds' fields, plus a `for_each` step's compact item rows.
 
 use super::runs::{not_running, run_not_found, run_status};
-use super::{Result, Store, conversion_error, get_json, get_ts, get_u64, sql_int, to_json, ts};
+use super::{Result, Store, conversion_error, get_ms, get_opt_json, get_u64, ms, sql_int, to_json};
 use flowpilot_engine::run::preview_text;
 use flowpilot_engine::{ErrorCode, StepRecord, StepStatus};
 use rusqlite::{Row, Transaction};
@@ -13,7 +13,7 @@ use serde_json::Value;
 struct BadStepStatus(String);
 
 const STEP_COLUMNS: &str = "r.id, s.step_number, s.step_id, s.provider, s.action, s.status, s.attempt, s.message,
-     s.latency_ms, s.output_preview, s.output, s.metadata, s.error, s.timestamp, s.items, s.input";
+     s.latency_ms, s.output_preview, s.output, s.metadata, s.error, s.at_ms, s.items, s.input";
 
 /// The preview of an output that is `value`, whose JSON is `json`: what a
 /// step's preview is unless the step made it otherwise (then it is stored).
@@ -49,9 +49,9 @@ fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
         latency_ms: get_u64(row, 8)?,
         output_preview,
         output,
-        metadata: get_json(row, 11)?,
+        metadata: get_opt_json(row, 11)?.unwrap_or_default(),
         error: row.get::<_, Option<String>>(12)?.map(|code| ErrorCode::parse(&code)),
-        timestamp: get_ts(row, 13)?,
+        timestamp: get_ms(row, 13)?,
         items: match row.get::<_, Option<String>>(14)? {
             None => None,
             Some(text) => Some(serde_json::from_str(&text).map_err(|e| conversion_error(14, e))?),
@@ -80,9 +80,10 @@ pub(super) struct StepRow {
     output: Option<String>,
     /// The output was handed to SQLite (and dropped here).
     output_given: bool,
-    metadata: String,
+    /// `None` when there is none (`{}`).
+    metadata: Option<String>,
     error: Option<String>,
-    timestamp: String,
+    at_ms: i64,
     items: Option<String>,
     input: Option<String>,
 }
@@ -108,9 +109,12 @@ impl StepRow {
             output_preview: (record.output_preview != derived).then(|| record.output_preview.clone()),
             output,
             output_given: false,
-            metadata: to_json("a step's metadata", &record.metadata)?,
+            metadata: match record.metadata.is_empty() {
+                true => None,
+                false => Some(to_json("a step's metadata", &record.metadata)?),
+            },
             error: record.error.map(|e| e.as_string()),
-            timestamp: ts(&record.timestamp),
+            at_ms: ms(&record.timestamp),
             items: record
                 .items
                 .as_ref()
@@ -141,7 +145,7 @@ pub(super) fn insert_step(tx: &Transaction<'_>, row: &mut StepRow, only_if_runni
     // A row names its run by number.
     let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO step_logs (run, step_number, step_id, provider, action, status, attempt, message,
-                                latency_ms, output_preview, output, metadata, error, timestamp, items, input)
+                                latency_ms, output_preview, output, metadata, error, at_ms, items, input)
          SELECT r.seq, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
          FROM runs r WHERE r.id = ?1 {guard}"
     ))?;
@@ -159,7 +163,7 @@ pub(super) fn insert_step(tx: &Transaction<'_>, row: &mut StepRow, only_if_runni
     row.output_given = row.output.take().is_some();
     stmt.raw_bind_parameter(12, &row.metadata)?;
     stmt.raw_bind_parameter(13, &row.error)?;
-    stmt.raw_bind_parameter(14, &row.timestamp)?;
+    stmt.raw_bind_parameter(14, row.at_ms)?;
     stmt.raw_bind_parameter(15, &row.items)?;
     stmt.raw_bind_parameter(16, &row.input)?;
     // No row when the run is missing (or, guarded, finished): the caller says which.
