@@ -57,7 +57,7 @@ impl Store {
 }
 
 /// The write of [`Store::mark_step_started`].
-fn started_job(run_id: &str, step: &InFlightStep) -> Result<super::writer::Job> {
+pub(super) fn started_job(run_id: &str, step: &InFlightStep) -> Result<super::writer::Job> {
     let json = to_json("the step in flight", step)?;
     let run_id = run_id.to_string();
     Ok(Box::new(move |tx| {

@@ -1,6 +1,10 @@
 //! [`RunLog`]: the run observer that writes a run's events to the store as
 //! they happen, and fails the run when they cannot be written.
 
+use super::in_flight::started_job;
+use super::runs::finish_job;
+use super::step_logs::append_job;
+use super::writer::{Job, together};
 use super::{InFlightStep, Store, StoreError};
 use flowpilot_engine::run::Recorded;
 use flowpilot_engine::{Clock, RunEvent, RunObserver, RunOutcome, RunStatus, SystemClock};
@@ -11,8 +15,14 @@ use tokio_util::sync::CancellationToken;
 ///
 /// - `StepStarted` -> the run's step in flight ([`Store::mark_step_started`]),
 ///   before the step runs, so a crash leaves which step it was;
-/// - `StepRetrying` -> a `retrying` step row;
-/// - `StepFinished { last: false }` -> the step's row;
+/// - `StepRetrying` -> a `retrying` step row, at once (a wait may follow);
+/// - `StepFinished { last: false }` -> the step's row, held and committed with
+///   the run's next write: the next step's start (or a retry row, or the
+///   run's end), always before anything else runs. Between a step's end and
+///   the next step's start the executor only decides (conditions,
+///   references), so one commit a step instead of two loses nothing: until
+///   it lands, the run's step in flight is still the step that just ended,
+///   and a crash in that moment says its outcome is unknown;
 /// - `StepFinished { last: true }` -> nothing yet: the row comes again as the
 ///   last of `RunFinished`'s steps, and is written with the run's final status
 ///   in one transaction;
@@ -36,6 +46,8 @@ pub struct RunLog {
     /// The `storage: ...` error the run ended with, once a write failed.
     storage_error: Mutex<Option<String>>,
     unrecorded: Mutex<Option<RunOutcome>>,
+    /// Rows of finished steps that go with the run's next write.
+    held: Mutex<Vec<Job>>,
 }
 
 impl std::fmt::Debug for RunLog {
@@ -61,6 +73,7 @@ impl RunLog {
             first_error: Mutex::new(None),
             storage_error: Mutex::new(None),
             unrecorded: Mutex::new(None),
+            held: Mutex::new(Vec::new()),
         }
     }
 
@@ -97,20 +110,37 @@ impl RunLog {
         lock(&self.unrecorded).take()
     }
 
-    fn write(&self, event: &RunEvent) -> Result<(), StoreError> {
-        match event {
+    /// The write `event` makes now, with the rows held for it, if any.
+    fn job(&self, event: &RunEvent) -> Result<Option<Job>, StoreError> {
+        let job = match event {
             RunEvent::StepStarted { run_id, .. } => match self.in_flight(event) {
-                Some(step) => self.store.mark_step_started(run_id, &step),
-                None => Ok(()),
+                Some(step) => started_job(run_id, &step)?,
+                None => return Ok(None),
             },
-            RunEvent::StepRetrying { record, .. } | RunEvent::StepFinished { record, last: false } => {
-                self.store.append_step(record)
+            RunEvent::StepFinished { record, last: false } => {
+                lock(&self.held).push(append_job(record)?);
+                return Ok(None);
             }
-            RunEvent::RunFinished { outcome } => self.store.finish_run(outcome, outcome.steps.last()),
+            RunEvent::StepRetrying { record, .. } => append_job(record)?,
+            RunEvent::RunFinished { outcome } => finish_job(outcome, outcome.steps.last())?,
             // Items are written with their step's row; the last row with the run's status.
             RunEvent::RunStarted { .. } | RunEvent::ItemFinished { .. } | RunEvent::StepFinished { last: true, .. } => {
-                Ok(())
+                return Ok(None);
             }
+        };
+        let mut jobs = std::mem::take(&mut *lock(&self.held));
+        Ok(Some(if jobs.is_empty() {
+            job
+        } else {
+            jobs.push(job);
+            together(jobs)
+        }))
+    }
+
+    fn write(&self, event: &RunEvent) -> Result<(), StoreError> {
+        match self.job(event)? {
+            Some(job) => self.store.write_grouped(job),
+            None => Ok(()),
         }
     }
 
@@ -170,18 +200,9 @@ impl RunLog {
 
     /// [`RunLog::write`], awaiting a commit under way without blocking.
     async fn write_async(&self, event: &RunEvent) -> Result<(), StoreError> {
-        match event {
-            RunEvent::StepStarted { run_id, .. } => match self.in_flight(event) {
-                Some(step) => self.store.mark_step_started_async(run_id, &step).await,
-                None => Ok(()),
-            },
-            RunEvent::StepRetrying { record, .. } | RunEvent::StepFinished { record, last: false } => {
-                self.store.append_step_async(record).await
-            }
-            RunEvent::RunFinished { outcome } => self.store.finish_run_async(outcome, outcome.steps.last()).await,
-            RunEvent::RunStarted { .. } | RunEvent::ItemFinished { .. } | RunEvent::StepFinished { last: true, .. } => {
-                Ok(())
-            }
+        match self.job(event)? {
+            Some(job) => self.store.write_grouped_async(job).await,
+            None => Ok(()),
         }
     }
 
@@ -282,19 +303,42 @@ mod tests {
                 record: retry.clone(),
                 retry_in_ms: 500,
             },
+            RunEvent::StepStarted {
+                run_id: "r1".into(),
+                step_number: 0,
+                provider: "http".into(),
+                action: "act".into(),
+                attempt: 2,
+            },
             RunEvent::StepFinished {
                 record: first.clone(),
                 last: false,
-            },
-            RunEvent::StepFinished {
-                record: last.clone(),
-                last: true,
             },
         ];
         for e in &events {
             log.on_event(e);
         }
+        // A finished step's row waits for the run's next write; until then the
+        // step is still the one in flight.
+        assert_eq!(store.step_logs("r1").unwrap(), vec![retry.clone()]);
+        assert_eq!(store.get_run("r1").unwrap().in_flight.map(|s| s.step_number), Some(0));
+
+        // The next step's start: the row and the new step in flight, one commit.
+        log.on_event(&RunEvent::StepStarted {
+            run_id: "r1".into(),
+            step_number: 1,
+            provider: "llm".into(),
+            action: "chat".into(),
+            attempt: 1,
+        });
+        assert_eq!(store.step_logs("r1").unwrap(), vec![retry.clone(), first.clone()]);
+        assert_eq!(store.get_run("r1").unwrap().in_flight.map(|s| s.step_number), Some(1));
+
         // The last step is held back until the run finishes.
+        log.on_event(&RunEvent::StepFinished {
+            record: last.clone(),
+            last: true,
+        });
         assert_eq!(store.step_logs("r1").unwrap(), vec![retry.clone(), first.clone()]);
         assert_eq!(store.get_run("r1").unwrap().status, RunStatus::Running);
 
@@ -306,7 +350,7 @@ mod tests {
         assert_eq!(run.status, RunStatus::Success);
         assert_eq!(run.finished_at, Some(t(4)));
         assert!(log.take_error().is_none());
-        assert_eq!(seen.load(Ordering::SeqCst), 6, "every event is forwarded");
+        assert_eq!(seen.load(Ordering::SeqCst), 8, "every event is forwarded");
     }
 
     #[test]

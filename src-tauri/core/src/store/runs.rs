@@ -207,7 +207,7 @@ pub(super) fn insert_run(tx: &Transaction<'_>, run: &NewRun, owner: &str, trigge
 }
 
 /// The write of [`Store::finish_run`].
-fn finish_job(outcome: &RunOutcome, last_step: Option<&StepRecord>) -> Result<super::writer::Job> {
+pub(super) fn finish_job(outcome: &RunOutcome, last_step: Option<&StepRecord>) -> Result<super::writer::Job> {
     if !outcome.status.is_finished() {
         return Err(StoreError::NotAFinalStatus {
             id: outcome.run_id.clone(),

@@ -171,7 +171,7 @@ pub(super) fn insert_step(tx: &Transaction<'_>, row: &mut StepRow, only_if_runni
 }
 
 /// The write of [`Store::append_step`].
-fn append_job(record: &StepRecord) -> Result<super::writer::Job> {
+pub(super) fn append_job(record: &StepRecord) -> Result<super::writer::Job> {
     let mut row = StepRow::new(record)?;
     Ok(Box::new(move |tx| {
         if !insert_step(tx, &mut row, true)? {

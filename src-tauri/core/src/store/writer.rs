@@ -24,6 +24,12 @@ use std::time::Duration;
 /// A write: done in a transaction, possibly tried again (a database locked elsewhere).
 pub(super) type Job = Box<dyn FnMut(&Transaction<'_>) -> Result<()> + Send>;
 
+/// Writes done in order as one: in the same savepoint, so all of them are
+/// committed or, if one fails, none.
+pub(super) fn together(mut jobs: Vec<Job>) -> Job {
+    Box::new(move |tx| jobs.iter_mut().try_for_each(|job| job(tx)))
+}
+
 enum Reply {
     Blocking(mpsc::SyncSender<Result<()>>),
     Async(tokio::sync::oneshot::Sender<Result<()>>),

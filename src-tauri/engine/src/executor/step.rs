@@ -180,6 +180,11 @@ impl Executor {
                 .with_metadata(references::DRY_RUN_METADATA, true);
             return (Ok(stub), params);
         }
+        // Cancelled before it starts (a stop, or its start could not be
+        // recorded, so nothing would say it was in flight): it does not start.
+        if ctx.cancel.is_cancelled() {
+            return (Err(StepError::Cancelled), Value::Null);
+        }
         let input = params.clone();
         let credentials = Credentials::new(self.credentials.clone(), provider.name());
         let child = ctx.cancel.child_token();

@@ -305,6 +305,27 @@ async fn cancelling_stops_the_running_step_and_skips_the_rest() {
     assert_eq!(outcome.steps[1].status, StepStatus::Skipped);
 }
 
+/// A run cancelled while its step's start is recorded (a store that could
+/// not write it cancels the run) never calls the step's provider.
+#[tokio::test]
+async fn a_step_cancelled_as_it_starts_is_not_called() {
+    let cancel = CancellationToken::new();
+    let canceller = cancel.clone();
+    let observer = move |e: &RunEvent| {
+        if matches!(e, RunEvent::StepStarted { step_number: 1, .. }) {
+            canceller.cancel();
+        }
+    };
+    let provider = Arc::new(Scripted::new());
+    let steps = json!([{"provider": "test", "action": "echo", "params": {}}, {"provider": "test", "action": "echo", "params": {}}]);
+    let req = RunRequest::new("r", plan_with(provider.clone(), steps), json!({}));
+    let outcome = executor().run(req, &observer, cancel).await;
+    assert_eq!(outcome.status, RunStatus::Cancelled);
+    assert_eq!(outcome.steps[1].error, Some(ErrorCode::Cancelled));
+    assert_eq!(outcome.steps[1].input, Value::Null, "it was given nothing");
+    assert_eq!(provider.calls.load(Ordering::SeqCst), 1, "only step 1 was called");
+}
+
 #[tokio::test]
 async fn credential_values_are_redacted_everywhere() {
     let (outcome, events) = run(json!([{"provider": "test", "action": "secret", "params": {}}])).await;
