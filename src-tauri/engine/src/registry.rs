@@ -12,7 +12,7 @@ pub use crate::step_error::{ErrorCode, StepError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -250,51 +250,138 @@ pub trait Provider: Send + Sync {
 }
 
 /// The providers Flowpilot knows, looked up by name or alias. Cheap to clone.
+///
+/// The built-in integrations are checked definitions (a schema compiled, every
+/// action's params and examples checked): work a plan of code providers never
+/// needs. So [`Registry::builtin`] holds the code providers at once and adds the
+/// integrations only when something asks for a provider the code providers do
+/// not answer, or for the whole list. The code providers come first either way,
+/// so a lookup answers the same.
 #[derive(Clone)]
 pub struct Registry {
-    providers: Arc<Vec<Arc<dyn Provider>>>,
+    providers: Arc<Providers>,
+}
+
+/// One built-in integration list, made on first need and shared by every
+/// registry derived from the same [`Registry::builtin`] (so they share each
+/// integration's rate-limit window and token refresh, as one list would).
+type Integrations = Arc<OnceLock<Vec<Arc<dyn Provider>>>>;
+
+struct Providers {
+    /// The first providers, known at once.
+    known: Vec<Arc<dyn Provider>>,
+    /// The built-in integrations that follow `known` (then `more`), if any.
+    integrations: Option<Integrations>,
+    /// Providers after the built-in integrations (the person's own).
+    more: Vec<Arc<dyn Provider>>,
+    /// `known`, the built-in integrations, `more`: made on first need.
+    whole: OnceLock<Vec<Arc<dyn Provider>>>,
+}
+
+impl Providers {
+    fn all(&self) -> &[Arc<dyn Provider>] {
+        let Some(integrations) = &self.integrations else {
+            return &self.known;
+        };
+        self.whole.get_or_init(|| {
+            let mut all = self.known.clone();
+            all.extend(
+                integrations
+                    .get_or_init(crate::integration::builtin_providers)
+                    .iter()
+                    .cloned(),
+            );
+            all.extend(self.more.iter().cloned());
+            all
+        })
+    }
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.providers.iter().map(|p| p.name())).finish()
+        f.debug_list()
+            .entries(self.providers().iter().map(|p| p.name()))
+            .finish()
     }
 }
 
 /// The prefix the seeds gave their custom integrations' provider names.
 pub const CUSTOM_PREFIX: &str = "custom_";
 
+fn answers(p: &Arc<dyn Provider>, name: &str) -> bool {
+    p.name() == name || p.aliases().iter().any(|a| a == name)
+}
+
 impl Registry {
-    /// Every built-in provider: the code providers, then the built-in integrations.
+    /// Every built-in provider: the code providers, then the built-in integrations
+    /// (loaded when first needed).
     pub fn builtin() -> Self {
-        let mut providers = crate::providers::builtin();
-        providers.extend(crate::integration::builtin_providers());
-        Self::from_providers(providers)
+        Self::lazy(crate::providers::builtin(), Integrations::default(), Vec::new())
+    }
+
+    fn lazy(known: Vec<Arc<dyn Provider>>, integrations: Integrations, more: Vec<Arc<dyn Provider>>) -> Self {
+        Self {
+            providers: Arc::new(Providers {
+                known,
+                integrations: Some(integrations),
+                more,
+                whole: OnceLock::new(),
+            }),
+        }
     }
 
     pub fn from_providers(providers: Vec<Arc<dyn Provider>>) -> Self {
         Self {
-            providers: Arc::new(providers),
+            providers: Arc::new(Providers {
+                known: providers,
+                integrations: None,
+                more: Vec::new(),
+                whole: OnceLock::new(),
+            }),
         }
     }
 
     /// This registry with more providers after its own (the person's integrations).
     pub fn with(&self, more: impl IntoIterator<Item = Arc<dyn Provider>>) -> Self {
-        let mut providers = self.providers.as_ref().clone();
+        let p = &self.providers;
+        if let Some(integrations) = &p.integrations {
+            let mut after = p.more.clone();
+            after.extend(more);
+            return Self::lazy(p.known.clone(), integrations.clone(), after);
+        }
+        let mut providers = self.providers().to_vec();
         providers.extend(more);
         Self::from_providers(providers)
+    }
+
+    /// This registry without the person's integrations (the built-ins, still
+    /// loaded only when needed).
+    pub fn without_user_integrations(&self) -> Self {
+        let mine = |list: &[Arc<dyn Provider>]| -> Vec<Arc<dyn Provider>> {
+            list.iter()
+                .filter(|p| p.kind() != ProviderKind::UserIntegration)
+                .cloned()
+                .collect()
+        };
+        let p = &self.providers;
+        if let Some(integrations) = &p.integrations {
+            return Self::lazy(mine(&p.known), integrations.clone(), mine(&p.more));
+        }
+        Self::from_providers(mine(self.providers()))
     }
 
     /// A provider by name or alias; `custom_<id>` (the seeds' custom integrations)
     /// finds the person's integration `<id>`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
-        let found = self
-            .providers
-            .iter()
-            .find(|p| p.name() == name || p.aliases().iter().any(|a| a == name));
+        // The known providers lead the whole list: what they answer, it answers.
+        if let Some(found) = self.providers.known.iter().find(|p| answers(p, name)) {
+            return Some(found);
+        }
+        let providers = self.providers();
+        let found = providers.iter().find(|p| answers(p, name));
         found.or_else(|| {
             let id = name.strip_prefix(CUSTOM_PREFIX)?;
-            self.providers
+            providers
                 .iter()
                 .find(|p| p.kind() == ProviderKind::UserIntegration && p.name() == id)
         })
@@ -304,22 +391,23 @@ impl Registry {
         self.get(provider)?.actions().into_iter().find(|a| a.name == action)
     }
 
+    /// Every provider (the built-in integrations are loaded by this, if not yet).
     pub fn providers(&self) -> &[Arc<dyn Provider>] {
-        &self.providers
+        self.providers.all()
     }
 
     /// Whether `name` (or an alias) is taken by a provider of another kind than
     /// the person's integrations, which they may not replace.
     pub fn is_reserved(&self, name: &str) -> bool {
-        self.providers
+        self.providers()
             .iter()
             .filter(|p| p.kind() != ProviderKind::UserIntegration)
-            .any(|p| p.name() == name || p.aliases().iter().any(|a| a == name))
+            .any(|p| answers(p, name))
     }
 
     /// The catalogue: every provider with its actions and params schemas.
     pub fn catalogue(&self) -> Vec<ProviderInfo> {
-        self.providers.iter().map(|p| info(p.as_ref())).collect()
+        self.providers().iter().map(|p| info(p.as_ref())).collect()
     }
 }
 
@@ -388,4 +476,57 @@ pub fn schema_of<T: schemars::JsonSchema>() -> Value {
 pub fn parse_params<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, StepError> {
     serde_json::from_value(params)
         .map_err(|e| StepError::fatal(ErrorCode::InvalidParams, format!("invalid params: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(providers: &[Arc<dyn Provider>]) -> Vec<&str> {
+        providers.iter().map(|p| p.name()).collect()
+    }
+
+    #[test]
+    fn a_code_provider_is_found_without_loading_the_integrations() {
+        let registry = Registry::builtin();
+        assert_eq!(registry.get("logic").map(|p| p.name()), Some("logic"));
+        assert!(registry.providers.whole.get().is_none(), "the integrations were loaded");
+        // An integration's name loads them, and finds it.
+        assert_eq!(
+            registry.get("notion").map(|p| p.kind()),
+            Some(ProviderKind::Integration)
+        );
+        assert!(registry.providers.whole.get().is_some());
+    }
+
+    #[test]
+    fn the_whole_list_is_the_code_providers_then_the_integrations_then_the_persons() {
+        let mut expected = crate::providers::builtin();
+        expected.extend(crate::integration::builtin_providers());
+        let registry = Registry::builtin();
+        assert_eq!(names(registry.providers()), names(&expected));
+        let mut def = crate::integration::builtin_definitions().remove(0);
+        def.name = "my_copy".into();
+        let own: Arc<dyn Provider> = Arc::new(crate::integration::IntegrationProvider::new(
+            def,
+            ProviderKind::UserIntegration,
+        ));
+        let mine = Registry::builtin().with([own]);
+        assert!(mine.providers.whole.get().is_none(), "adding one loaded the built-ins");
+        assert_eq!(mine.get("custom_my_copy").map(|p| p.name()), Some("my_copy"));
+        assert_eq!(mine.providers().len(), expected.len() + 1);
+        assert_eq!(
+            mine.providers().last().map(|p| p.kind()),
+            Some(ProviderKind::UserIntegration)
+        );
+        assert_eq!(names(mine.without_user_integrations().providers()), names(&expected));
+    }
+
+    #[test]
+    fn registries_made_from_one_share_its_integrations() {
+        let registry = Registry::builtin();
+        let derived = registry.without_user_integrations().with([]);
+        let (a, b) = (registry.get("slack"), derived.get("slack"));
+        assert!(a.zip(b).is_some_and(|(a, b)| Arc::ptr_eq(a, b)), "two slack providers");
+    }
 }

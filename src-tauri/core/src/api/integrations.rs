@@ -71,13 +71,7 @@ impl Flowpilot {
     /// keeping each integration's rate-limit window and refresh lock.
     pub(crate) fn rebuild_registry(&self) -> Result<()> {
         let previous = self.executor.registry();
-        let builtins: Vec<Arc<dyn Provider>> = previous
-            .providers()
-            .iter()
-            .filter(|p| p.kind() != ProviderKind::UserIntegration)
-            .cloned()
-            .collect();
-        let base = Registry::from_providers(builtins);
+        let base = previous.without_user_integrations();
         let mut own: Vec<Arc<dyn Provider>> = Vec::new();
         for stored in self.store.list_integrations()? {
             match self.check_stored(&base, &stored) {

@@ -278,9 +278,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // `serve` logs what it does; the other commands only warnings (stderr carries a run's progress).
     init_tracing(if matches!(cli.command, Command::Serve { .. }) {
-        "info"
+        tracing_subscriber::filter::LevelFilter::INFO
     } else {
-        "warn"
+        tracing_subscriber::filter::LevelFilter::WARN
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -298,14 +298,22 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(default: &str) {
-    // RUST_LOG=debug for more.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ignored = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+fn init_tracing(default: tracing_subscriber::filter::LevelFilter) {
+    // RUST_LOG=debug for more. Without it, a plain level: parsing a filter
+    // compiles regular expressions, start-up work a run does not need.
+    if std::env::var_os(tracing_subscriber::EnvFilter::DEFAULT_ENV).is_some() {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::default().add_directive(default.into()));
+        let _ignored = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    } else {
+        let _ignored = tracing_subscriber::fmt()
+            .with_max_level(default)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
 }
 
 pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<(), ApiError> {
