@@ -3,7 +3,8 @@
 //! 1. Floor: one SQLite commit of one small row, on a file with the store's
 //!    pragmas (WAL, `synchronous = NORMAL`).
 //! 2. The store's part of a step alone: the step in flight and the step's row,
-//!    each committed, one run after another.
+//!    each committed, one run after another; then the same events through the
+//!    run log, which commits a step's row with the next step's start.
 //! 3. Storage per 10-step run with small outputs: the file's used bytes
 //!    (pages in use × page size, after a checkpoint) grown by 1,000 runs of a
 //!    10-step plan through the facade, per run.
@@ -17,9 +18,9 @@
 use chrono::{Duration as Days, SecondsFormat, Utc};
 use flowpilot_core::api::{DB_FILE, Flowpilot, Options, ResolvedPlan};
 use flowpilot_core::secrets::Keychain;
-use flowpilot_core::store::{InFlightStep, NewRun, Page, RunFilter, Store};
+use flowpilot_core::store::{InFlightStep, NewRun, Page, RunFilter, RunLog, Store};
 use flowpilot_engine::run::NoObserver;
-use flowpilot_engine::{Plan, RunOutcome, RunStatus, StepRecord, StepStatus};
+use flowpilot_engine::{Plan, RunEvent, RunObserver, RunOutcome, RunStatus, StepRecord, StepStatus};
 use rusqlite::{Connection, params};
 use serde_json::json;
 use std::path::Path;
@@ -77,6 +78,28 @@ fn commit_floor(dir: &Path) -> f64 {
     t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
 }
 
+/// A finished `logic.set` step with a small output.
+fn small_step(run_id: &str, n: usize, now: chrono::DateTime<Utc>) -> StepRecord {
+    StepRecord {
+        run_id: run_id.to_string(),
+        step_number: n,
+        step_id: Some(format!("s{n}")),
+        provider: "logic".into(),
+        action: "set".into(),
+        status: StepStatus::Success,
+        attempt: 1,
+        message: "value set".into(),
+        latency_ms: 0,
+        output_preview: format!("{{\"n\":{n}}}"),
+        output: json!({"n": n}),
+        input: json!({"value": {"n": n}}),
+        metadata: serde_json::Map::new(),
+        error: None,
+        items: None,
+        timestamp: now,
+    }
+}
+
 /// The store's part of a step, alone: the step in flight, then its row, each
 /// committed, one run after another (as the engine writes them), in µs a step.
 fn log_writes_per_step(dir: &Path) -> f64 {
@@ -107,24 +130,7 @@ fn log_writes_per_step(dir: &Path) -> f64 {
                 started_at: now,
             };
             store.mark_step_started(&id, &step).expect("in flight");
-            let record = StepRecord {
-                run_id: id.clone(),
-                step_number: n,
-                step_id: Some(format!("s{n}")),
-                provider: "logic".into(),
-                action: "set".into(),
-                status: StepStatus::Success,
-                attempt: 1,
-                message: "value set".into(),
-                latency_ms: 0,
-                output_preview: format!("{{\"n\":{n}}}"),
-                output: json!({"n": n}),
-                input: json!({"value": {"n": n}}),
-                metadata: serde_json::Map::new(),
-                error: None,
-                items: None,
-                timestamp: now,
-            };
+            let record = small_step(&id, n, now);
             if n + 1 < STEPS {
                 store.append_step(&record).expect("row");
             } else {
@@ -140,6 +146,61 @@ fn log_writes_per_step(dir: &Path) -> f64 {
                 store.finish_run(&outcome, Some(&record)).expect("finish");
             }
         }
+    }
+    t.elapsed().as_secs_f64() * 1e6 / (runs * STEPS) as f64
+}
+
+/// The same writes as the run log makes them (`RunLog`): a finished step's
+/// row is committed with the next step's start, the last with the run's end:
+/// one commit a step. In µs a step.
+fn run_log_writes_per_step(dir: &Path) -> f64 {
+    let store = Arc::new(Store::open(dir.join("run-log.db")).expect("store"));
+    let runs = 200;
+    let t = Instant::now();
+    for r in 0..runs {
+        let id = format!("run-{r}");
+        let now = Utc::now();
+        store
+            .create_run(&NewRun {
+                id: id.clone(),
+                plan_id: None,
+                plan_name: "writes".into(),
+                trigger_kind: "bench".into(),
+                scheduled_for: None,
+                plan_version: None,
+                replay_of: None,
+                started_at: now,
+            })
+            .expect("run");
+        let log = RunLog::new(store.clone());
+        let mut steps = Vec::with_capacity(STEPS);
+        for n in 0..STEPS {
+            log.on_event(&RunEvent::StepStarted {
+                run_id: id.clone(),
+                step_number: n,
+                provider: "logic".into(),
+                action: "set".into(),
+                attempt: 1,
+            });
+            let record = small_step(&id, n, now);
+            log.on_event(&RunEvent::StepFinished {
+                record: record.clone(),
+                last: n + 1 == STEPS,
+            });
+            steps.push(record);
+        }
+        log.on_event(&RunEvent::RunFinished {
+            outcome: RunOutcome {
+                run_id: id.clone(),
+                plan_name: "writes".into(),
+                status: RunStatus::Success,
+                started_at: now,
+                finished_at: now,
+                error: None,
+                steps,
+            },
+        });
+        assert!(log.take_error().is_none());
     }
     t.elapsed().as_secs_f64() * 1e6 / (runs * STEPS) as f64
 }
@@ -294,6 +355,8 @@ async fn main() {
     println!("one-row SQLite commit (WAL, synchronous=NORMAL, the floor): {floor:8.1} µs");
     let writes = log_writes_per_step(dir.path());
     println!("durable log writes per step (in flight + row), one run at a time: {writes:8.1} µs");
+    let folded = run_log_writes_per_step(dir.path());
+    println!("the same as the run log writes them (a row with the next start): {folded:8.1} µs");
     let storage_dir = dir.path().join("storage");
     let bytes = storage_per_run(&storage_dir).await;
     println!("storage per 10-step run, small outputs:         {bytes:8.0} bytes");

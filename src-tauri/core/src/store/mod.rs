@@ -53,6 +53,7 @@ pub use triggers::{CheckCommit, NewEvent, Queued, QueuedEvent, SEEN_LIMIT, Trigg
 
 use chrono::{DateTime, Utc};
 use flowpilot_engine::RunStatus;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -271,6 +272,13 @@ impl Store {
             tracing::warn!(path = %path.display(), mode, "SQLite refused WAL mode; continuing with this journal mode");
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Closing leaves the WAL as it is instead of copying it into the file
+        // and deleting it: every commit in it is as durable either way, and a
+        // short-lived process (`flowpilot-cli run`) saves the checkpoint's two
+        // fsyncs and the WAL's re-creation (another) each time. SQLite still
+        // checkpoints as the WAL grows (every 1,000 pages), and maintenance
+        // checkpoints explicitly.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         // SQLite's page cache grows with the file up to its cap (2 MiB by
         // default), so a long-running app's memory rose with every run until
         // then. What Flowpilot reads and writes is mostly the newest pages; the
