@@ -227,6 +227,9 @@ ALTER TABLE step_logs_by_run RENAME TO step_logs;
 CREATE INDEX step_logs_run ON step_logs (run, id);
 "#,
     ),
+    // The Dashboard's figures by the hour, kept by triggers (issue 12: the last
+    // 30 days read every step row of the window).
+    M::up(super::stats_hours::MIGRATION_SQL),
 ];
 
 /// Every migration, oldest first.
