@@ -1,8 +1,14 @@
 //! Monitoring queries: per-provider reliability and latency, the slowest
 //! steps, run counts by status.
 //!
-//! Step statistics count final rows only (`success`, `error`, `timeout`): a
-//! `retrying` row is an attempt, not an outcome, and a `skipped` step never ran.
+//! Step statistics count final rows only (`success`, `error`, `timeout`,
+//! `unknown`): a `retrying` row is an attempt, not an outcome, and a `skipped`
+//! step never ran.
+//!
+//! Whole hours come from the summary kept by the hour ([`super::stats_hours`]),
+//! the rest from the raw rows: the same figures as the raw rows alone (the
+//! `raw_*` queries, kept for the comparison in the tests and for more than
+//! [`SLOWEST_KEPT`] slowest rows).
 
 use super::stats_hours::{RAW_RUNS, SLOWEST_KEPT, SUMMARY_HOURS, Window};
 use super::{Result, Store, get_run_status, get_u64, sql_int};
@@ -201,7 +207,7 @@ impl Store {
             let raw = format!(
                 "WITH {RAW_RUNS}
                  SELECT s.provider, COUNT(*), SUM(s.status = 'success'), SUM(s.latency_ms), MAX(s.latency_ms)
-                 FROM raw_runs r JOIN step_logs s ON s.run = r.seq
+                 FROM raw_runs r CROSS JOIN step_logs s INDEXED BY step_logs_run ON s.run = r.seq
                  WHERE s.{FINAL_ROWS}
                  GROUP BY s.provider"
             );
@@ -229,7 +235,7 @@ impl Store {
                  candidates (step, latency_ms) AS (
                      SELECT step, latency_ms FROM stats_slowest WHERE {SUMMARY_HOURS}
                      UNION ALL
-                     SELECT s.id, s.latency_ms FROM raw_runs r JOIN step_logs s ON s.run = r.seq
+                     SELECT s.id, s.latency_ms FROM raw_runs r CROSS JOIN step_logs s INDEXED BY step_logs_run ON s.run = r.seq
                      WHERE s.{FINAL_ROWS}
                      ORDER BY latency_ms DESC, step
                      LIMIT ?4)

@@ -189,10 +189,15 @@ impl Window {
 /// The runs whose rows are read raw, as a common table `raw_runs (seq)`: the
 /// partial first hour (?1 since, ?2 edge), the stale whole hours (?3 first
 /// whole hour), the runs still running in the other whole hours.
-pub(super) const RAW_RUNS: &str = "raw_runs (seq) AS (
+///
+/// Materialized, joined to the step rows with `CROSS JOIN` (SQLite keeps that
+/// order) `INDEXED BY step_logs_run`: the few runs are the outer loop, never a
+/// scan of every step row (without statistics, SQLite chose one, or built an
+/// automatic index over them all: 0.7 s at 1,000,000 rows).
+pub(super) const RAW_RUNS: &str = "raw_runs (seq) AS MATERIALIZED (
     SELECT seq FROM runs WHERE started_at >= ?1 AND started_at < ?2
     UNION ALL
-    SELECT r.seq FROM stats_stale h JOIN runs r ON r.started_at >= h.hour AND r.started_at < h.hour || char(1114111)
+    SELECT r.seq FROM stats_stale h CROSS JOIN runs r ON r.started_at >= h.hour AND r.started_at < h.hour || char(1114111)
     WHERE h.hour >= ?3
     UNION ALL
     SELECT seq FROM runs WHERE status = 'running' AND started_at >= ?2
@@ -211,7 +216,7 @@ pub(super) fn refresh_stale(tx: &Transaction<'_>) -> Result<usize> {
     for hour in &hours {
         tx.execute("DELETE FROM stats_hours WHERE hour = ?1", [hour])?;
         tx.execute("DELETE FROM stats_slowest WHERE hour = ?1", [hour])?;
-        let rows = "FROM runs r JOIN step_logs s ON s.run = r.seq
+        let rows = "FROM runs r CROSS JOIN step_logs s INDEXED BY step_logs_run ON s.run = r.seq
                     WHERE r.started_at >= ?1 AND r.started_at < ?1 || char(1114111) AND r.status <> 'running'
                       AND s.status IN ('success', 'error', 'timeout', 'unknown')";
         tx.execute(
