@@ -240,7 +240,7 @@ impl Store {
                      ORDER BY latency_ms DESC, step
                      LIMIT ?4)
                  SELECT r.id, r.plan_name, s.step_number, s.provider, s.action, s.latency_ms
-                 FROM candidates c JOIN step_logs s ON s.id = c.step JOIN runs r ON r.seq = s.run
+                 FROM candidates c CROSS JOIN step_logs s ON s.id = c.step CROSS JOIN runs r ON r.seq = s.run
                  ORDER BY c.latency_ms DESC, c.step"
             ))?;
             let rows = stmt.query_map(rusqlite::params![w.since, w.edge, w.hour, sql_int(limit)], slow_step)?;
