@@ -200,7 +200,7 @@ pub(super) const RAW_RUNS: &str = "raw_runs (seq) AS MATERIALIZED (
     SELECT r.seq FROM stats_stale h CROSS JOIN runs r ON r.started_at >= h.hour AND r.started_at < h.hour || char(1114111)
     WHERE h.hour >= ?3
     UNION ALL
-    SELECT seq FROM runs WHERE status = 'running' AND started_at >= ?2
+    SELECT seq FROM runs INDEXED BY runs_status_started WHERE status = 'running' AND started_at >= ?2
         AND substr(started_at, 1, 13) NOT IN (SELECT hour FROM stats_stale))";
 
 /// The whole hours the summary answers for (?3 first whole hour).
