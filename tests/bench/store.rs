@@ -9,7 +9,8 @@
 //!    (pages in use × page size, after a checkpoint) grown by 1,000 runs of a
 //!    10-step plan through the facade, per run.
 //! 4. A database with 1,000,000 step-log rows (100,000 runs of 10 steps, seeded
-//!    straight into a real file over the last 30 days): opening the facade on
+//!    straight into a real file over the last 30 days, each run written running,
+//!    then its rows, then its end, as the app writes them): opening the facade on
 //!    it (the app's start, as far as the store goes), the first page of Runs,
 //!    and the Dashboard's figures for the last 24 hours and the last 30 days.
 //!
@@ -244,9 +245,13 @@ fn seed(path: &Path) {
     {
         let mut run = tx
             .prepare(
-                "INSERT INTO runs (seq, id, plan_id, plan_name, trigger_kind, status, started_at, finished_at, error)
-                 VALUES (?7, ?1, NULL, ?2, 'cron', ?3, ?4, ?5, ?6)",
+                "INSERT INTO runs (seq, id, plan_id, plan_name, trigger_kind, status, started_at)
+                 VALUES (?3, ?1, NULL, ?2, 'cron', 'running', ?4)",
             )
+            .expect("prepare");
+        // A run ends after its steps, as in the app (the Dashboard's summary takes its rows then).
+        let mut end = tx
+            .prepare("UPDATE runs SET status = ?2, finished_at = ?3, error = ?4 WHERE seq = ?1")
             .expect("prepare");
         let mut step = tx
             .prepare(
@@ -269,16 +274,8 @@ fn seed(path: &Path) {
             let started = now - Days::milliseconds(span - (r as i64) * span / SEEDED_RUNS as i64);
             let failed = r % 20 == 0;
             let at = |ms: i64| (started + Days::milliseconds(ms)).to_rfc3339_opts(SecondsFormat::Millis, true);
-            run.execute(params![
-                id,
-                format!("plan {}", r % 50),
-                if failed { "failed" } else { "success" },
-                at(0),
-                at(100),
-                failed.then_some("step 10 of 10 failed"),
-                r as i64 + 1
-            ])
-            .expect("run");
+            run.execute(params![id, format!("plan {}", r % 50), r as i64 + 1, at(0)])
+                .expect("run");
             for s in 0..STEPS {
                 let (provider, action) = providers[(r + s) % providers.len()];
                 let status = if failed && s == STEPS - 1 { "error" } else { "success" };
@@ -296,6 +293,13 @@ fn seed(path: &Path) {
                 ])
                 .expect("step");
             }
+            end.execute(params![
+                r as i64 + 1,
+                if failed { "failed" } else { "success" },
+                at(100),
+                failed.then_some("step 10 of 10 failed")
+            ])
+            .expect("end");
         }
     }
     tx.commit().expect("commit");

@@ -269,6 +269,9 @@ DROP INDEX runs_plan_fire;
 CREATE UNIQUE INDEX runs_plan_fire ON runs (plan_id, scheduled_for) WHERE scheduled_for IS NOT NULL;
 "#,
     ),
+    // The Dashboard's figures by the hour, kept by triggers (issue 12: the last
+    // 30 days read every step row of the window).
+    M::up(super::stats_hours::MIGRATION_SQL),
 ];
 
 /// Every migration, oldest first.

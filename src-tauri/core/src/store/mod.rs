@@ -29,6 +29,7 @@ mod runs;
 mod schedules;
 mod settings;
 mod stats;
+mod stats_hours;
 mod step_logs;
 #[cfg(test)]
 pub(crate) mod test_support;

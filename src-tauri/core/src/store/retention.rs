@@ -81,6 +81,8 @@ impl Store {
                 sql_int(policy.max_runs)
             ],
         )?;
+        // The hours of the deleted runs, summed again for the Dashboard.
+        super::stats_hours::refresh_stale(&tx)?;
         tx.commit()?;
 
         // Each row of `incremental_vacuum` is one page given back: step through them all.

@@ -1,12 +1,21 @@
 //! Monitoring queries: per-provider reliability and latency, the slowest
 //! steps, run counts by status.
 //!
-//! Step statistics count final rows only (`success`, `error`, `timeout`): a
-//! `retrying` row is an attempt, not an outcome, and a `skipped` step never ran.
+//! Step statistics count final rows only (`success`, `error`, `timeout`,
+//! `unknown`): a `retrying` row is an attempt, not an outcome, and a `skipped`
+//! step never ran.
+//!
+//! Whole hours come from the summary kept by the hour ([`super::stats_hours`]),
+//! the rest from the raw rows: the same figures as the raw rows alone (the
+//! `raw_*` queries, kept for the comparison in the tests and for more than
+//! [`SLOWEST_KEPT`] slowest rows).
 
-use super::{Result, Store, get_u64, sql_int, ts};
+use super::stats_hours::{RAW_RUNS, SLOWEST_KEPT, SUMMARY_HOURS, Window};
+use super::{Result, Store, get_run_status, get_u64, sql_int};
 use chrono::{DateTime, Utc};
+use rusqlite::Transaction;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How one provider's steps went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -45,82 +54,218 @@ pub struct RunCounts {
 
 const FINAL_ROWS: &str = "status IN ('success', 'error', 'timeout', 'unknown')";
 
+/// One provider's figures, added up from parts of the window.
+#[derive(Debug, Default, Clone, Copy)]
+struct ProviderSum {
+    total: u64,
+    successes: u64,
+    latency_sum: u64,
+    latency_max: u64,
+}
+
+impl ProviderSum {
+    /// Add the row `(provider, total, successes, latency sum, latency max)` of `row` into `sums`.
+    fn add(sums: &mut BTreeMap<String, ProviderSum>, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
+        let sum = sums.entry(row.get(0)?).or_default();
+        sum.total += get_u64(row, 1)?;
+        sum.successes += get_u64(row, 2)?;
+        sum.latency_sum += get_u64(row, 3)?;
+        sum.latency_max = sum.latency_max.max(get_u64(row, 4)?);
+        Ok(())
+    }
+
+    fn stats(provider: String, sum: ProviderSum) -> ProviderStats {
+        let ratio = |a: u64| {
+            if sum.total == 0 {
+                0.0
+            } else {
+                a as f64 / sum.total as f64
+            }
+        };
+        ProviderStats {
+            provider,
+            total: sum.total,
+            successes: sum.successes,
+            success_rate: ratio(sum.successes),
+            avg_latency_ms: ratio(sum.latency_sum),
+            max_latency_ms: sum.latency_max,
+        }
+    }
+}
+
+fn slow_step(row: &rusqlite::Row<'_>) -> rusqlite::Result<SlowStep> {
+    Ok(SlowStep {
+        run_id: row.get(0)?,
+        plan_name: row.get(1)?,
+        step_number: super::get_usize(row, 2)?,
+        provider: row.get(3)?,
+        action: row.get(4)?,
+        latency_ms: get_u64(row, 5)?,
+    })
+}
+
+fn add_counts(counts: &mut RunCounts, status: flowpilot_engine::RunStatus, n: u64) {
+    use flowpilot_engine::RunStatus::*;
+    let slot = match status {
+        Running => &mut counts.running,
+        Success => &mut counts.success,
+        Failed => &mut counts.failed,
+        Cancelled => &mut counts.cancelled,
+        Interrupted => &mut counts.interrupted,
+    };
+    *slot += n;
+    counts.total += n;
+}
+
+#[cfg(test)]
+/// Per provider, from every row of the window: the query before the summary,
+/// what the summary must equal.
+fn raw_provider_stats(tx: &Transaction<'_>, since: &str) -> Result<Vec<ProviderStats>> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT s.provider, COUNT(*), SUM(s.status = 'success'), AVG(s.latency_ms), MAX(s.latency_ms)
+         FROM runs r JOIN step_logs s ON s.run = r.seq
+         WHERE r.started_at >= ?1 AND s.{FINAL_ROWS}
+         GROUP BY s.provider
+         ORDER BY s.provider"
+    ))?;
+    let rows = stmt.query_map([since], |row| {
+        let total = get_u64(row, 1)?;
+        let successes = get_u64(row, 2)?;
+        Ok(ProviderStats {
+            provider: row.get(0)?,
+            total,
+            successes,
+            success_rate: if total == 0 {
+                0.0
+            } else {
+                successes as f64 / total as f64
+            },
+            avg_latency_ms: row.get(3)?,
+            max_latency_ms: get_u64(row, 4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The slowest rows, from every row of the window.
+fn raw_slowest_steps(tx: &Transaction<'_>, since: &str, limit: u32) -> Result<Vec<SlowStep>> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT r.id, r.plan_name, s.step_number, s.provider, s.action, s.latency_ms
+         FROM runs r JOIN step_logs s ON s.run = r.seq
+         WHERE r.started_at >= ?1 AND s.{FINAL_ROWS}
+         ORDER BY s.latency_ms DESC, s.id
+         LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(rusqlite::params![since, sql_int(limit)], slow_step)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+#[cfg(test)]
+/// Runs by status, from every run of the window.
+fn raw_runs_since(tx: &Transaction<'_>, since: &str) -> Result<RunCounts> {
+    let mut stmt = tx.prepare("SELECT status, COUNT(*) FROM runs WHERE started_at >= ?1 GROUP BY status")?;
+    let rows = stmt.query_map([since], |row| Ok((get_run_status(row, 0)?, get_u64(row, 1)?)))?;
+    let mut counts = RunCounts::default();
+    for row in rows {
+        let (status, n) = row?;
+        add_counts(&mut counts, status, n);
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+impl Store {
+    /// The Dashboard's figures from every raw row of the window (what the summary must equal):
+    /// providers, the `limit` slowest rows, runs by status.
+    pub(super) fn raw_stats(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<(Vec<ProviderStats>, Vec<SlowStep>, RunCounts)> {
+        let since = super::ts(&since);
+        self.read(|tx| {
+            Ok((
+                raw_provider_stats(tx, &since)?,
+                raw_slowest_steps(tx, &since, limit)?,
+                raw_runs_since(tx, &since)?,
+            ))
+        })
+    }
+}
+
 impl Store {
     /// Per provider, the final step rows of the runs started at or after
     /// `since` (as [`Store::runs_since`] counts runs), by provider name.
     pub fn provider_stats(&self, since: DateTime<Utc>) -> Result<Vec<ProviderStats>> {
+        let w = Window::new(since);
         self.read(|tx| {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT s.provider, COUNT(*), SUM(s.status = 'success'), AVG(s.latency_ms), MAX(s.latency_ms)
-                 FROM runs r JOIN step_logs s ON s.run = r.seq
-                 WHERE r.started_at >= ?1 AND s.{FINAL_ROWS}
-                 GROUP BY s.provider
-                 ORDER BY s.provider"
-            ))?;
-            let rows = stmt.query_map([ts(&since)], |row| {
-                let total = get_u64(row, 1)?;
-                let successes = get_u64(row, 2)?;
-                Ok(ProviderStats {
-                    provider: row.get(0)?,
-                    total,
-                    successes,
-                    success_rate: if total == 0 {
-                        0.0
-                    } else {
-                        successes as f64 / total as f64
-                    },
-                    avg_latency_ms: row.get(3)?,
-                    max_latency_ms: get_u64(row, 4)?,
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            let mut sums = BTreeMap::new();
+            let summary = format!(
+                "SELECT provider, SUM(total), SUM(successes), SUM(latency_sum), MAX(latency_max)
+                 FROM stats_hours WHERE {SUMMARY_HOURS} GROUP BY provider"
+            );
+            let raw = format!(
+                "WITH {RAW_RUNS}
+                 SELECT s.provider, COUNT(*), SUM(s.status = 'success'), SUM(s.latency_ms), MAX(s.latency_ms)
+                 FROM raw_runs r CROSS JOIN step_logs s INDEXED BY step_logs_run ON s.run = r.seq
+                 WHERE s.{FINAL_ROWS}
+                 GROUP BY s.provider"
+            );
+            for sql in [summary, raw] {
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut rows = stmt.query(rusqlite::params![w.since, w.edge, w.hour])?;
+                while let Some(row) = rows.next()? {
+                    ProviderSum::add(&mut sums, row)?;
+                }
+            }
+            Ok(sums.into_iter().map(|(p, s)| ProviderSum::stats(p, s)).collect())
         })
     }
 
     /// The `limit` slowest final step rows of the runs started at or after `since`, slowest first.
     pub fn slowest_steps(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<SlowStep>> {
+        let w = Window::new(since);
         self.read(|tx| {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT r.id, r.plan_name, s.step_number, s.provider, s.action, s.latency_ms
-                 FROM runs r JOIN step_logs s ON s.run = r.seq
-                 WHERE r.started_at >= ?1 AND s.{FINAL_ROWS}
-                 ORDER BY s.latency_ms DESC, s.id
-                 LIMIT ?2"
+            if limit > SLOWEST_KEPT {
+                return raw_slowest_steps(tx, &w.since, limit);
+            }
+            // The slowest rows of each whole hour and every raw row; then their details.
+            let mut stmt = tx.prepare_cached(&format!(
+                "WITH {RAW_RUNS},
+                 candidates (step, latency_ms) AS (
+                     SELECT step, latency_ms FROM stats_slowest WHERE {SUMMARY_HOURS}
+                     UNION ALL
+                     SELECT s.id, s.latency_ms FROM raw_runs r CROSS JOIN step_logs s INDEXED BY step_logs_run ON s.run = r.seq
+                     WHERE s.{FINAL_ROWS}
+                     ORDER BY latency_ms DESC, step
+                     LIMIT ?4)
+                 SELECT r.id, r.plan_name, s.step_number, s.provider, s.action, s.latency_ms
+                 FROM candidates c CROSS JOIN step_logs s ON s.id = c.step CROSS JOIN runs r ON r.seq = s.run
+                 ORDER BY c.latency_ms DESC, c.step"
             ))?;
-            let rows = stmt.query_map(rusqlite::params![ts(&since), sql_int(limit)], |row| {
-                Ok(SlowStep {
-                    run_id: row.get(0)?,
-                    plan_name: row.get(1)?,
-                    step_number: super::get_usize(row, 2)?,
-                    provider: row.get(3)?,
-                    action: row.get(4)?,
-                    latency_ms: get_u64(row, 5)?,
-                })
-            })?;
+            let rows = stmt.query_map(rusqlite::params![w.since, w.edge, w.hour, sql_int(limit)], slow_step)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 
     /// Runs started at or after `since`, counted by status.
     pub fn runs_since(&self, since: DateTime<Utc>) -> Result<RunCounts> {
+        let w = Window::new(since);
         self.read(|tx| {
-            let mut stmt = tx.prepare("SELECT status, COUNT(*) FROM runs WHERE started_at >= ?1 GROUP BY status")?;
-            let rows = stmt.query_map([ts(&since)], |row| {
-                Ok((super::get_run_status(row, 0)?, get_u64(row, 1)?))
-            })?;
             let mut counts = RunCounts::default();
-            for row in rows {
-                let (status, n) = row?;
-                use flowpilot_engine::RunStatus::*;
-                let slot = match status {
-                    Running => &mut counts.running,
-                    Success => &mut counts.success,
-                    Failed => &mut counts.failed,
-                    Cancelled => &mut counts.cancelled,
-                    Interrupted => &mut counts.interrupted,
-                };
-                *slot += n;
-                counts.total += n;
+            for sql in [
+                "SELECT status, SUM(n) FROM stats_runs WHERE hour >= ?3 GROUP BY status",
+                "SELECT status, COUNT(*) FROM runs WHERE started_at >= ?1 AND started_at < ?2 GROUP BY status",
+            ] {
+                let mut stmt = tx.prepare_cached(sql)?;
+                // The summary's query takes the first whole hour (?3), the raw one the partial hour (?1, ?2).
+                let params = [&w.since, &w.edge, &w.hour];
+                let params = rusqlite::params_from_iter(params.into_iter().take(stmt.parameter_count()));
+                let rows = stmt.query_map(params, |row| Ok((get_run_status(row, 0)?, get_u64(row, 1)?)))?;
+                for row in rows {
+                    let (status, n) = row?;
+                    add_counts(&mut counts, status, n);
+                }
             }
             Ok(counts)
         })
