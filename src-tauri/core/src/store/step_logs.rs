@@ -5,7 +5,7 @@ use super::runs::{not_running, run_not_found, run_status};
 use super::{Result, Store, conversion_error, get_ms, get_opt_json, get_u64, ms, sql_int, to_json};
 use flowpilot_engine::run::preview_text;
 use flowpilot_engine::{ErrorCode, StepRecord, StepStatus};
-use rusqlite::{Row, Transaction};
+use rusqlite::{OptionalExtension, Row, Transaction};
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
@@ -137,19 +137,26 @@ pub(super) fn insert_step(tx: &Transaction<'_>, row: &mut StepRow, only_if_runni
         let busy = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY);
         return Err(rusqlite::Error::SqliteFailure(busy, Some("a step row's write was tried twice".into())).into());
     }
-    let guard = if only_if_running {
-        "AND r.status = 'running'"
-    } else {
-        ""
+    // The run's number first, then a plain one-row INSERT: an INSERT ... SELECT
+    // into a table with triggers (the Dashboard's summary) is staged through a
+    // temporary table by SQLite, a second copy of a 10 MB output.
+    let run: Option<(i64, String)> = tx
+        .prepare_cached("SELECT seq, status FROM runs WHERE id = ?1")?
+        .query_row([&row.run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((seq, status)) = run else {
+        return Ok(false);
     };
-    // A row names its run by number.
-    let mut stmt = tx.prepare_cached(&format!(
+    if only_if_running && status != "running" {
+        // The caller says which: finished.
+        return Ok(false);
+    }
+    let mut stmt = tx.prepare_cached(
         "INSERT INTO step_logs (run, step_number, step_id, provider, action, status, attempt, message,
                                 latency_ms, output_preview, output, metadata, error, at_ms, items, input)
-         SELECT r.seq, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
-         FROM runs r WHERE r.id = ?1 {guard}"
-    ))?;
-    stmt.raw_bind_parameter(1, &row.run_id)?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?;
+    stmt.raw_bind_parameter(1, seq)?;
     stmt.raw_bind_parameter(2, row.step_number)?;
     stmt.raw_bind_parameter(3, &row.step_id)?;
     stmt.raw_bind_parameter(4, &row.provider)?;
@@ -166,7 +173,6 @@ pub(super) fn insert_step(tx: &Transaction<'_>, row: &mut StepRow, only_if_runni
     stmt.raw_bind_parameter(14, row.at_ms)?;
     stmt.raw_bind_parameter(15, &row.items)?;
     stmt.raw_bind_parameter(16, &row.input)?;
-    // No row when the run is missing (or, guarded, finished): the caller says which.
     Ok(stmt.raw_execute()? > 0)
 }
 
