@@ -101,6 +101,22 @@ fn small_step(run_id: &str, n: usize, now: chrono::DateTime<Utc>) -> StepRecord 
     }
 }
 
+/// A bench run, `running`, started `now`.
+fn start_run(store: &Store, id: &str, now: chrono::DateTime<Utc>) {
+    store
+        .create_run(&NewRun {
+            id: id.to_string(),
+            plan_id: None,
+            plan_name: "writes".into(),
+            trigger_kind: "bench".into(),
+            scheduled_for: None,
+            plan_version: None,
+            replay_of: None,
+            started_at: now,
+        })
+        .expect("run");
+}
+
 /// The store's part of a step, alone: the step in flight, then its row, each
 /// committed, one run after another (as the engine writes them), in µs a step.
 fn log_writes_per_step(dir: &Path) -> f64 {
@@ -110,18 +126,7 @@ fn log_writes_per_step(dir: &Path) -> f64 {
     for r in 0..runs {
         let id = format!("run-{r}");
         let now = Utc::now();
-        store
-            .create_run(&NewRun {
-                id: id.clone(),
-                plan_id: None,
-                plan_name: "writes".into(),
-                trigger_kind: "bench".into(),
-                scheduled_for: None,
-                plan_version: None,
-                replay_of: None,
-                started_at: now,
-            })
-            .expect("run");
+        start_run(&store, &id, now);
         for n in 0..STEPS {
             let step = InFlightStep {
                 step_number: n,
@@ -161,18 +166,7 @@ fn run_log_writes_per_step(dir: &Path) -> f64 {
     for r in 0..runs {
         let id = format!("run-{r}");
         let now = Utc::now();
-        store
-            .create_run(&NewRun {
-                id: id.clone(),
-                plan_id: None,
-                plan_name: "writes".into(),
-                trigger_kind: "bench".into(),
-                scheduled_for: None,
-                plan_version: None,
-                replay_of: None,
-                started_at: now,
-            })
-            .expect("run");
+        start_run(&store, &id, now);
         let log = RunLog::new(store.clone());
         let mut steps = Vec::with_capacity(STEPS);
         for n in 0..STEPS {
