@@ -47,6 +47,8 @@ impl ProviderResult {
 }
 
 /// One action of a provider, as shown to users, the UI's forms and an LLM.
+/// Its params schema is compiled once, when params are first checked against it
+/// (a provider keeps its actions, so every plan check and run after that reuses it).
 #[derive(Debug, Clone)]
 pub struct ActionSpec {
     pub name: String,
@@ -59,6 +61,8 @@ pub struct ActionSpec {
     pub side_effects: bool,
     /// Params that make a valid call, for forms, drafting and the contract test.
     pub example: Option<Value>,
+    /// `params_schema` compiled, on first need.
+    compiled: OnceLock<Result<Arc<jsonschema::Validator>, String>>,
 }
 
 impl ActionSpec {
@@ -71,6 +75,28 @@ impl ActionSpec {
             params_schema,
             side_effects,
             example: None,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    pub fn titled(mut self, title: String) -> Self {
+        self.title = title;
+        self
+    }
+
+    pub fn with_example(mut self, example: Option<Value>) -> Self {
+        self.example = example;
+        self
+    }
+
+    /// Every problem of `params` under this action's schema (see [`crate::schema::problems`]).
+    pub fn params_problems(&self, params: &Value, references_stand_in: bool) -> Vec<crate::schema::SchemaProblem> {
+        let compiled = self
+            .compiled
+            .get_or_init(|| crate::schema::compile(&self.params_schema).map(Arc::new));
+        match compiled {
+            Ok(v) => crate::schema::problems(v, params, crate::schema::Members::Params, references_stand_in),
+            Err(e) => vec![crate::schema::broken(e)],
         }
     }
 }
@@ -156,7 +182,8 @@ pub trait Provider: Send + Sync {
         None
     }
 
-    fn actions(&self) -> Vec<ActionSpec>;
+    /// Its actions, made once (a provider keeps them: plan checks and runs look them up often).
+    fn actions(&self) -> &[ActionSpec];
 
     /// Credential fields this provider reads from the keychain.
     fn credential_fields(&self) -> Vec<String> {
@@ -387,8 +414,8 @@ impl Registry {
         })
     }
 
-    pub fn action(&self, provider: &str, action: &str) -> Option<ActionSpec> {
-        self.get(provider)?.actions().into_iter().find(|a| a.name == action)
+    pub fn action(&self, provider: &str, action: &str) -> Option<&ActionSpec> {
+        self.get(provider)?.actions().iter().find(|a| a.name == action)
     }
 
     /// Every provider (the built-in integrations are loaded by this, if not yet).
@@ -424,14 +451,14 @@ pub fn info(p: &dyn Provider) -> ProviderInfo {
         credentials: p.credential_docs(),
         actions: p
             .actions()
-            .into_iter()
+            .iter()
             .map(|a| ActionInfo {
-                name: a.name,
-                title: a.title,
-                description: a.description,
-                params_schema: a.params_schema,
+                name: a.name.clone(),
+                title: a.title.clone(),
+                description: a.description.clone(),
+                params_schema: a.params_schema.clone(),
                 side_effects: a.side_effects,
-                example: a.example,
+                example: a.example.clone(),
             })
             .collect(),
     }
@@ -481,6 +508,7 @@ pub fn parse_params<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn names(providers: &[Arc<dyn Provider>]) -> Vec<&str> {
         providers.iter().map(|p| p.name()).collect()
@@ -528,5 +556,37 @@ mod tests {
         let derived = registry.without_user_integrations().with([]);
         let (a, b) = (registry.get("slack"), derived.get("slack"));
         assert!(a.zip(b).is_some_and(|(a, b)| Arc::ptr_eq(a, b)), "two slack providers");
+    }
+
+    #[test]
+    fn actions_are_made_once_and_their_schemas_compiled_once() {
+        let registry = Registry::builtin();
+        let http = registry.get("http").map(|p| p.actions().as_ptr());
+        assert_eq!(http, registry.get("http").map(|p| p.actions().as_ptr()), "made again");
+        let Some(request) = registry.action("http", "request") else {
+            panic!("no http.request")
+        };
+        assert!(request.compiled.get().is_none(), "compiled before any check");
+        assert!(
+            request
+                .params_problems(&json!({"url": "http://127.0.0.1/"}), false)
+                .is_empty()
+        );
+        let compiled = request.compiled.get().map(|c| c.as_ref().map(Arc::as_ptr).ok());
+        let said: Vec<String> = request
+            .params_problems(&json!({"url": 1}), false)
+            .into_iter()
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].starts_with("url: "), "{said:?}");
+        assert_eq!(
+            compiled,
+            request.compiled.get().map(|c| c.as_ref().map(Arc::as_ptr).ok()),
+            "compiled again"
+        );
+        // An integration's actions are kept too.
+        let slack = registry.get("slack").map(|p| p.actions().as_ptr());
+        assert_eq!(slack, registry.get("slack").map(|p| p.actions().as_ptr()));
     }
 }

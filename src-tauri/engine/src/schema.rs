@@ -64,11 +64,16 @@ pub fn problems_under(
 ) -> Vec<SchemaProblem> {
     match compile(schema) {
         Ok(v) => problems(&v, value, members, references_stand_in),
-        Err(e) => vec![SchemaProblem {
-            path: String::new(),
-            kind: IssueKind::InvalidParam,
-            message: format!("the action's schema is broken: {e}"),
-        }],
+        Err(e) => vec![broken(&e)],
+    }
+}
+
+/// The one problem of params checked against a schema that does not compile.
+pub fn broken(error: &str) -> SchemaProblem {
+    SchemaProblem {
+        path: String::new(),
+        kind: IssueKind::InvalidParam,
+        message: format!("the action's schema is broken: {error}"),
     }
 }
 

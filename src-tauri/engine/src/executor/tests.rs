@@ -44,11 +44,14 @@ impl Provider for Scripted {
     fn credential_fields(&self) -> Vec<String> {
         vec!["token".into()]
     }
-    fn actions(&self) -> Vec<ActionSpec> {
-        ["echo", "flaky", "fatal", "hang", "secret", "big", "send", "by_mode"]
-            .into_iter()
-            .map(|name| ActionSpec::new(name, "scripted", json!({"type": "object"}), name == "send"))
-            .collect()
+    fn actions(&self) -> &[ActionSpec] {
+        static ACTIONS: std::sync::LazyLock<Vec<ActionSpec>> = std::sync::LazyLock::new(|| {
+            ["echo", "flaky", "fatal", "hang", "secret", "big", "send", "by_mode"]
+                .into_iter()
+                .map(|name| ActionSpec::new(name, "scripted", json!({"type": "object"}), name == "send"))
+                .collect()
+        });
+        &ACTIONS
     }
     async fn run(
         &self,

@@ -16,7 +16,6 @@ use crate::registry::{
     ActionSpec, CredentialDoc, Credentials, Provider, ProviderKind, ProviderResult, StepContext, StepError, origin_of,
 };
 use crate::request::{ErrorReading, Reply, Request, error_detail, excerpt};
-use crate::schema::{self, Members};
 use crate::sensitive::Sensitive;
 use crate::step_error::ErrorCode;
 use async_trait::async_trait;
@@ -35,6 +34,8 @@ pub struct IntegrationProvider {
     /// One refresh at a time: two runs that find the token expired must not
     /// both spend the (rotating) refresh token.
     pub(super) refreshing: Arc<tokio::sync::Mutex<()>>,
+    /// Its actions (the definition's, then the raw request), made on first need.
+    actions: std::sync::OnceLock<Vec<ActionSpec>>,
 }
 
 impl std::fmt::Debug for IntegrationProvider {
@@ -56,6 +57,7 @@ impl IntegrationProvider {
             kind,
             limiter,
             refreshing: Arc::default(),
+            actions: std::sync::OnceLock::new(),
         }
     }
 
@@ -161,36 +163,38 @@ impl Provider for IntegrationProvider {
         Some(self)
     }
 
-    fn actions(&self) -> Vec<ActionSpec> {
-        let mut actions: Vec<ActionSpec> = self
-            .def
-            .actions
-            .iter()
-            .map(|(name, a)| ActionSpec {
-                name: name.clone(),
-                title: a.title.clone(),
-                description: if a.description.is_empty() {
-                    a.title.clone()
-                } else {
-                    a.description.clone()
-                },
-                params_schema: a.params.clone(),
-                side_effects: a.side_effects(),
-                example: a.example.clone(),
-            })
-            .collect();
-        actions.push(ActionSpec {
-            name: RAW_REQUEST.into(),
-            title: format!("Call any {} endpoint", self.def.title),
-            description: format!(
-                "Send a request to any endpoint of the {} API, with its authentication",
-                self.def.title
-            ),
-            params_schema: raw_request_schema(),
-            side_effects: true,
-            example: Some(json!({"method": "GET", "path": "/"})),
-        });
-        actions
+    fn actions(&self) -> &[ActionSpec] {
+        self.actions.get_or_init(|| {
+            let mut actions: Vec<ActionSpec> = self
+                .def
+                .actions
+                .iter()
+                .map(|(name, a)| {
+                    let description = if a.description.is_empty() {
+                        &a.title
+                    } else {
+                        &a.description
+                    };
+                    ActionSpec::new(name, description, a.params.clone(), a.side_effects())
+                        .titled(a.title.clone())
+                        .with_example(a.example.clone())
+                })
+                .collect();
+            actions.push(
+                ActionSpec::new(
+                    RAW_REQUEST,
+                    &format!(
+                        "Send a request to any endpoint of the {} API, with its authentication",
+                        self.def.title
+                    ),
+                    raw_request_schema(),
+                    true,
+                )
+                .titled(format!("Call any {} endpoint", self.def.title))
+                .with_example(Some(json!({"method": "GET", "path": "/"}))),
+            );
+            actions
+        })
     }
 
     fn credential_fields(&self) -> Vec<String> {
@@ -287,9 +291,15 @@ impl Provider for IntegrationProvider {
         } else {
             Some(self.action_def(action)?)
         };
-        let schema = def.map_or_else(raw_request_schema, |d| d.params.clone());
+        let spec = self.actions().iter().find(|a| a.name == action).ok_or_else(|| {
+            StepError::fatal(
+                ErrorCode::UnknownAction,
+                format!("{} has no action `{action}`", self.def.name),
+            )
+        })?;
+        let schema = &spec.params_schema;
         // References resolved only now: hold the params to the schema again.
-        let problems = schema::problems_under(&schema, &params, Members::Params, false);
+        let problems = spec.params_problems(&params, false);
         if !problems.is_empty() {
             let said: Vec<String> = problems
                 .iter()
@@ -321,7 +331,7 @@ impl Provider for IntegrationProvider {
                 secrets.insert(name.clone(), Value::String(v.into_inner()));
             }
         }
-        let rendering = Rendering::new(params.clone(), &schema, secrets);
+        let rendering = Rendering::new(params.clone(), schema, secrets);
         let side_effects = self.has_side_effects(action, &Value::Object(params.clone()));
         let auth = self.auth_of(def).clone();
         let read = |body: &[u8]| self.read_error(def, body);

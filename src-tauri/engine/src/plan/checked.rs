@@ -158,7 +158,7 @@ impl Plan {
                 let what = step
                     .provider
                     .actions()
-                    .into_iter()
+                    .iter()
                     .find(|a| a.name == spec.action)
                     .map(|a| a.description.trim_end_matches('.').to_string())
                     .unwrap_or_else(|| format!("{}.{}", spec.provider, spec.action));

@@ -11,7 +11,6 @@ use crate::condition;
 use crate::references::{self, Root, StepRef};
 use crate::registry::Registry;
 use crate::schedule::{Schedule, system_timezone};
-use crate::schema::{self, Members};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -179,7 +178,7 @@ fn check_step(
         ));
         return None;
     };
-    for p in schema::problems_under(&action.params_schema, &step.params, Members::Params, true) {
+    for p in action.params_problems(&step.params, true) {
         let kind = match p.kind {
             IssueKind::Required | IssueKind::UnknownField => p.kind,
             _ => IssueKind::InvalidParam,

@@ -38,13 +38,16 @@ impl Provider for Delay {
         "Pause the plan".into()
     }
 
-    fn actions(&self) -> Vec<ActionSpec> {
-        vec![ActionSpec::new(
-            "wait",
-            "Wait for a number of seconds",
-            schema_of::<WaitParams>(),
-            false,
-        )]
+    fn actions(&self) -> &[ActionSpec] {
+        static ACTIONS: std::sync::LazyLock<Vec<ActionSpec>> = std::sync::LazyLock::new(|| {
+            vec![ActionSpec::new(
+                "wait",
+                "Wait for a number of seconds",
+                schema_of::<WaitParams>(),
+                false,
+            )]
+        });
+        &ACTIONS
     }
 
     fn default_timeout(&self) -> Duration {

@@ -303,13 +303,16 @@ impl Provider for Email {
         "Send email over SMTP".into()
     }
 
-    fn actions(&self) -> Vec<ActionSpec> {
-        vec![ActionSpec::new(
-            "send",
-            "Send an email",
-            schema_of::<SendParams>(),
-            true,
-        )]
+    fn actions(&self) -> &[ActionSpec] {
+        static ACTIONS: std::sync::LazyLock<Vec<ActionSpec>> = std::sync::LazyLock::new(|| {
+            vec![ActionSpec::new(
+                "send",
+                "Send an email",
+                schema_of::<SendParams>(),
+                true,
+            )]
+        });
+        &ACTIONS
     }
 
     /// The stored password `smtp.credential` names (unless a reference picks it at run time).

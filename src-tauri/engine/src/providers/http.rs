@@ -319,13 +319,16 @@ impl Provider for Http {
         "Call any web API over HTTP".into()
     }
 
-    fn actions(&self) -> Vec<ActionSpec> {
-        vec![ActionSpec::new(
-            "request",
-            "Send an HTTP request and return the response body",
-            schema_of::<RequestParams>(),
-            true,
-        )]
+    fn actions(&self) -> &[ActionSpec] {
+        static ACTIONS: std::sync::LazyLock<Vec<ActionSpec>> = std::sync::LazyLock::new(|| {
+            vec![ActionSpec::new(
+                "request",
+                "Send an HTTP request and return the response body",
+                schema_of::<RequestParams>(),
+                true,
+            )]
+        });
+        &ACTIONS
     }
 
     fn text_kind(&self, _action: &str, path: &str) -> crate::references::TextKind {

@@ -31,6 +31,8 @@ pub struct Llm {
     /// OpenAI and Groq deprecated `max_tokens` (OpenAI's reasoning models
     /// reject it); self-hosted servers mostly know only `max_tokens`.
     max_tokens_field: &'static str,
+    /// Its one action, made on first need (the schema's docs name this provider).
+    actions: std::sync::OnceLock<Vec<ActionSpec>>,
 }
 
 impl Llm {
@@ -42,6 +44,7 @@ impl Llm {
             default_base_url: Some("https://api.openai.com"),
             default_model: Some("gpt-4o-mini"),
             max_tokens_field: "max_completion_tokens",
+            actions: std::sync::OnceLock::new(),
         }
     }
 
@@ -53,6 +56,7 @@ impl Llm {
             default_base_url: Some("https://api.groq.com/openai"),
             default_model: Some("llama-3.1-8b-instant"),
             max_tokens_field: "max_completion_tokens",
+            actions: std::sync::OnceLock::new(),
         }
     }
 
@@ -64,6 +68,7 @@ impl Llm {
             default_base_url: None,
             default_model: None,
             max_tokens_field: "max_tokens",
+            actions: std::sync::OnceLock::new(),
         }
     }
 
@@ -402,23 +407,25 @@ impl Provider for Llm {
         self.description.into()
     }
 
-    fn actions(&self) -> Vec<ActionSpec> {
-        let mut schema = schema_of::<ChatParams>();
-        // One params type serves three providers; only these two docs differ.
-        if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
-            if let Some(model) = props.get_mut("model").and_then(Value::as_object_mut) {
-                model.insert("description".into(), self.model_doc().into());
+    fn actions(&self) -> &[ActionSpec] {
+        self.actions.get_or_init(|| {
+            let mut schema = schema_of::<ChatParams>();
+            // One params type serves three providers; only these two docs differ.
+            if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+                if let Some(model) = props.get_mut("model").and_then(Value::as_object_mut) {
+                    model.insert("description".into(), self.model_doc().into());
+                }
+                if let Some(base) = props.get_mut("base_url").and_then(Value::as_object_mut) {
+                    base.insert("description".into(), self.base_url_doc().into());
+                }
             }
-            if let Some(base) = props.get_mut("base_url").and_then(Value::as_object_mut) {
-                base.insert("description".into(), self.base_url_doc().into());
-            }
-        }
-        vec![ActionSpec::new(
-            CHAT,
-            "Ask a chat model and return its reply as text",
-            schema,
-            false,
-        )]
+            vec![ActionSpec::new(
+                CHAT,
+                "Ask a chat model and return its reply as text",
+                schema,
+                false,
+            )]
+        })
     }
 
     fn credential_fields(&self) -> Vec<String> {

@@ -225,33 +225,36 @@ impl Provider for Logic {
         "Work with data between steps, without network".into()
     }
 
-    fn actions(&self) -> Vec<ActionSpec> {
-        let action =
-            |name: &str, description: &str, params_schema| ActionSpec::new(name, description, params_schema, false);
-        vec![
-            action(
-                "extract",
-                "Pick values out of JSON with a JSONPath",
-                schema_of::<ExtractParams>(),
-            ),
-            action(
-                "template",
-                "Build text from earlier outputs",
-                schema_of::<TemplateParams>(),
-            ),
-            action("json_parse", "Parse text as JSON", schema_of::<JsonParseParams>()),
-            action(
-                "filter",
-                "Keep the list items that match conditions",
-                schema_of::<FilterParams>(),
-            ),
-            action(
-                "assert",
-                "Stop the run unless a condition holds",
-                schema_of::<AssertParams>(),
-            ),
-            action("set", "Build a JSON value", schema_of::<SetParams>()),
-        ]
+    fn actions(&self) -> &[ActionSpec] {
+        static ACTIONS: std::sync::LazyLock<Vec<ActionSpec>> = std::sync::LazyLock::new(|| {
+            let action =
+                |name: &str, description: &str, params_schema| ActionSpec::new(name, description, params_schema, false);
+            vec![
+                action(
+                    "extract",
+                    "Pick values out of JSON with a JSONPath",
+                    schema_of::<ExtractParams>(),
+                ),
+                action(
+                    "template",
+                    "Build text from earlier outputs",
+                    schema_of::<TemplateParams>(),
+                ),
+                action("json_parse", "Parse text as JSON", schema_of::<JsonParseParams>()),
+                action(
+                    "filter",
+                    "Keep the list items that match conditions",
+                    schema_of::<FilterParams>(),
+                ),
+                action(
+                    "assert",
+                    "Stop the run unless a condition holds",
+                    schema_of::<AssertParams>(),
+                ),
+                action("set", "Build a JSON value", schema_of::<SetParams>()),
+            ]
+        });
+        &ACTIONS
     }
 
     fn prepare(&self, action: &str, params: &Value) -> Vec<(String, String)> {

@@ -50,13 +50,16 @@ impl Provider for Webhook {
         "Send data to a webhook URL".into()
     }
 
-    fn actions(&self) -> Vec<ActionSpec> {
-        vec![ActionSpec::new(
-            "post_request",
-            "POST a JSON payload to a URL",
-            schema_of::<PostParams>(),
-            true,
-        )]
+    fn actions(&self) -> &[ActionSpec] {
+        static ACTIONS: std::sync::LazyLock<Vec<ActionSpec>> = std::sync::LazyLock::new(|| {
+            vec![ActionSpec::new(
+                "post_request",
+                "POST a JSON payload to a URL",
+                schema_of::<PostParams>(),
+                true,
+            )]
+        });
+        &ACTIONS
     }
 
     fn text_kind(&self, _action: &str, path: &str) -> crate::references::TextKind {

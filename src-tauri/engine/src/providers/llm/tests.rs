@@ -189,12 +189,14 @@ fn quota_errors_are_told_by_their_code_and_auth_errors_say_what_to_fix() {
 
 #[test]
 fn schema_docs_name_each_providers_defaults() {
-    let spec = &Llm::openai().actions()[0];
+    let llm = Llm::openai();
+    let spec = &llm.actions()[0];
     let doc = spec.params_schema["properties"]["model"]["description"]
         .as_str()
         .unwrap();
     assert!(doc.contains("gpt-4o-mini"), "{doc}");
-    let spec = &Llm::openai_compatible().actions()[0];
+    let llm = Llm::openai_compatible();
+    let spec = &llm.actions()[0];
     let doc = spec.params_schema["properties"]["base_url"]["description"]
         .as_str()
         .unwrap();
