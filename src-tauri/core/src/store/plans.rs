@@ -119,13 +119,10 @@ fn current_version(tx: &Transaction<'_>, id: &str) -> Result<u32> {
 }
 
 fn get_plan_in(tx: &Transaction<'_>, id: &str) -> Result<PlanRow> {
-    tx.query_row(
-        &format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?1"),
-        [id],
-        plan_row,
-    )
-    .optional()?
-    .ok_or_else(|| not_found(id))
+    tx.prepare_cached(&format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?1"))?
+        .query_row([id], plan_row)
+        .optional()?
+        .ok_or_else(|| not_found(id))
 }
 
 /// Save a new version of plan `id` from `plan`: the current version plus one.

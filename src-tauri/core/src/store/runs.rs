@@ -170,23 +170,26 @@ fn mark_interrupted(tx: &Transaction<'_>, owner: Option<&str>) -> Result<usize> 
 /// Insert a run row (`running`, owned by `owner`), with the event that started
 /// it if any; the errors of [`Store::create_run`].
 pub(super) fn insert_run(tx: &Transaction<'_>, run: &NewRun, owner: &str, trigger_event: Option<&str>) -> Result<()> {
-    let inserted = tx.execute(
-        "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, owner,
-                           plan_version, replay_of, trigger_event, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs))",
-        params![
-            run.id,
-            run.plan_id,
-            run.plan_name,
-            run.trigger_kind,
-            run.scheduled_for.as_ref().map(ts),
-            ts(&run.started_at),
-            owner,
-            run.plan_version,
-            run.replay_of,
-            trigger_event,
-        ],
-    );
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, owner,
+                               plan_version, replay_of, trigger_event, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs))",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                run.id,
+                run.plan_id,
+                run.plan_name,
+                run.trigger_kind,
+                run.scheduled_for.as_ref().map(ts),
+                ts(&run.started_at),
+                owner,
+                run.plan_version,
+                run.replay_of,
+                trigger_event,
+            ])
+        });
     match inserted {
         Ok(_) => Ok(()),
         Err(e) => Err(match (extended_code(&e), &run.plan_id, run.scheduled_for) {

@@ -10,9 +10,8 @@ impl Store {
     pub fn get_setting(&self, key: &str) -> Result<Option<Value>> {
         self.read(|tx| {
             Ok(tx
-                .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
-                    get_json(row, 0)
-                })
+                .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+                .query_row([key], |row| get_json(row, 0))
                 .optional()?)
         })
     }

@@ -148,16 +148,16 @@ fn save_state(tx: &Transaction<'_>, s: &TriggerState) -> Result<()> {
 }
 
 fn insert_event(tx: &Transaction<'_>, plan_id: &str, e: &NewEvent) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO trigger_events (run_id, plan_id, kind, event, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            e.run_id,
-            plan_id,
-            e.kind,
-            to_json("a trigger event", &e.event)?,
-            ts(&e.received_at)
-        ],
-    )?;
+    )?
+    .execute(params![
+        e.run_id,
+        plan_id,
+        e.kind,
+        to_json("a trigger event", &e.event)?,
+        ts(&e.received_at)
+    ])?;
     Ok(())
 }
 
@@ -276,8 +276,9 @@ impl Store {
     /// Events waiting for their run, oldest first.
     pub fn queued_events(&self, limit: usize) -> Result<Vec<QueuedEvent>> {
         self.read(|tx| {
-            let mut stmt = tx
-                .prepare("SELECT plan_id, run_id, kind, event, received_at FROM trigger_events ORDER BY id LIMIT ?1")?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT plan_id, run_id, kind, event, received_at FROM trigger_events ORDER BY id LIMIT ?1",
+            )?;
             let rows = stmt.query_map([sql_int(limit)], queued_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
@@ -300,9 +301,8 @@ impl Store {
     pub fn start_event_run(&self, run: &NewRun) -> Result<Value> {
         self.write(|tx| {
             let event: Option<String> = tx
-                .query_row("SELECT event FROM trigger_events WHERE run_id = ?1", [&run.id], |row| {
-                    row.get(0)
-                })
+                .prepare_cached("SELECT event FROM trigger_events WHERE run_id = ?1")?
+                .query_row([&run.id], |row| row.get(0))
                 .optional()?;
             let Some(event) = event else {
                 return Err(StoreError::NotFound {
@@ -310,7 +310,8 @@ impl Store {
                     id: run.id.clone(),
                 });
             };
-            tx.execute("DELETE FROM trigger_events WHERE run_id = ?1", [&run.id])?;
+            tx.prepare_cached("DELETE FROM trigger_events WHERE run_id = ?1")?
+                .execute([&run.id])?;
             insert_run(tx, run, self.owner.id(), Some(&event))?;
             serde_json::from_str(&event).map_err(|source| StoreError::Json {
                 what: "a trigger event",
@@ -378,9 +379,8 @@ impl Store {
     pub fn plan_for_webhook_token(&self, token: &str) -> Result<Option<String>> {
         self.read(|tx| {
             Ok(tx
-                .query_row("SELECT plan_id FROM webhook_tokens WHERE token = ?1", [token], |row| {
-                    row.get(0)
-                })
+                .prepare_cached("SELECT plan_id FROM webhook_tokens WHERE token = ?1")?
+                .query_row([token], |row| row.get(0))
                 .optional()?)
         })
     }
