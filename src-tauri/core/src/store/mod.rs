@@ -57,7 +57,7 @@ use flowpilot_engine::RunStatus;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 /// How long a write waits for another connection's lock, per attempt.
@@ -293,11 +293,12 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
 
         let owner = owners::OwnerLock::acquire(&owners::owners_dir(path))?;
-        let shared = Arc::new(writer::Shared {
-            conn: Mutex::new(conn),
-            write_attempts: WRITE_ATTEMPTS.into(),
-            path: path.to_path_buf(),
-        });
+        let shared = Arc::new(writer::Shared::new(
+            conn,
+            path.to_path_buf(),
+            WRITE_ATTEMPTS,
+            BUSY_TIMEOUT,
+        ));
         let store = Store {
             writer: writer::Writer::default(),
             shared,
@@ -332,6 +333,10 @@ impl Store {
     /// How long and how often writes wait for a lock another program holds.
     pub fn set_lock_wait(&self, wait: LockWait) -> Result<()> {
         self.lock().busy_timeout(wait.timeout)?;
+        if let Some(reader) = self.shared.lock_reader().as_ref() {
+            reader.busy_timeout(wait.timeout)?;
+        }
+        *self.shared.lock_wait.lock().unwrap_or_else(|e| e.into_inner()) = wait.timeout;
         self.shared
             .write_attempts
             .store(wait.attempts.max(1), std::sync::atomic::Ordering::Relaxed);
@@ -395,8 +400,12 @@ impl Store {
 
     /// Run `f` in a read transaction (one consistent snapshot).
     fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
+        let mut reader = self.shared.lock_reader();
         let read = (|| -> Result<T> {
+            let conn = match reader.as_mut() {
+                Some(conn) => conn,
+                None => reader.insert(open_reader(&self.shared.path, self.shared.lock_wait())?),
+            };
             let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
             let out = f(&tx)?;
             tx.commit()?;
@@ -404,6 +413,16 @@ impl Store {
         })();
         read.map_err(|e| e.at(&self.shared.path))
     }
+}
+
+/// The read-only connection of [`Store::read`]: it sees every commit of the
+/// writing one (WAL), never waits for it, and keeps its own small page cache.
+fn open_reader(path: &Path, lock_wait: Duration) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(lock_wait)?;
+    conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
 }
 
 /// The schema version in the file; refuses one newer than this code knows.
@@ -521,6 +540,34 @@ mod tests {
         std::fs::write(&path, b"this is not a database, it only has the name of one").unwrap();
         let err = Store::open(&path).unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_read_does_not_wait_for_a_write_in_progress() {
+        let (_dir, store) = temp_store();
+        store.create_plan(&plan_file("Committed"), t(0)).unwrap();
+        let store = Arc::new(store);
+        // The writing connection is busy in a transaction not yet committed.
+        let writing = store.lock();
+        writing.execute_batch("BEGIN IMMEDIATE").unwrap();
+        writing
+            .execute("UPDATE plans SET name = 'Not yet' WHERE name = 'Committed'", [])
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = store.clone();
+        std::thread::spawn(move || {
+            let names: Vec<String> = reader.list_plans().unwrap().into_iter().map(|p| p.name).collect();
+            tx.send(names).unwrap();
+        });
+        // Held behind the writer, the read would never come back while the lock is held.
+        let names = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the read waited for the write");
+        assert_eq!(names, ["Committed"], "a read sees only what is committed");
+        writing.execute_batch("COMMIT").unwrap();
+        drop(writing);
+        let names: Vec<String> = store.list_plans().unwrap().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["Not yet"], "and everything once it is");
     }
 
     #[test]

@@ -54,15 +54,41 @@ struct Pending {
 #[derive(Debug)]
 pub(super) struct Shared {
     pub conn: Mutex<Connection>,
+    /// A second, read-only connection for reads, opened on the first one. In
+    /// WAL mode a read sees the last commit without waiting for the one being
+    /// written, so a webhook call, the Dashboard or the next queued event is
+    /// not held up behind a run's writes (nor holds them up).
+    pub reader: Mutex<Option<Connection>>,
     pub write_attempts: AtomicU32,
+    /// How long a statement waits for a lock another program holds.
+    pub lock_wait: Mutex<Duration>,
     pub path: PathBuf,
 }
 
 impl Shared {
+    pub fn new(conn: Connection, path: PathBuf, attempts: u32, lock_wait: Duration) -> Self {
+        Self {
+            conn: Mutex::new(conn),
+            reader: Mutex::new(None),
+            write_attempts: attempts.into(),
+            lock_wait: Mutex::new(lock_wait),
+            path,
+        }
+    }
+
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock dropped any open transaction, which
         // rolled it back: the connection is still consistent.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The read connection (`None` until the first read opens it).
+    pub fn lock_reader(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn lock_wait(&self) -> Duration {
+        *self.lock_wait.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn attempts(&self) -> u32 {
