@@ -6,8 +6,10 @@
 //! - Timestamps are UTC, stored as RFC 3339 text with millisecond precision
 //!   (`2026-03-29T00:30:00.000Z`), so text order is time order.
 //! - JSON columns hold `serde_json` text.
-//! - Every write runs in an `IMMEDIATE` transaction; the connection sits behind
-//!   a mutex, so a [`Store`] is `Send + Sync` and can be shared in an `Arc`.
+//! - Every write runs in an `IMMEDIATE` transaction on the one writing
+//!   connection; reads run on a read-only connection of their own (opened on
+//!   the first read), so a read never waits for a commit. Each sits behind a
+//!   mutex, so a [`Store`] is `Send + Sync` and can be shared in an `Arc`.
 //! - The writes of running runs (a step starting, a step's row, a run's end)
 //!   are group-committed (`writer.rs`): concurrent runs share one commit, and
 //!   each caller goes on only once its own write is committed.
