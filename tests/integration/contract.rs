@@ -95,7 +95,7 @@ fn every_action_has_an_object_schema_and_rejects_bad_params_at_load() {
             );
             assert!(!a.description.is_empty());
 
-            let good = json!({"name": "c", "steps": [{"provider": p.name(), "action": a.name, "params": example_of(p.as_ref(), &a, "http://127.0.0.1:9/")}]});
+            let good = json!({"name": "c", "steps": [{"provider": p.name(), "action": a.name, "params": example_of(p.as_ref(), a, "http://127.0.0.1:9/")}]});
             if let Err(e) = Plan::from_value(good, &registry) {
                 panic!("{}.{}: the example should validate: {e}", p.name(), a.name);
             }
