@@ -280,7 +280,8 @@ impl Store {
         // short-lived process (`flowpilot-cli run`) saves the checkpoint's two
         // fsyncs and the WAL's re-creation (another) each time. SQLite still
         // checkpoints as the WAL grows (every 1,000 pages), and maintenance
-        // checkpoints explicitly.
+        // checkpoints explicitly. A WAL bigger than [`WAL_KEPT_ON_CLOSE`] is
+        // checkpointed on close after all (see `writer::Shared`'s drop).
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         // SQLite's page cache grows with the file up to its cap (2 MiB by
         // default), so a long-running app's memory rose with every run until
@@ -417,6 +418,31 @@ impl Store {
     }
 }
 
+/// The most WAL a store leaves when it closes, if it is the file's last user:
+/// the next process that opens the file alone rebuilds the WAL's index by
+/// reading all of it (about a millisecond a MiB here), so a bigger one is
+/// checkpointed into the file and truncated on close.
+pub const WAL_KEPT_ON_CLOSE: u64 = 1 << 20;
+
+/// On close: checkpoint and truncate the WAL if it is over [`WAL_KEPT_ON_CLOSE`]
+/// and nobody else uses the file (no wait: another user leaves it for later).
+fn truncate_big_wal(conn: &Connection, path: &Path) {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let big = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_KEPT_ON_CLOSE);
+    if !big {
+        return;
+    }
+    let done = conn
+        .busy_timeout(Duration::ZERO)
+        .and_then(|()| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get::<_, i64>(0)));
+    match done {
+        Ok(0) => {}
+        Ok(_) => tracing::debug!("the WAL is in use elsewhere; left for a later checkpoint"),
+        Err(e) => tracing::debug!(error = %e, "the WAL could not be checkpointed on close"),
+    }
+}
+
 /// The read-only connection of [`Store::read`]: it sees every commit of the
 /// writing one (WAL), never waits for it, and keeps its own small page cache.
 fn open_reader(path: &Path, lock_wait: Duration) -> Result<Connection> {
@@ -542,6 +568,38 @@ mod tests {
         std::fs::write(&path, b"this is not a database, it only has the name of one").unwrap();
         let err = Store::open(&path).unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn closing_leaves_a_small_wal_and_checkpoints_a_big_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        let wal = dir.path().join("flowpilot.db-wal");
+        {
+            let store = Store::open(&path).unwrap();
+            store.set_setting("small", &serde_json::json!("x")).unwrap();
+            assert_eq!(store.get_setting("small").unwrap(), Some(serde_json::json!("x")));
+        }
+        let small = std::fs::metadata(&wal).unwrap().len();
+        assert!(small > 0 && small <= WAL_KEPT_ON_CLOSE, "left as it is: {small} bytes");
+        {
+            let store = Store::open(&path).unwrap();
+            let big = "y".repeat(usize::try_from(WAL_KEPT_ON_CLOSE).unwrap() + 4096);
+            store.set_setting("big", &serde_json::json!(big)).unwrap();
+            assert!(std::fs::metadata(&wal).unwrap().len() > WAL_KEPT_ON_CLOSE);
+        }
+        assert_eq!(
+            std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+            0,
+            "checkpointed and truncated"
+        );
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.get_setting("small").unwrap(), Some(serde_json::json!("x")));
+        let big = store.get_setting("big").unwrap().unwrap();
+        assert_eq!(
+            big.as_str().map(str::len),
+            Some(usize::try_from(WAL_KEPT_ON_CLOSE).unwrap() + 4096)
+        );
     }
 
     #[test]
