@@ -1,7 +1,8 @@
 //! Retention: delete old runs (their step logs go with them) and give the space
 //! back to the file system.
 
-use super::{Result, Store, checkpoint, get_u64, sql_int, ts};
+use super::connection::checkpoint;
+use super::{Result, Store, get_u64, sql_int, ts};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};

@@ -100,7 +100,7 @@ impl Drop for Shared {
     fn drop(&mut self) {
         // The reader first, so the checkpoint finds no reader but this process's own.
         drop(self.lock_reader().take());
-        super::truncate_big_wal(&self.lock(), &self.path);
+        super::connection::truncate_big_wal(&self.lock(), &self.path);
     }
 }
 
