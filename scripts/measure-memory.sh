@@ -13,7 +13,8 @@
 #   bash scripts/measure-memory.sh [runs=1000]      (PROFILE=release for a release build)
 #
 # MEASURE_OUT=FILE also writes every figure as `key value` lines (scripts/bench.sh
-# reads them). Needs Xvfb, openbox and wmctrl (installed here when missing).
+# reads them). MEASURE_SMAPS=DIR keeps each process's /proc/<pid>/smaps of each
+# state there (`<state>-<name>-<pid>.smaps`), to see what the memory is. Needs Xvfb, openbox and wmctrl (installed here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1000}
@@ -133,6 +134,7 @@ row() {
     rss=$((rss + ${kb% *}))
     pss=$((pss + ${kb#* }))
     procs=$((procs + 1))
+    [ -z "${MEASURE_SMAPS:-}" ] || cp "/proc/$p/smaps" "$MEASURE_SMAPS/$key-$comm-$p.smaps" 2>/dev/null || true
     case $comm in WebKit*) webkit="$webkit,${comm#WebKit}" ;; esac
     if grep -qE '_dri\.so|libLLVM|libgallium|libEGL_mesa|libGLX_mesa' "/proc/$p/maps" 2>/dev/null; then
       gl="$gl,$comm"
