@@ -129,26 +129,21 @@ fn children(parent: u32) -> Vec<(u32, String)> {
     found
 }
 
-/// Started hidden, the app maps no GL (GTK's X11 backend would load Mesa's
-/// driver and libLLVM when it opens the display) and runs none of WebKit's
-/// processes: the web engine only comes with the window.
-#[test]
-fn a_hidden_start_loads_no_gl_and_starts_no_web_engine() {
-    if !has_display("a_hidden_start_loads_no_gl_and_starts_no_web_engine") {
-        return;
-    }
-    let _one_app = ONE_APP.lock().unwrap_or_else(|e| e.into_inner());
-    let data = tempfile::tempdir().unwrap();
-    let xdg = tempfile::tempdir().unwrap();
+/// The app started with GL as it chooses by default (none of GTK's or WebKit's
+/// variables set), printing its readiness lines, and waited for until it prints
+/// `milestone`.
+fn start_until(args: &[&str], milestone: &str, data: &Path, xdg: &Path) -> Running {
     let mut app = Running(
         Command::new(APP)
-            .arg("--hidden")
-            .env("FLOWPILOT_DATA_DIR", data.path())
+            .args(args)
+            .env("FLOWPILOT_DATA_DIR", data)
             .env("FLOWPILOT_PRINT_READY", "1")
-            .env("XDG_DATA_HOME", xdg.path().join("data"))
-            .env("XDG_CONFIG_HOME", xdg.path().join("config"))
-            .env("XDG_CACHE_HOME", xdg.path().join("cache"))
+            .env("XDG_DATA_HOME", xdg.join("data"))
+            .env("XDG_CONFIG_HOME", xdg.join("config"))
+            .env("XDG_CACHE_HOME", xdg.join("cache"))
             .env_remove("GDK_GL")
+            .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER")
+            .env_remove("WEBKIT_WEB_RENDER_DEVICE_FILE")
             .stdout(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -162,29 +157,71 @@ fn a_hidden_start_loads_no_gl_and_starts_no_web_engine() {
             }
         }
     });
+    let wanted = format!("flowpilot-ready {milestone} ");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match heard.recv_timeout(left) {
-            Ok(line) if line.starts_with("flowpilot-ready armed ") => break,
+            Ok(line) if line.starts_with(&wanted) => return app,
             Ok(_) => {}
-            Err(e) => panic!("the app never printed that it was armed: {e}"),
+            Err(e) => panic!("the app never printed '{milestone}': {e}"),
         }
     }
+}
 
-    let pid = app.0.id();
+/// The GL libraries (Mesa's driver, libLLVM) `pid` maps.
+fn gl_mapped(pid: u32) -> Vec<String> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
-    let gl: Vec<&str> = maps
-        .lines()
+    maps.lines()
         .filter_map(|l| l.split_whitespace().nth(5))
         .filter(|path| path.contains("_dri.so") || path.contains("libLLVM") || path.contains("libGLX_mesa"))
-        .collect();
+        .map(String::from)
+        .collect()
+}
+
+/// Started hidden, the app maps no GL (GTK's X11 backend would load Mesa's
+/// driver and libLLVM when it opens the display) and runs none of WebKit's
+/// processes: the web engine only comes with the window.
+#[test]
+fn a_hidden_start_loads_no_gl_and_starts_no_web_engine() {
+    if !has_display("a_hidden_start_loads_no_gl_and_starts_no_web_engine") {
+        return;
+    }
+    let _one_app = ONE_APP.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let xdg = tempfile::tempdir().unwrap();
+    let app = start_until(&["--hidden"], "armed", data.path(), xdg.path());
+    let pid = app.0.id();
+    let gl = gl_mapped(pid);
     assert!(gl.is_empty(), "a hidden app maps GL: {gl:?}");
     let webkit: Vec<_> = children(pid)
         .into_iter()
         .filter(|(_, name)| name.starts_with("WebKit"))
         .collect();
     assert!(webkit.is_empty(), "a hidden app runs WebKit processes: {webkit:?}");
+}
+
+/// With its window open, the app process still maps no GL: WebKit would open
+/// an EGL display there to pick the web process's GPU, and Mesa and libLLVM
+/// would stay in the tray process after the window closed. The web process
+/// draws the page (it may use GL: it ends with the window).
+#[test]
+fn an_open_window_loads_no_gl_into_the_app_process() {
+    if !has_display("an_open_window_loads_no_gl_into_the_app_process") {
+        return;
+    }
+    let _one_app = ONE_APP.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let xdg = tempfile::tempdir().unwrap();
+    let app = start_until(&[], "window-loaded", data.path(), xdg.path());
+    let pid = app.0.id();
+    let web: Vec<_> = children(pid)
+        .into_iter()
+        .filter(|(_, name)| name.starts_with("WebKitWebProces"))
+        .collect();
+    assert!(!web.is_empty(), "the window's page has no web process");
+    let gl = gl_mapped(pid);
+    assert!(gl.is_empty(), "the app process maps GL with its window open: {gl:?}");
 }
 
 /// The status of every run in the database, read the way another program would.
