@@ -10,7 +10,7 @@
 //! is marked interrupted if the process died while it ran).
 
 use super::runs::insert_run;
-use super::{NewRun, Result, Store, StoreError, get_json, get_opt_ts, get_ts, get_u64, sql_int, to_json, ts};
+use super::{NewRun, Result, Store, StoreError, get_opt_ts, get_ts, get_u64, sql_int, to_json, ts};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde_json::Value;
@@ -70,13 +70,15 @@ pub struct NewEvent {
     pub received_at: DateTime<Utc>,
 }
 
-/// An event waiting for its run.
+/// An event waiting for its run: what the queue is ordered and dispatched by.
+/// Its payload (up to a webhook body's 16 MiB) stays in the store until the
+/// event becomes its run ([`Store::start_event_run`]), so looking over a long
+/// queue again and again never reads the payloads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuedEvent {
     pub plan_id: String,
     pub run_id: String,
     pub kind: String,
-    pub event: Value,
     pub received_at: DateTime<Utc>,
 }
 
@@ -176,8 +178,7 @@ fn queued_row(row: &Row<'_>) -> rusqlite::Result<QueuedEvent> {
         plan_id: row.get(0)?,
         run_id: row.get(1)?,
         kind: row.get(2)?,
-        event: get_json(row, 3)?,
-        received_at: get_ts(row, 4)?,
+        received_at: get_ts(row, 3)?,
     })
 }
 
@@ -276,9 +277,8 @@ impl Store {
     /// Events waiting for their run, oldest first.
     pub fn queued_events(&self, limit: usize) -> Result<Vec<QueuedEvent>> {
         self.read(|tx| {
-            let mut stmt = tx.prepare_cached(
-                "SELECT plan_id, run_id, kind, event, received_at FROM trigger_events ORDER BY id LIMIT ?1",
-            )?;
+            let mut stmt = tx
+                .prepare_cached("SELECT plan_id, run_id, kind, received_at FROM trigger_events ORDER BY id LIMIT ?1")?;
             let rows = stmt.query_map([sql_int(limit)], queued_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })

@@ -4,7 +4,7 @@
 //! leaves the queue (one transaction), so an event has exactly one run; events
 //! not started when Flowpilot stops wait for the next start.
 
-use crate::api::{ApiError, Flowpilot};
+use crate::api::{ApiError, Flowpilot, ResolvedPlan};
 use crate::scheduler::Scheduler;
 use crate::store::{MissReason, QueuedEvent, StoreError};
 use flowpilot_engine::plan::EventOverlap;
@@ -131,18 +131,25 @@ impl Dispatcher {
         };
         // Plans with an event of theirs already handed out in this pass or before.
         let mut busy: HashSet<String> = lock(&self.claimed).values().cloned().collect();
+        // Each plan read and checked once a pass, however many of its events wait
+        // (a backlog behind a running plan is looked over at every pass).
+        let mut plans: HashMap<String, Option<ResolvedPlan>> = HashMap::new();
         for event in queued {
             if lock(&self.claimed).contains_key(&event.run_id) {
                 continue;
             }
-            let target = match self.app.resolve_stored(&event.plan_id) {
-                Ok(t) => t,
-                Err(e) => {
-                    // A plan that no longer validates cannot run its events; they stay
-                    // queued until it is fixed (its status says why it does not run).
-                    tracing::warn!(plan = %event.plan_id, "a queued event waits: its plan cannot run: {e}");
-                    continue;
-                }
+            let resolved = plans.entry(event.plan_id.clone()).or_insert_with(|| {
+                self.app
+                    .resolve_stored(&event.plan_id)
+                    .inspect_err(|e| {
+                        // A plan that no longer validates cannot run its events; they stay
+                        // queued until it is fixed (its status says why it does not run).
+                        tracing::warn!(plan = %event.plan_id, "queued events wait: their plan cannot run: {e}");
+                    })
+                    .ok()
+            });
+            let Some(target) = resolved.as_ref() else {
+                continue;
             };
             let running = self.app.running_count(&event.plan_id) > 0 || busy.contains(&event.plan_id);
             match target.plan.trigger().event_overlap() {
@@ -162,7 +169,7 @@ impl Dispatcher {
                 return;
             }
             // The run's row is written here, in the events' order.
-            let prepared = match self.app.prepare_event_run(&event, target) {
+            let prepared = match self.app.prepare_event_run(&event, target.clone()) {
                 Ok(p) => p,
                 Err(ApiError::Store(StoreError::NotFound { .. })) => continue, // its run exists already
                 Err(e) => {
