@@ -6,6 +6,10 @@
 //!    plan (one `logic.set`: a plan has at least one step) and of a 10-step plan
 //!    (10 GETs to a local HTTP server), and runs/s with 4 concurrent clients.
 //!    Floors: a bare HTTP round trip to a local server, and 10 of them.
+//!    Then a backlog: 300 calls in `async` mode to a plan that runs one event at
+//!    a time (`overlap: queue`), with small and with 256 KiB bodies, drained: the
+//!    queue is looked over at every run's end, so its cost must not grow with
+//!    the bodies waiting in it. Floor: the same calls with small bodies.
 //! 2. `flowpilot-cli serve` with 50 polling triggers (a local JSON API, the
 //!    default 120 s interval) and 50 schedules, once its start-up checks are
 //!    done: CPU time and wake-ups (context switches of all its threads) per minute.
@@ -43,6 +47,47 @@ fn quantiles(mut samples: Vec<Duration>) -> (f64, f64) {
 fn trivial_plan() -> Value {
     json!({"name": "bench trivial", "status": "active", "trigger": {"type": "webhook", "respond": "sync"},
            "steps": [{"provider": "logic", "action": "set", "params": {"value": "${trigger.payload.n}"}}]})
+}
+
+fn backlog_plan(name: &str) -> Value {
+    json!({"name": name, "status": "active", "trigger": {"type": "webhook", "overlap": "queue"},
+           "steps": [{"provider": "logic", "action": "set", "params": {"value": "${trigger.payload.n}"}}]})
+}
+
+/// Calls in a row to an `async` webhook (each answered at once), then the time
+/// until every run they started has ended: runs/s.
+fn backlog(rt: &tokio::runtime::Runtime, app: &Flowpilot, plan_id: &str, url: &str, body_bytes: usize) -> f64 {
+    const CALLS: usize = 300;
+    let padding = "x".repeat(body_bytes);
+    let start = Instant::now();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        for n in 0..CALLS {
+            let answer = client
+                .post(url)
+                .json(&json!({"n": n, "padding": padding}))
+                .send()
+                .await
+                .expect("call");
+            assert_eq!(answer.status().as_u16(), 202, "{:?}", answer.text().await);
+        }
+    });
+    let filter = flowpilot_core::store::RunFilter {
+        plan_id: Some(plan_id.to_string()),
+        status: Some(flowpilot_engine::RunStatus::Success),
+        ..Default::default()
+    };
+    let page = flowpilot_core::store::Page { limit: 1, offset: 0 };
+    // Polling the store: a measurement, not a test's synchronisation.
+    loop {
+        let succeeded = app.list_runs(&filter, page).map(|(_, total)| total).unwrap_or(0);
+        if succeeded >= CALLS as u64 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(600), "the backlog did not drain");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    CALLS as f64 / start.elapsed().as_secs_f64()
 }
 
 fn ten_gets_plan(target: &Target) -> Value {
@@ -142,7 +187,7 @@ fn webhook_figures() {
         .build()
         .expect("server runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (target, trivial_url, ten_url) = server_rt.block_on(async {
+    let (target, app, urls) = server_rt.block_on(async {
         let target = Target::start().await;
         let app = Arc::new(
             Flowpilot::open(Options {
@@ -164,14 +209,28 @@ fn webhook_figures() {
                 flowpilot_core::api::Activation::Activate,
             )
             .expect("plan");
+        let small = app
+            .import_plan(
+                &backlog_plan("bench backlog").to_string(),
+                flowpilot_core::api::Activation::Activate,
+            )
+            .expect("plan");
+        let big = app
+            .import_plan(
+                &backlog_plan("bench big backlog").to_string(),
+                flowpilot_core::api::Activation::Activate,
+            )
+            .expect("plan");
         let urls = (
             runner.webhook_url(&trivial.id).expect("url"),
             runner.webhook_url(&ten.id).expect("url"),
+            (small.id.clone(), runner.webhook_url(&small.id).expect("url")),
+            (big.id.clone(), runner.webhook_url(&big.id).expect("url")),
         );
         std::mem::forget(runner); // keep serving until the process ends
-        std::mem::forget(app);
-        (target, urls.0, urls.1)
+        (target, app, urls)
     });
+    let (trivial_url, ten_url, (small_id, small_url), (big_id, big_url)) = urls;
     let rt = client_runtime();
     let bare = target.url("/json");
 
@@ -194,6 +253,11 @@ fn webhook_figures() {
     let floor = throughput(&rt, &bare, false, 11);
     println!(
         "webhook sync, {CLIENTS} clients, 10 GETs: {runs:5.1} runs/s   (floor, 11 bare round trips each: {floor:.1} /s)"
+    );
+    let floor = backlog(&rt, &app, &small_id, &small_url, 16);
+    let runs = backlog(&rt, &app, &big_id, &big_url, 256 * 1024);
+    println!(
+        "webhook backlog, overlap queue, 300 calls of 256 KiB: {runs:7.1} runs/s   (floor, the same with small bodies: {floor:7.1} /s)"
     );
     drop(server_rt);
 }
