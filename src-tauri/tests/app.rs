@@ -146,9 +146,9 @@ fn start_until(args: &[&str], milestone: &str, data: &Path, xdg: &Path) -> Runni
             .env_remove("WEBKIT_WEB_RENDER_DEVICE_FILE")
             .stdout(Stdio::piped())
             .spawn()
-            .unwrap(),
+            .expect("the app starts"),
     );
-    let stdout = app.0.stdout.take().unwrap();
+    let stdout = app.0.stdout.take().expect("its stdout is piped");
     let (lines, heard) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -171,7 +171,7 @@ fn start_until(args: &[&str], milestone: &str, data: &Path, xdg: &Path) -> Runni
 
 /// The GL libraries (Mesa's driver, libLLVM) `pid` maps.
 fn gl_mapped(pid: u32) -> Vec<String> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("the app's memory map");
     maps.lines()
         .filter_map(|l| l.split_whitespace().nth(5))
         .filter(|path| path.contains("_dri.so") || path.contains("libLLVM") || path.contains("libGLX_mesa"))
