@@ -190,7 +190,7 @@ export const commands = {
 	listTriggers: () => typedError<TriggerStatus[], IpcError>(__TAURI_INVOKE("list_triggers")),
 	/**  One plan's trigger status (with its webhook URL for a webhook plan). */
 	getTrigger: (planId: string) => typedError<TriggerStatus, IpcError>(__TAURI_INVOKE("get_trigger", { planId })),
-	/**  A trigger in words ("When an email with “invoice” arrives in INBOX"), for one being edited. */
+	/**  A trigger in words ("When an email with “invoice” arrives in INBOX of me@example.com"), for one being edited. */
 	describeTrigger: (trigger: Trigger) => typedError<string, IpcError>(__TAURI_INVOKE("describe_trigger", { trigger })),
 	/**
 	 *  Check an active plan's trigger now; what it found (`bad_input` when the plan
@@ -1024,7 +1024,7 @@ export type PlanSummary = {
 	description: string | null,
 	status: PlanStatus,
 	trigger: Trigger,
-	/**  The trigger in words: "When an email with “invoice” arrives in INBOX". */
+	/**  The trigger in words: "When an email with “invoice” arrives in INBOX of me@example.com". */
 	trigger_description: string,
 	version: number,
 	step_count: number,
@@ -1623,7 +1623,7 @@ export type TriggerStatus = {
 	plan_name: string,
 	/**  The trigger's type: `webhook`, `email`, `feed`, `telegram`, `poll` (or `cron`). */
 	kind: string,
-	/**  The trigger in words: "When an email with “invoice” arrives in INBOX". */
+	/**  The trigger in words: "When an email with “invoice” arrives in INBOX of me@example.com". */
 	description: string,
 	health: TriggerHealth,
 	/**  The process that watches it, when one does: "flowpilot-cli serve (pid 4242) since …". */

@@ -30,7 +30,7 @@ pub async fn get_trigger(backend: State<'_, Backend>, plan_id: String) -> Result
     Ok(backend.get()?.trigger_status(&plan_id)?)
 }
 
-/// A trigger in words ("When an email with “invoice” arrives in INBOX"), for one being edited.
+/// A trigger in words ("When an email with “invoice” arrives in INBOX of me@example.com"), for one being edited.
 #[tauri::command]
 #[specta::specta]
 pub async fn describe_trigger(trigger: Trigger) -> Result<String, IpcError> {

@@ -101,7 +101,7 @@ fn a_webhook_plan_has_a_url_the_app_serves_and_its_status_in_words() {
         "describe_trigger",
         json!({"trigger": {"type": "email", "host": "imap.example.com", "username": "me", "credential": "c", "match": {"keywords": ["invoice"]}}}),
     );
-    assert_eq!(words, "When an email with “invoice” arrives in INBOX");
+    assert_eq!(words, "When an email with “invoice” arrives in INBOX of me");
     let triggers = h.ok("list_triggers", json!({}));
     assert_eq!(triggers.as_array().unwrap().len(), 1);
 }

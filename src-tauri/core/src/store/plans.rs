@@ -30,7 +30,7 @@ pub struct PlanSummary {
     pub description: Option<String>,
     pub status: PlanStatus,
     pub trigger: Trigger,
-    /// The trigger in words: "When an email with “invoice” arrives in INBOX".
+    /// The trigger in words: "When an email with “invoice” arrives in INBOX of me@example.com".
     pub trigger_description: String,
     pub version: u32,
     pub step_count: usize,

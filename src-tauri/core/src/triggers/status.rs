@@ -27,7 +27,7 @@ pub struct TriggerStatus {
     pub plan_name: String,
     /// The trigger's type: `webhook`, `email`, `feed`, `telegram`, `poll` (or `cron`).
     pub kind: String,
-    /// The trigger in words: "When an email with “invoice” arrives in INBOX".
+    /// The trigger in words: "When an email with “invoice” arrives in INBOX of me@example.com".
     pub description: String,
     pub health: TriggerHealth,
     /// The process that watches it, when one does: "flowpilot-cli serve (pid 4242) since …".

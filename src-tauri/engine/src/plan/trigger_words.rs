@@ -1,5 +1,6 @@
 //! A trigger in words, as the plan list and `triggers list` say it:
-//! "When an email with “invoice” arrives in INBOX", "When this URL is called".
+//! "When an email with “invoice” arrives in INBOX of me@example.com", "When this
+//! URL is called".
 
 use super::trigger::{KeywordsMode, SignatureScheme, Trigger, WebhookResponse};
 use crate::schedule::{Schedule, system_timezone};
@@ -54,6 +55,11 @@ impl Trigger {
                     s.push_str(&part);
                 }
                 s.push_str(&format!(" arrives in {}", t.mailbox));
+                // Which account: two plans may watch the INBOX of two addresses.
+                let account = t.username.trim();
+                if !account.is_empty() {
+                    s.push_str(&format!(" of {account}"));
+                }
                 s
             }
             Trigger::Feed(t) => format!("When the feed {} has a new item", t.url),
@@ -108,14 +114,14 @@ mod tests {
         assert_eq!(
             words(json!({"type": "email", "host": "h", "username": "u", "credential": "c",
                           "match": {"keywords": ["invoice"]}})),
-            "When an email with “invoice” arrives in INBOX"
+            "When an email with “invoice” arrives in INBOX of u"
         );
         assert_eq!(
             words(
-                json!({"type": "email", "host": "h", "username": "u", "credential": "c", "mailbox": "Bills",
+                json!({"type": "email", "host": "h", "username": "bills@example.com", "credential": "c", "mailbox": "Bills",
                           "match": {"keywords": ["invoice", "receipt"], "from": "shop", "unread_only": true}})
             ),
-            "When an unread email with “invoice” or “receipt” from “shop” arrives in Bills"
+            "When an unread email with “invoice” or “receipt” from “shop” arrives in Bills of bills@example.com"
         );
         assert_eq!(
             words(json!({"type": "telegram", "credential": "bot", "command": "/summarize", "chat_id": 42})),
