@@ -32,7 +32,7 @@ export function describeTrigger(t: Trigger): string {
     }
   }
   if (t.type === "webhook") return "When this URL is called";
-  if (t.type === "email") return `When an email arrives in ${t.mailbox ?? "INBOX"} of ${t.username}`;
+  if (t.type === "email") return `When an email arrives in ${t.mailbox ?? "INBOX"}${t.username ? ` of ${t.username}` : ""}`;
   if (t.type === "feed") return `When the feed ${t.url} has a new item`;
   if (t.type === "telegram") return `When the Telegram bot gets ${t.command || "a message"}`;
   return `When a new item appears at ${t.url}`;
