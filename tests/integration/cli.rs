@@ -115,6 +115,36 @@ async fn a_failing_run_exits_non_zero_and_says_why() {
     assert!(stderr(&out).contains("404"), "{}", stderr(&out));
 }
 
+/// `flowpilot-cli run --json | head`: the record is more than a pipe holds
+/// (64 KiB), so whether the reader has gone before the first write or goes
+/// while the CLI waits on a full pipe, its write fails: said, not a panic, and
+/// the run is still recorded.
+#[test]
+fn a_closed_stdout_is_an_error_not_a_panic() {
+    let data = tempfile::tempdir().unwrap();
+    let big = "x".repeat(200 * 1024);
+    let plan = json!({"name": "Big record", "steps": [
+        {"provider": "logic", "action": "set", "params": {"value": big}}
+    ]});
+    let file = write_plan(data.path(), "big.json", &plan);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowpilot-cli-under-test"))
+        .args(["run", &file, "--json"])
+        .env("FLOWPILOT_DATA_DIR", data.path())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run flowpilot-cli");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for flowpilot-cli");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("printing the result: Broken pipe"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let runs: Value = serde_json::from_str(&stdout(&cli(data.path(), &["runs", "list", "--json"]))).unwrap();
+    assert_eq!(runs["runs"][0]["status"], "success", "{runs:#}");
+}
+
 #[test]
 fn check_lists_every_problem_with_its_location() {
     let data = tempfile::tempdir().unwrap();

@@ -316,10 +316,15 @@ fn init_tracing(default: tracing_subscriber::filter::LevelFilter) {
     }
 }
 
+/// `value` as pretty JSON on stdout, written as it is serialised (a run's
+/// record may hold a 10 MiB output: no second copy of it as one string). A
+/// closed stdout (`| head`) is an error, not a panic.
 pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<(), ApiError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| ApiError::Internal(e.to_string()))?;
-    println!("{text}");
-    Ok(())
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let failed = |e: &dyn std::fmt::Display| ApiError::Internal(format!("printing the result: {e}"));
+    serde_json::to_writer_pretty(&mut out, value).map_err(|e| failed(&e))?;
+    writeln!(out).and_then(|()| out.flush()).map_err(|e| failed(&e))
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, ApiError> {
