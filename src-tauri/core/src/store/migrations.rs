@@ -272,6 +272,20 @@ CREATE UNIQUE INDEX runs_plan_fire ON runs (plan_id, scheduled_for) WHERE schedu
     // The Dashboard's figures by the hour, kept by triggers (issue 12: the last
     // 30 days read every step row of the window).
     M::up(super::stats_hours::MIGRATION_SQL),
+    // A run's trigger event in a table of its own (issue 12). Every step
+    // updates its run's row (the step in flight, set and cleared), and SQLite
+    // writes a row whole when it changes size: an event kept in the row (up
+    // to 16 MiB) went to the WAL again twice a step.
+    M::up(
+        r#"
+CREATE TABLE run_events (
+    run   INTEGER PRIMARY KEY REFERENCES runs (seq) ON DELETE CASCADE,
+    event TEXT NOT NULL
+) STRICT;
+INSERT INTO run_events (run, event) SELECT seq, trigger_event FROM runs WHERE trigger_event IS NOT NULL;
+ALTER TABLE runs DROP COLUMN trigger_event;
+"#,
+    ),
 ];
 
 /// Every migration, oldest first.
@@ -322,11 +336,45 @@ mod tests {
     #[test]
     fn the_trigger_migration_adds_its_tables_and_the_runs_event() {
         let found = count(
-            "SELECT (SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'
-                           AND name IN ('trigger_state', 'trigger_seen', 'trigger_events', 'webhook_tokens'))
-                      + (SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'trigger_event')",
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'
+               AND name IN ('trigger_state', 'trigger_seen', 'trigger_events', 'webhook_tokens', 'run_events')",
         );
         assert_eq!(found, 5);
+        let in_the_row = count("SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'trigger_event'");
+        assert_eq!(in_the_row, 0, "a run's event has a table of its own");
+    }
+
+    #[test]
+    fn a_runs_event_moves_to_its_own_table_and_goes_with_its_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowpilot.db");
+        {
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            MIGRATIONS.to_version(&mut conn, SCHEMA_VERSION - 1).unwrap();
+            conn.execute_batch(
+                r#"INSERT INTO runs (seq, id, plan_name, trigger_kind, status, started_at, finished_at, trigger_event)
+                     VALUES (1, 'r1', 'p', 'webhook', 'success', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z',
+                             '{"body":{"n":1}}'),
+                            (2, 'r2', 'p', 'cli', 'success', '2026-01-01T00:00:02.000Z', '2026-01-01T00:00:03.000Z', NULL);"#,
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(
+            store.run_trigger_event("r1").unwrap(),
+            Some(serde_json::json!({"body": {"n": 1}}))
+        );
+        assert_eq!(store.run_trigger_event("r2").unwrap(), None);
+        assert!(matches!(
+            store.run_trigger_event("r3"),
+            Err(StoreError::NotFound { .. })
+        ));
+        store.lock().execute("DELETE FROM runs WHERE id = 'r1'", []).unwrap();
+        let events: i64 = store
+            .lock()
+            .query_row("SELECT COUNT(*) FROM run_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(events, 0, "deleted with its run");
     }
 
     #[test]

@@ -173,8 +173,8 @@ pub(super) fn insert_run(tx: &Transaction<'_>, run: &NewRun, owner: &str, trigge
     let inserted = tx
         .prepare_cached(
             "INSERT INTO runs (id, plan_id, plan_name, trigger_kind, scheduled_for, status, started_at, owner,
-                               plan_version, replay_of, trigger_event, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs))",
+                               plan_version, replay_of, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs))",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -187,11 +187,18 @@ pub(super) fn insert_run(tx: &Transaction<'_>, run: &NewRun, owner: &str, trigge
                 owner,
                 run.plan_version,
                 run.replay_of,
-                trigger_event,
             ])
         });
     match inserted {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            // Beside the row, not in it: a step's write changes the row (see
+            // the migration that made `run_events`).
+            if let Some(event) = trigger_event {
+                tx.prepare_cached("INSERT INTO run_events (run, event) SELECT seq, ?2 FROM runs WHERE id = ?1")?
+                    .execute(params![run.id, event])?;
+            }
+            Ok(())
+        }
         Err(e) => Err(match (extended_code(&e), &run.plan_id, run.scheduled_for) {
             (Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE), Some(plan_id), Some(scheduled_for)) => {
                 StoreError::DuplicateFire {

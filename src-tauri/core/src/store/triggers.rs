@@ -329,9 +329,11 @@ impl Store {
     pub fn run_trigger_event(&self, run_id: &str) -> Result<Option<Value>> {
         self.read(|tx| {
             let text: Option<Option<String>> = tx
-                .query_row("SELECT trigger_event FROM runs WHERE id = ?1", [run_id], |row| {
-                    row.get(0)
-                })
+                .query_row(
+                    "SELECT e.event FROM runs r LEFT JOIN run_events e ON e.run = r.seq WHERE r.id = ?1",
+                    [run_id],
+                    |row| row.get(0),
+                )
                 .optional()?;
             match text {
                 None => Err(super::runs::run_not_found(run_id)),
@@ -428,7 +430,8 @@ CREATE TABLE webhook_tokens (
     created_at TEXT NOT NULL
 ) STRICT;
 
--- What started a run (a webhook call, a new item), capped like outputs.
+-- What started a run (a webhook call, a new item), capped like outputs
+-- (since moved to a table of its own, `run_events`).
 ALTER TABLE runs ADD COLUMN trigger_event TEXT;
 "#;
 
@@ -488,6 +491,36 @@ mod tests {
         assert_eq!(store.queued_count(&plan.id).unwrap(), 1);
         assert!(store.drop_event("r2").unwrap());
         assert!(store.queued_events(10).unwrap().is_empty());
+    }
+
+    /// SQLite writes a row whole when it changes size, and every step changes
+    /// its run's row (the step in flight): the event must not be in it.
+    #[test]
+    fn a_steps_writes_do_not_write_its_runs_event_again() {
+        let (dir, store) = temp_store();
+        let big = json!({"body": "x".repeat(256 * 1024)});
+        store
+            .create_run_with_event(&new_run("r1", None, t(0)), Some(&big))
+            .unwrap();
+        let wal = dir.path().join("flowpilot.db-wal");
+        let before = std::fs::metadata(&wal).unwrap().len();
+        for n in 0..10 {
+            let started = crate::store::InFlightStep {
+                step_number: n,
+                provider: "logic".into(),
+                action: "set".into(),
+                attempt: 1,
+                started_at: t(1),
+            };
+            store.mark_step_started("r1", &started).unwrap();
+            store
+                .append_step(&step("r1", n, "logic", flowpilot_engine::StepStatus::Success, 1, t(2)))
+                .unwrap();
+        }
+        let grown = std::fs::metadata(&wal).unwrap().len().saturating_sub(before);
+        // 20 commits of a few pages each; the event's 256 KiB once would be more.
+        assert!(grown < 256 * 1024, "the WAL grew by {grown} bytes for 10 small steps");
+        assert_eq!(store.run_trigger_event("r1").unwrap(), Some(big));
     }
 
     #[test]
