@@ -352,7 +352,7 @@ export class PlanEditing {
         parse: jsonText ? () => void this.insertParseStep(j) : undefined,
       };
     });
-    const trigger = this.sample.refGroup(triggerKind(this.meta.trigger));
+    const trigger = this.sample.refGroup(triggerKind(this.meta.trigger), this.meta.trigger);
     if (trigger) groups.unshift(opts.lists ? { ...trigger, options: listOptions(trigger.options) } : trigger);
     const spec = this.steps[index]?.spec;
     if (opts.item !== false && !opts.lists && spec && typeof spec.for_each === "string" && spec.for_each.trim() !== "") {

@@ -7,7 +7,7 @@
 import type { Trigger, Value } from "../bindings";
 import { commands } from "../bindings";
 import { call, toIpcError } from "./api";
-import { isObject } from "./plan";
+import { canonical, isObject } from "./plan";
 import { refsInto, type RefGroup } from "./refs";
 import type { TriggerKind } from "./triggers";
 
@@ -19,6 +19,14 @@ const PARTS: Record<string, string[]> = {
   telegram: ["item"],
   poll: ["item"],
 };
+
+/** Settings that say when and how runs happen, not which items a sample has. */
+const NOT_THE_SOURCE = new Set(["interval_s", "run_existing", "overlap", "idle", "mark_read"]);
+
+/** What a sample of `trigger` was fetched with: the settings that choose its items. */
+function fetchedWith(trigger: Trigger): string {
+  return canonical(Object.fromEntries(Object.entries(trigger).filter(([key]) => !NOT_THE_SOURCE.has(key))));
+}
 
 export class TriggerSampling {
   /** What the sample is of; a sample of another kind is not offered. */
@@ -34,6 +42,8 @@ export class TriggerSampling {
   listeningFor = $state<string | null>(null);
   /** The event that started the plan's last run (`RunDetail.trigger`: no `type`). */
   lastRunEvent = $state<Value | null>(null);
+  /** The settings the fetched sample came from (null for a test event, which the plan's URL gets). */
+  private source = $state<string | null>(null);
   private turn = 0;
 
   /** Forget the sample (another plan, another trigger type). */
@@ -43,14 +53,24 @@ export class TriggerSampling {
     this.chosen = 0;
     this.note = null;
     this.error = null;
+    this.source = null;
   }
 
-  /** The sample event for a trigger of `kind`, with where it comes from; null when there is none. */
-  eventFor(kind: TriggerKind): { event: Value; source: string } | null {
+  /** Whether the sample was fetched with other settings than `trigger` has now (another
+   *  address, mailbox, filter…): its items may not be what runs of `trigger` get. */
+  isStale(trigger: Trigger | null | undefined): boolean {
+    if (!trigger || this.source === null || this.kind !== trigger.type || this.events.length === 0) return false;
+    return fetchedWith(trigger) !== this.source;
+  }
+
+  /** The sample event for a trigger of `kind`, with where it comes from; null when there is none.
+   *  Given the trigger as it is now, a sample fetched with other settings says so. */
+  eventFor(kind: TriggerKind, trigger?: Trigger | null): { event: Value; source: string } | null {
     if (!PARTS[kind]) return null;
     if (this.kind === kind && this.events.length > 0) {
       const event = this.events[Math.min(this.chosen, this.events.length - 1)];
-      return { event, source: kind === "webhook" ? "the test event" : "the sample" };
+      if (kind === "webhook") return { event, source: "the test event" };
+      return { event, source: this.isStale(trigger) ? "the sample fetched before the trigger changed" : "the sample" };
     }
     if (isObject(this.lastRunEvent)) return { event: { type: kind, ...this.lastRunEvent }, source: "the last run" };
     return null;
@@ -66,6 +86,7 @@ export class TriggerSampling {
       this.events = sample.events;
       this.chosen = 0;
       this.note = sample.note;
+      this.source = fetchedWith(trigger);
     } catch (e) {
       this.error = toIpcError(e).message;
     } finally {
@@ -89,6 +110,7 @@ export class TriggerSampling {
         this.kind = "webhook";
         this.events = [event];
         this.chosen = 0;
+        this.source = null;
       }
     } catch (e) {
       if (turn === this.turn) this.error = toIpcError(e).message;
@@ -112,10 +134,10 @@ export class TriggerSampling {
   }
 
   /** The picker's group for `${trigger…}` in a plan started by a `kind` trigger; null for manual or cron. */
-  refGroup(kind: TriggerKind): RefGroup | null {
+  refGroup(kind: TriggerKind, trigger?: Trigger | null): RefGroup | null {
     const parts = PARTS[kind];
     if (!parts) return null;
-    const found = this.eventFor(kind);
+    const found = this.eventFor(kind, trigger);
     const event = found && isObject(found.event) ? found.event : null;
     const options = parts.flatMap((part) => refsInto(`trigger.${part}`, event ? event[part] : undefined));
     return {

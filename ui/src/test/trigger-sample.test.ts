@@ -84,6 +84,41 @@ describe("Fetch a sample", () => {
     await waitFor(() => expect((param(root, 0, "url").control as HTMLInputElement).value).toContain("${trigger.item.title}"));
   });
 
+  it("says when the sample was fetched with settings the trigger no longer has", async () => {
+    const { root, backend } = setup(plan(FEED), { fetch_trigger_sample: () => ({ events: ITEMS, note: null }) });
+    await waitFor(() => byTestId(root, "trigger-fetch-sample"));
+    await fireEvent.click(byTestId(root, "trigger-fetch-sample"));
+    await waitFor(() => byTestId(root, "trigger-sample-value"));
+    expect(root.querySelector('[data-testid="trigger-sample-stale"]')).toBeNull();
+
+    // How often it checks changes no item: the sample stays as it is.
+    typeInto(byTestId(root, "trigger-interval_s"), "900");
+    await waitFor(() => expect(byTestId(root, "trigger-interval-words").textContent).toContain("15"));
+    expect(root.querySelector('[data-testid="trigger-sample-stale"]')).toBeNull();
+
+    // Another feed: the sample is still shown (its fields are worth picking), and says it is of the old one.
+    typeInto(byTestId(root, "trigger-url"), "https://other.example.com/feed.xml");
+    await waitFor(() => expect(byTestId(root, "trigger-sample-stale").textContent).toContain("Fetch a sample again"));
+    let { menu } = await pickerOptions(root);
+    expect(menu.textContent).toContain("Values from the sample fetched before the trigger changed");
+
+    // Back to the address it was fetched from: it is that feed's sample again.
+    typeInto(byTestId(root, "trigger-url"), FEED.url);
+    await waitFor(() => expect(root.querySelector('[data-testid="trigger-sample-stale"]')).toBeNull());
+
+    // Fetched again for the new address: current, fetched as typed.
+    typeInto(byTestId(root, "trigger-url"), "https://other.example.com/feed.xml");
+    await waitFor(() => byTestId(root, "trigger-sample-stale"));
+    backend.state.calls.length = 0;
+    await fireEvent.click(byTestId(root, "trigger-fetch-sample"));
+    const args = await waitForCall(backend.state.calls, "fetch_trigger_sample");
+    expect((args.trigger as { url: string }).url).toBe("https://other.example.com/feed.xml");
+    await waitFor(() => expect(root.querySelector('[data-testid="trigger-sample-stale"]')).toBeNull());
+    ({ menu } = await pickerOptions(root));
+    expect(menu.textContent).toContain("Values from the sample");
+    expect(menu.textContent).not.toContain("fetched before");
+  });
+
   it("Test step runs with the sample as ${trigger}", async () => {
     const { root, backend } = setup(plan(FEED), { fetch_trigger_sample: () => ({ events: ITEMS, note: null }) });
     await waitFor(() => byTestId(root, "trigger-fetch-sample"));
