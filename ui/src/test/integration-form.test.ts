@@ -189,6 +189,45 @@ describe("New integration", () => {
     expect(allByTestId(row(container, "crm"), "integration-action").map((a) => a.dataset.action)).toEqual(["add_contact", "raw_request"]);
   });
 
+  it("says whether an action changes something: by its method unless the person says otherwise", async () => {
+    const { backend, container } = setup();
+    await waitFor(() => row(container, "notion"));
+    await fireEvent.click(byTestId(container, "integration-new"));
+    const form = await waitFor(() => byTestId(container, "integration-form"));
+    const action = byTestId(form, "integration-action-form");
+    const box = () => byTestId<HTMLInputElement>(byTestId(form, "integration-action-form"), "integration-action-side-effects");
+    const sent = (has: (a: Record<string, unknown>) => boolean) =>
+      waitForCall(backend.state.calls, "validate_integration", (a) => {
+        const actions = (a.definition as IntegrationDefinition).actions;
+        const only = Object.values(actions)[0] as unknown as Record<string, unknown>;
+        return has(only);
+      });
+
+    // A new action is a POST: it changes something, and the document leaves that to the method.
+    expect(byTestId<HTMLSelectElement>(action, "integration-action-method").value).toBe("POST");
+    expect(box().checked).toBe(true);
+    typeInto(byTestId(form, "integration-title"), "Search");
+    await sent((a) => a.method === "POST" && !("side_effects" in a));
+
+    // A POST that only reads (a search): unticked, written down.
+    backend.state.calls.length = 0;
+    await fireEvent.click(box());
+    await sent((a) => a.side_effects === false);
+    expect(box().checked).toBe(false);
+    // Ticked again: as its method says, so nothing is written.
+    backend.state.calls.length = 0;
+    await fireEvent.click(box());
+    await sent((a) => !("side_effects" in a));
+
+    // A GET reads unless ticked; ticked, it is written down.
+    await select(byTestId(action, "integration-action-method"), "GET");
+    await waitFor(() => expect(box().checked).toBe(false));
+    expect(byTestId(form, "integration-action-form").textContent).toContain("a GET only reads unless this is ticked");
+    backend.state.calls.length = 0;
+    await fireEvent.click(box());
+    await sent((a) => a.method === "GET" && a.side_effects === true);
+  });
+
   it("shows each problem the backend finds on its field, in words, and saves nothing until they are fixed", async () => {
     const found: PlanIssue[] = [
       { path: "name", kind: "bad_format", message: "is not in the expected form" },
