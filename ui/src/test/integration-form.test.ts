@@ -228,6 +228,28 @@ describe("New integration", () => {
     await sent((a) => a.method === "GET" && a.side_effects === true);
   });
 
+  it("sends an OAuth sign-in's extra parameters (Google's access_type) as the definition's authorize_params", async () => {
+    const { backend, container } = setup();
+    await waitFor(() => row(container, "notion"));
+    await fireEvent.click(byTestId(container, "integration-new"));
+    const form = await waitFor(() => byTestId(container, "integration-form"));
+    await select(byTestId(form, "integration-auth-type"), "oauth2");
+    await waitFor(() => byTestId(form, "integration-auth-authorize-params-add"));
+    await fireEvent.click(byTestId(form, "integration-auth-authorize-params-add"));
+    typeInto(byTestId(form, "integration-auth-authorize-params-key"), "access_type");
+    await waitFor(() => expect(byTestId(form, "integration-auth-authorize-params-row").dataset.key).toBe("access_type"));
+    typeInto(byTestId(form, "integration-auth-authorize-params-value"), "offline");
+    const auth = (a: Record<string, unknown>) => (a.definition as IntegrationDefinition).auth as Record<string, unknown>;
+    await waitForCall(backend.state.calls, "validate_integration", (a) =>
+      JSON.stringify(auth(a).authorize_params) === JSON.stringify({ access_type: "offline" }),
+    );
+    // Removed again: the definition has none.
+    await fireEvent.click(byTestId(form, "integration-auth-authorize-params-remove"));
+    backend.state.calls.length = 0;
+    typeInto(byTestId(form, "integration-title"), "Calendar");
+    await waitForCall(backend.state.calls, "validate_integration", (a) => auth(a).type === "oauth2" && !("authorize_params" in auth(a)));
+  });
+
   it("shows each problem the backend finds on its field, in words, and saves nothing until they are fixed", async () => {
     const found: PlanIssue[] = [
       { path: "name", kind: "bad_format", message: "is not in the expected form" },
